@@ -1,0 +1,60 @@
+/* dgm <command> [options]: dispatch to one file per subcommand. Commands are declared weak
+ * so that the tool builds while a command's file is absent; an absent one says so. */
+#include "cli.h"
+
+#include <string.h>
+
+#define COMMANDS(X) \
+    X(train, "fit a model to data") \
+    X(sample, "draw samples from a model") \
+    X(eval, "negative ELBO, importance-sampled NLL and bits/dim of a model on data") \
+    X(loglik, "empirical log-likelihood of data under a model") \
+    X(kl, "KL divergence between tables, distributions, models or sample sets") \
+    X(classify, "Bayes-rule classifier from a class-conditional model") \
+    X(mutations, "score mutations with a protein-family model") \
+    X(encode, "posterior means of the latent code") \
+    X(reconstruct, "inputs above their reconstructions") \
+    X(interpolate, "decode straight lines between latent codes") \
+    X(info, "describe a model file")
+
+#define DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
+COMMANDS(DECLARE)
+
+struct command { const char *name; int (*fn)(int, char **); const char *help; };
+#define ENTRY(name, help) {#name, cmd_##name, help},
+static const struct command commands[] = {COMMANDS(ENTRY)};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dgm <command> [options]   (dgm <command> --help for its options)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-12s %s%s\n", commands[i].name, commands[i].help,
+                commands[i].fn ? "" : " [not built]");
+    fprintf(f, "\ndgm %s, matrix products: %s\n", DGM_VERSION, dgm_gemm_backend());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("dgm %s\n", DGM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) {
+            if (!commands[i].fn)
+                return cli_fail(argv[1], "this command is not built in this version");
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "dgm: unknown command '%s' (see dgm --help)\n", argv[1]);
+    return 2;
+}

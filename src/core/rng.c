@@ -1,0 +1,180 @@
+/* Philox-4x32-10 counter-based generator (Salmon, Moraes, Dror, Shaw: "Parallel random
+ * numbers: as easy as 1, 2, 3", SC'11), with the round constants of Random123.
+ * Block i of stream s under seed k is philox({i_lo, i_hi, s_lo, s_hi}, {k_lo, k_hi}), so any
+ * block can be computed without the ones before it; dgm_rng_fork derives new stream ids.
+ * Left out: skip-ahead by arbitrary word counts (not needed: fork per unit of work). */
+#include "dgm.h"
+
+#include <math.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void dgm__philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (uint32_t)p1;
+        c3 = (uint32_t)p0;
+        c0 = n0;
+        c2 = n2;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+static void refill(dgm_rng *r)
+{
+    uint32_t ctr[4] = {(uint32_t)r->counter, (uint32_t)(r->counter >> 32),
+                       (uint32_t)r->stream, (uint32_t)(r->stream >> 32)};
+    uint32_t key[2] = {(uint32_t)r->key, (uint32_t)(r->key >> 32)};
+    dgm__philox4x32_10(r->buf, ctr, key);
+    r->counter++;
+    r->pos = 0;
+}
+
+void dgm_rng_init(dgm_rng *rng, uint64_t seed)
+{
+    rng->key = seed;
+    rng->stream = 0;
+    rng->counter = 0;
+    rng->pos = 4;
+    rng->has_spare = 0;
+    rng->spare = 0;
+}
+
+void dgm_rng_fork(dgm_rng *child, const dgm_rng *parent, uint64_t index)
+{
+    /* The child stream id is a Philox block of (index, parent stream) under a key that
+     * differs from the data key, so fork ids and ordinary output never coincide. */
+    uint32_t ctr[4] = {(uint32_t)index, (uint32_t)(index >> 32),
+                       (uint32_t)parent->stream, (uint32_t)(parent->stream >> 32)};
+    uint32_t key[2] = {(uint32_t)parent->key ^ 0x5bd1e995u,
+                       (uint32_t)(parent->key >> 32) ^ 0x1b873593u};
+    uint32_t out[4];
+    dgm__philox4x32_10(out, ctr, key);
+    dgm_rng_init(child, parent->key);
+    child->stream = (uint64_t)out[0] | ((uint64_t)out[1] << 32);
+}
+
+uint32_t dgm_rng_u32(dgm_rng *rng)
+{
+    if (rng->pos >= 4)
+        refill(rng);
+    return rng->buf[rng->pos++];
+}
+
+uint64_t dgm_rng_u64(dgm_rng *rng)
+{
+    uint64_t lo = dgm_rng_u32(rng);
+    return lo | ((uint64_t)dgm_rng_u32(rng) << 32);
+}
+
+float dgm_rng_uniform(dgm_rng *rng)
+{
+    return (float)(dgm_rng_u32(rng) >> 8) * (1.0f / 16777216.0f);
+}
+
+double dgm_rng_uniform_d(dgm_rng *rng)
+{
+    return (double)(dgm_rng_u64(rng) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+uint64_t dgm_rng_below(dgm_rng *rng, uint64_t n)
+{
+    DGM_ASSERT(n > 0);
+    /* Reject the top partial range so every residue is equally likely. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do
+        x = dgm_rng_u64(rng);
+    while (x >= limit);
+    return x % n;
+}
+
+double dgm_rng_normal(dgm_rng *rng)
+{
+    if (rng->has_spare) {
+        rng->has_spare = 0;
+        return rng->spare;
+    }
+    double u1 = 1.0 - dgm_rng_uniform_d(rng); /* (0, 1]: log stays finite */
+    double u2 = dgm_rng_uniform_d(rng);
+    double r = sqrt(-2.0 * log(u1));
+    double t = 6.283185307179586 * u2;
+    rng->spare = r * sin(t);
+    rng->has_spare = 1;
+    return r * cos(t);
+}
+
+int dgm_rng_bernoulli(dgm_rng *rng, double p)
+{
+    return dgm_rng_uniform_d(rng) < p;
+}
+
+size_t dgm_rng_categorical(dgm_rng *rng, const double *p, size_t n)
+{
+    DGM_ASSERT(n > 0);
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += p[i];
+    double u = dgm_rng_uniform_d(rng) * total, acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc += p[i];
+        if (u < acc && p[i] > 0)
+            return i;
+    }
+    /* Rounding can leave u just above the last partial sum: take the last nonzero. */
+    for (size_t i = n; i-- > 0;)
+        if (p[i] > 0)
+            return i;
+    return n - 1;
+}
+
+size_t dgm_rng_categorical_logits(dgm_rng *rng, const float *logits, size_t n)
+{
+    DGM_ASSERT(n > 0);
+    size_t best = 0;
+    double best_v = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double u = ((double)(dgm_rng_u32(rng) >> 8) + 0.5) * (1.0 / 16777216.0);
+        double g = (double)logits[i] - log(-log(u));
+        if (g > best_v) {
+            best_v = g;
+            best = i;
+        }
+    }
+    return best;
+}
+
+void dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = dgm_rng_uniform(rng);
+}
+
+void dgm_rng_fill_normal(dgm_rng *rng, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)dgm_rng_normal(rng);
+}
+
+void dgm_rng_permutation(dgm_rng *rng, size_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)dgm_rng_below(rng, i);
+        size_t t = out[i - 1];
+        out[i - 1] = out[j];
+        out[j] = t;
+    }
+}

@@ -1,0 +1,212 @@
+/* Common model plumbing: dispatch through the ops table, the loader registry keyed by the
+ * config's "model" field, and the metadata every model file carries. */
+#include "models/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One line per model type; a new model adds its loader here. */
+static const struct { const char *type; dgm__model_loader load; } loaders[] = {
+    {"vae", dgm__vae_load},
+    {"cvae", dgm__vae_load},
+};
+
+dgm_model *dgm__model_new(const dgm__model_ops *ops, void *impl)
+{
+    dgm_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->ops = ops;
+    m->impl = impl;
+    return m;
+}
+
+void dgm_model_free(dgm_model *m)
+{
+    if (!m)
+        return;
+    if (m->ops && m->ops->destroy)
+        m->ops->destroy(m->impl);
+    free(m->log_prior);
+    free(m);
+}
+
+const char *dgm_model_type(const dgm_model *m) { return m->ops->type; }
+size_t dgm_model_dim(const dgm_model *m) { return m->dim; }
+int dgm_model_n_classes(const dgm_model *m) { return m->n_classes; }
+int dgm_model_exact(const dgm_model *m) { return m->exact; }
+const char *dgm_model_likelihood(const dgm_model *m) { return m->likelihood; }
+size_t dgm_model_n_params(const dgm_model *m) { return m->n_params; }
+
+dgm_status dgm_model_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
+                              const int32_t *y, size_t n, int k, dgm_err *err)
+{
+    if (m->n_classes > 0 && y) {
+        for (size_t i = 0; i < n; i++)
+            if (y[i] < 0 || y[i] >= m->n_classes)
+                return dgm_errf(err, DGM_ERR_ARG, "label %d of example %zu is outside 0..%d",
+                                (int)y[i], i, m->n_classes - 1);
+    }
+    if (m->n_classes > 0 && !y)
+        return dgm_errf(err, DGM_ERR_ARG, "a %s model is class-conditional: labels are needed",
+                        m->ops->type);
+    return m->ops->log_prob(m, rng, out, x, y, n, k, err);
+}
+
+dgm_status dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
+                            size_t n, int mean, dgm_err *err)
+{
+    if (m->n_classes > 0) {
+        if (!y)
+            return dgm_errf(err, DGM_ERR_ARG, "a %s model is class-conditional: labels are needed",
+                            m->ops->type);
+        for (size_t i = 0; i < n; i++)
+            if (y[i] < 0 || y[i] >= m->n_classes)
+                return dgm_errf(err, DGM_ERR_ARG, "label %d is outside 0..%d", (int)y[i],
+                                m->n_classes - 1);
+    }
+    return m->ops->sample(m, rng, out, y, n, mean, err);
+}
+
+dgm_status dgm_model_save(const dgm_model *m, const char *path, dgm_err *err)
+{
+    return m->ops->save(m, path, err);
+}
+
+char *dgm_model_describe(const dgm_model *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", m->ops->type);
+    cJSON_AddNumberToObject(o, "dim", (double)m->dim);
+    cJSON_AddNumberToObject(o, "n_params", (double)m->n_params);
+    cJSON_AddStringToObject(o, "likelihood", m->likelihood);
+    cJSON_AddBoolToObject(o, "exact_likelihood", m->exact);
+    cJSON_AddNumberToObject(o, "n_classes", m->n_classes);
+    if (m->height)
+        cJSON_AddNumberToObject(o, "height", (double)m->height),
+        cJSON_AddNumberToObject(o, "width", (double)m->width);
+    if (m->ops->describe)
+        m->ops->describe(m, o);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+dgm_status dgm__model_write(const dgm_model *m, const char *path, const dgm_st_tensor *t,
+                            size_t n, cJSON *config, const cJSON *train_state, dgm_err *err)
+{
+    cJSON_DeleteItemFromObject(config, "model");
+    cJSON_AddStringToObject(config, "model", m->ops->type);
+    cJSON_AddNumberToObject(config, "dim", (double)m->dim);
+    cJSON_AddNumberToObject(config, "n_classes", m->n_classes);
+    cJSON_AddStringToObject(config, "likelihood", m->likelihood);
+    cJSON_AddNumberToObject(config, "height", (double)m->height);
+    cJSON_AddNumberToObject(config, "width", (double)m->width);
+    if (m->n_classes > 0 && m->log_prior)
+        cJSON_AddItemToObject(config, "log_prior",
+                              cJSON_CreateDoubleArray(m->log_prior, m->n_classes));
+    char *cfg = cJSON_PrintUnformatted(config);
+    char *st = train_state ? cJSON_PrintUnformatted(train_state) : NULL;
+    if (!cfg || (train_state && !st)) {
+        free(cfg);
+        free(st);
+        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory serialising metadata", path);
+    }
+    const char *kv[8] = {"format", "pt", "dgm.version", DGM_VERSION, "dgm.config", cfg,
+                         "dgm.train_state", st};
+    dgm_status s = dgm_safetensors_write(path, t, n, kv, st ? 4 : 3, err);
+    free(cfg);
+    free(st);
+    return s;
+}
+
+static int get_size(const cJSON *c, const char *key, size_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e12)
+        return 0;
+    *out = (size_t)v->valuedouble;
+    return 1;
+}
+
+dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char *path,
+                                  dgm_err *err)
+{
+    size_t nc = 0;
+    const cJSON *lik = cJSON_GetObjectItemCaseSensitive(config, "likelihood");
+    if (!get_size(config, "dim", &m->dim) || m->dim == 0 || !get_size(config, "n_classes", &nc) ||
+        nc > 100000 || !cJSON_IsString(lik))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: dim, n_classes or likelihood missing",
+                        path);
+    m->n_classes = (int)nc;
+    snprintf(m->likelihood, sizeof m->likelihood, "%s", lik->valuestring);
+    get_size(config, "height", &m->height);
+    get_size(config, "width", &m->width);
+    if (m->height * m->width != m->dim)
+        m->height = m->width = 0;
+    if (nc > 0) {
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(config, "log_prior");
+        if (!cJSON_IsArray(lp) || cJSON_GetArraySize(lp) != (int)nc)
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: log_prior missing", path);
+        m->log_prior = malloc(nc * sizeof(double));
+        if (!m->log_prior)
+            return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
+        for (size_t i = 0; i < nc; i++) {
+            const cJSON *v = cJSON_GetArrayItem(lp, (int)i);
+            if (!cJSON_IsNumber(v))
+                return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: log_prior[%zu]", path, i);
+            m->log_prior[i] = v->valuedouble;
+        }
+    }
+    return DGM_OK;
+}
+
+const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,
+                            const char *path, dgm_err *err)
+{
+    const dgm_st_tensor *t = dgm_st_find(f, name);
+    if (!t) {
+        dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: tensor '%s' is missing", path, name);
+        return NULL;
+    }
+    size_t got = 1;
+    for (int i = 0; i < t->ndim; i++)
+        got *= t->shape[i];
+    if (got != numel) {
+        dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: tensor '%s' has %zu values, expected %zu",
+                 path, name, got, numel);
+        return NULL;
+    }
+    return t->data;
+}
+
+dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
+{
+    *out = NULL;
+    dgm_st_file *f;
+    dgm_status s = dgm_safetensors_read(&f, path, err);
+    if (s)
+        return s;
+    const char *cfg = dgm_st_meta(f, "dgm.config");
+    if (!cfg) {
+        dgm_safetensors_free(f);
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: not a dgm model (no dgm.config metadata)", path);
+    }
+    cJSON *config = cJSON_Parse(cfg);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model");
+    if (!config || !cJSON_IsString(type)) {
+        cJSON_Delete(config);
+        dgm_safetensors_free(f);
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: dgm.config is not valid JSON "
+                        "with a \"model\" field", path);
+    }
+    s = dgm_errf(err, DGM_ERR_UNSUPPORTED, "%s: unknown model type '%s'", path, type->valuestring);
+    for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
+        if (!strcmp(loaders[i].type, type->valuestring)) {
+            s = loaders[i].load(out, f, config, path, err);
+            break;
+        }
+    cJSON_Delete(config);
+    dgm_safetensors_free(f);
+    return s;
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every test binary in $1/tests and the CLI tests, sums their "N passed, N failed"
+# lines, and exits non-zero if anything failed or a binary crashed.
+build=${1:-build}
+passed=0; failed=0; skipped=0; crashed=0
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    out=$("$t" 2>&1); rc=$?
+    line=$(printf '%s\n' "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then printf '%s\n' "$out"; fi
+    if [ -z "$line" ]; then
+        echo "$(basename "$t"): crashed or printed no summary (exit $rc)"; crashed=$((crashed + 1)); continue
+    fi
+    echo "$line"
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
+done
+if [ -f tests/cli.sh ]; then
+    out=$(sh tests/cli.sh "$build" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -vE '^ok ' 
+    p=$(printf '%s\n' "$out" | grep -c '^ok ')
+    f=$(printf '%s\n' "$out" | grep -c '^not ok ')
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
+fi
+failed=$((failed + crashed))
+if [ $skipped -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ]
