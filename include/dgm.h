@@ -241,12 +241,16 @@ typedef struct dgm_optim_cfg {
     float gamma;
     long  total_steps;     /* COSINE: anneal to min_lr over total_steps */
     float min_lr;
-    long  warmup_steps;    /* linear warm-up from 0 over this many steps (any schedule) */
+    long  warmup_steps;    /* linear warm-up over this many steps, on top of any schedule:
+                            * lr(t) = sched(t) * min(1, (t + 1) / warmup_steps) */
 } dgm_optim_cfg;
 
 /* PyTorch's defaults: Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay/clipping. */
 dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind);
-/* Learning rate at step t (0-based) under cfg's schedule and warm-up. */
+/* Learning rate at step t (0-based) under cfg's schedule and warm-up:
+ * CONSTANT lr; STEP lr * gamma^floor(t / step_size) (torch StepLR);
+ * COSINE min_lr + (lr - min_lr) (1 + cos(pi min(t, total_steps) / total_steps)) / 2
+ * (torch CosineAnnealingLR with eta_min = min_lr, T_max = total_steps). */
 float dgm_optim_lr_at(const dgm_optim_cfg *cfg, long t);
 /* Scales g so that its L2 norm is at most max_norm; returns the norm before clipping. */
 double dgm_clip_grad_norm(float *g, size_t n, double max_norm);

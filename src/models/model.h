@@ -8,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+struct dgm_dist; /* defined in dgm.h's dist section */
+
 typedef struct dgm__model_ops {
     const char *type; /* "vae", "gmm", ... as in the config's "model" field */
     dgm_status (*log_prob)(dgm_model *m, dgm_rng *rng, double *out, const float *x,
@@ -18,6 +20,10 @@ typedef struct dgm__model_ops {
     void (*destroy)(void *impl);
     /* Adds model-specific fields to the describe() object (optional). */
     void (*describe)(const dgm_model *m, cJSON *obj);
+    /* Optional: the model as a closed-form distribution (struct dgm_dist, defined in the
+     * header's dist section) for closed-form KL. Pointers in *out stay owned by the model.
+     * NULL, or DGM_ERR_UNSUPPORTED, when the model is not such a distribution. */
+    dgm_status (*as_dist)(const dgm_model *m, struct dgm_dist *out, dgm_err *err);
 } dgm__model_ops;
 
 struct dgm_model {

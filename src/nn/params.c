@@ -1,0 +1,137 @@
+/* The parameter store (llm.c's fill_in_parameter_sizes / malloc_and_point_parameters):
+ * named tensors registered first, then one allocation each for values, gradients and the
+ * two optimizer moments, all in the same layout, so that the optimizer, clipping,
+ * checkpointing and gradient checks are flat loops over one buffer. */
+#include "dgm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char   name[96];
+    size_t shape[4];
+    int    ndim;
+    size_t offset, numel;
+} tensor_info;
+
+struct dgm_params {
+    tensor_info *t;
+    int     n, cap;
+    size_t  count;
+    float  *data, *grad, *m, *v;
+};
+
+dgm_params *dgm_params_create(void) { return calloc(1, sizeof(dgm_params)); }
+
+void dgm_params_free(dgm_params *p)
+{
+    if (!p)
+        return;
+    free(p->t);
+    free(p->data);
+    free(p->grad);
+    free(p->m);
+    free(p->v);
+    free(p);
+}
+
+int dgm_params_add(dgm_params *p, const char *name, const size_t *shape, int ndim)
+{
+    DGM_ASSERT(!p->data && ndim >= 1 && ndim <= 4 && strlen(name) < 96);
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        tensor_info *t = dgm_malloc_array((size_t)cap, sizeof *t);
+        if (!t)
+            return -1;
+        if (p->n)
+            memcpy(t, p->t, (size_t)p->n * sizeof *t);
+        free(p->t);
+        p->t = t;
+        p->cap = cap;
+    }
+    tensor_info *ti = &p->t[p->n];
+    memset(ti, 0, sizeof *ti);
+    snprintf(ti->name, sizeof ti->name, "%s", name);
+    ti->ndim = ndim;
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        ti->shape[i] = shape[i];
+        if (!dgm_size_mul(&numel, numel, shape[i]))
+            return -1;
+    }
+    ti->numel = numel;
+    ti->offset = p->count;
+    if (p->count + numel < p->count)
+        return -1;
+    p->count += numel;
+    return p->n++;
+}
+
+dgm_status dgm_params_alloc(dgm_params *p, dgm_err *err)
+{
+    DGM_ASSERT(!p->data);
+    p->data = dgm_calloc_array(p->count, sizeof(float));
+    p->grad = dgm_calloc_array(p->count, sizeof(float));
+    p->m = dgm_calloc_array(p->count, sizeof(float));
+    p->v = dgm_calloc_array(p->count, sizeof(float));
+    if (!p->data || !p->grad || !p->m || !p->v)
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu parameters", p->count);
+    return DGM_OK;
+}
+
+size_t dgm_params_count(const dgm_params *p) { return p->count; }
+int dgm_params_n_tensors(const dgm_params *p) { return p->n; }
+float *dgm_params_data(dgm_params *p) { return p->data; }
+float *dgm_params_grad(dgm_params *p) { return p->grad; }
+float *dgm_params_m(dgm_params *p) { return p->m; }
+float *dgm_params_v(dgm_params *p) { return p->v; }
+
+float *dgm_params_tensor(dgm_params *p, int i)
+{
+    DGM_ASSERT(i >= 0 && i < p->n && p->data);
+    return p->data + p->t[i].offset;
+}
+
+float *dgm_params_tensor_grad(dgm_params *p, int i)
+{
+    DGM_ASSERT(i >= 0 && i < p->n && p->grad);
+    return p->grad + p->t[i].offset;
+}
+
+const char *dgm_params_name(const dgm_params *p, int i)
+{
+    DGM_ASSERT(i >= 0 && i < p->n);
+    return p->t[i].name;
+}
+
+int dgm_params_shape(const dgm_params *p, int i, size_t shape[4])
+{
+    DGM_ASSERT(i >= 0 && i < p->n);
+    memcpy(shape, p->t[i].shape, sizeof p->t[i].shape);
+    return p->t[i].ndim;
+}
+
+size_t dgm_params_offset(const dgm_params *p, int i)
+{
+    DGM_ASSERT(i >= 0 && i < p->n);
+    return p->t[i].offset;
+}
+
+size_t dgm_params_numel(const dgm_params *p, int i)
+{
+    DGM_ASSERT(i >= 0 && i < p->n);
+    return p->t[i].numel;
+}
+
+int dgm_params_find(const dgm_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->t[i].name, name))
+            return i;
+    return -1;
+}
+
+void dgm_params_zero_grad(dgm_params *p)
+{
+    memset(p->grad, 0, p->count * sizeof(float));
+}

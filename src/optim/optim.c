@@ -1,0 +1,106 @@
+/* Optimizers as flat loops over the parameter buffer (llm.c's gpt2_update), with the same
+ * updates as torch.optim.SGD, Adam and AdamW (docs/math.md, "Optimizers"), global
+ * gradient-norm clipping (torch.nn.utils.clip_grad_norm_) and learning-rate schedules. */
+#include "dgm.h"
+
+#include <math.h>
+
+dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind)
+{
+    dgm_optim_cfg c = {0};
+    c.kind = kind;
+    c.lr = kind == DGM_OPT_SGD ? 0.01f : 1e-3f;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.weight_decay = kind == DGM_OPT_ADAMW ? 0.01f : 0.0f;
+    c.sched = DGM_SCHED_CONSTANT;
+    c.gamma = 0.1f;
+    return c;
+}
+
+float dgm_optim_lr_at(const dgm_optim_cfg *c, long t)
+{
+    double lr = c->lr;
+    switch (c->sched) {
+    case DGM_SCHED_CONSTANT:
+        break;
+    case DGM_SCHED_STEP:
+        if (c->step_size > 0)
+            lr *= pow(c->gamma, (double)(t / c->step_size));
+        break;
+    case DGM_SCHED_COSINE:
+        if (c->total_steps > 0) {
+            double f = (double)(t < c->total_steps ? t : c->total_steps) / c->total_steps;
+            lr = c->min_lr + (c->lr - c->min_lr) * 0.5 * (1.0 + cos(M_PI * f));
+        }
+        break;
+    }
+    if (c->warmup_steps > 0 && t + 1 < c->warmup_steps)
+        lr *= (double)(t + 1) / c->warmup_steps;
+    return (float)lr;
+}
+
+double dgm_clip_grad_norm(float *g, size_t n, double max_norm)
+{
+    double norm = sqrt(dgm_sumsq(g, n));
+    /* torch adds 1e-6 to the norm in the denominator; do the same so results match */
+    if (max_norm > 0 && norm > max_norm)
+        dgm_scale(g, (float)(max_norm / (norm + 1e-6)), n);
+    return norm;
+}
+
+void dgm_sgd_step(float *w, const float *g, float *m, size_t n, float lr, float momentum,
+                  int nesterov, float weight_decay, long t)
+{
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + weight_decay * w[i];
+        if (momentum != 0.0f) {
+            /* torch: the first step initialises the buffer with the gradient itself */
+            m[i] = t <= 1 ? d : momentum * m[i] + d;
+            d = nesterov ? d + momentum * m[i] : m[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float lr,
+                   float beta1, float beta2, float eps, float weight_decay, int decoupled,
+                   long t)
+{
+    double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
+    float step = (float)(lr / bc1);
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float wd_l2 = decoupled ? 0.0f : weight_decay;
+    float shrink = decoupled ? 1.0f - lr * weight_decay : 1.0f;
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd_l2 * w[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i] * shrink - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+float dgm_optim_step(const dgm_optim_cfg *c, dgm_params *p, long t)
+{
+    float lr = dgm_optim_lr_at(c, t);
+    size_t n = dgm_params_count(p);
+    float *w = dgm_params_data(p), *g = dgm_params_grad(p);
+    if (c->clip_norm > 0)
+        dgm_clip_grad_norm(g, n, c->clip_norm);
+    switch (c->kind) {
+    case DGM_OPT_SGD:
+        dgm_sgd_step(w, g, dgm_params_m(p), n, lr, c->momentum, c->nesterov, c->weight_decay,
+                     t + 1);
+        break;
+    case DGM_OPT_ADAM:
+    case DGM_OPT_ADAMW:
+        dgm_adam_step(w, g, dgm_params_m(p), dgm_params_v(p), n, lr, c->beta1, c->beta2, c->eps,
+                      c->weight_decay, c->kind == DGM_OPT_ADAMW, t + 1);
+        break;
+    }
+    return lr;
+}
