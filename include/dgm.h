@@ -267,6 +267,71 @@ void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float
 float dgm_optim_step(const dgm_optim_cfg *cfg, dgm_params *p, long t);
 
 /* ========================================================== sections (others) === */
+/* ======================================================================== dist === */
+
+/* A closed-form distribution over a vector x of `dim` floats. The struct only describes:
+ * its parameter arrays are borrowed (from a model through dgm_model_as_dist, from the
+ * caller, or from dgm_dist_parse_json, which owns what it allocates) and must outlive it.
+ * Parameters are double; x is float, in the data space of dgm's models. */
+typedef enum {
+    DGM_DIST_GAUSS_DIAG = 0, /* N(mean, diag(var)): mean[D], var[D] > 0 */
+    DGM_DIST_GAUSS_FULL,     /* N(mean, cov): mean[D], cov[D x D] symmetric positive definite */
+    DGM_DIST_BERNOULLI,      /* prod_j Bernoulli(x_j; p[j]), x_j in {0, 1}: p[D] in [0, 1] */
+    DGM_DIST_CATEGORICAL,    /* prod_l Categorical(x_l; p[l, :]) over A = n_cat letters, x
+                              * one-hot L x A (dim = L*A): p[L x A], each row sums to 1 */
+    DGM_DIST_PRODUCT         /* independent blocks x = (x_1, ..., x_F) laid end to end:
+                              * factors[F], their dims add up to dim */
+} dgm_dist_kind;
+
+typedef struct dgm_dist dgm_dist;
+struct dgm_dist {
+    dgm_dist_kind kind;
+    size_t dim;                /* length of x: D, or L*A for categorical */
+    size_t n_cat;              /* A (categorical only) */
+    const double *mean;        /* Gaussians: D */
+    const double *var;         /* GAUSS_DIAG: D */
+    const double *cov;         /* GAUSS_FULL: D x D row-major */
+    const double *p;           /* BERNOULLI: D; CATEGORICAL: L x A */
+    const dgm_dist *factors;   /* PRODUCT: n_factors children */
+    size_t n_factors;
+};
+
+/* "gaussian-diag", "gaussian-full", "bernoulli", "categorical", "product". */
+const char *dgm_dist_name(const dgm_dist *d);
+/* Validates parameters (positive variances, SPD covariance, probabilities in [0, 1],
+ * categorical rows summing to 1 within 1e-6, factor dims adding up); the message names
+ * the offending entry, e.g. "factors[1]: var[3] = -1 is not > 0". */
+dgm_status dgm_dist_check(const dgm_dist *d, dgm_err *err);
+/* out[i] = log p(x_i) in nats for n rows x (n x dim). Bernoulli uses x log p +
+ * (1-x) log(1-p) (0 log 0 = 0); categorical sums x[l,a] log p[l,a] over a one-hot x. */
+dgm_status dgm_dist_log_prob(double *out, const dgm_dist *d, const float *x, size_t n,
+                             dgm_err *err);
+/* n draws (n x dim); example i uses dgm_rng_fork(rng, i), so results do not depend on
+ * the thread count. */
+dgm_status dgm_dist_sample(dgm_rng *rng, float *out, const dgm_dist *d, size_t n,
+                           dgm_err *err);
+/* Entropy in nats (differential for Gaussians). */
+dgm_status dgm_dist_entropy(double *out, const dgm_dist *d, dgm_err *err);
+/* D(p || q) in nats, in closed form, for every pair that has one: Gaussians (diagonal or
+ * full, in any mix), Bernoulli products, categorical products with the same A, and
+ * products of these whose blocks line up after splitting factorised families at the
+ * other side's boundaries (all-Gaussian products are combined into one block-diagonal
+ * Gaussian). +inf where q gives zero mass to an outcome p can produce. Other pairs
+ * (different supports such as Gaussian vs Bernoulli, different dims) give
+ * DGM_ERR_UNSUPPORTED with a plain message. */
+dgm_status dgm_kl_closed(double *out, const dgm_dist *p, const dgm_dist *q, dgm_err *err);
+/* Parses a JSON spec (docs/math.md, "Divergences and likelihood estimators"):
+ *   {"family":"gaussian","mean":[..],"var":[..]}   or  "cov":[[..],..]
+ *   {"family":"bernoulli","p":[..]}
+ *   {"family":"categorical","p":[[..],..]}         L rows of A probabilities
+ *   {"family":"product","factors":[spec, ..]}
+ * `source` names the text in messages. The result owns all its memory: free it with
+ * dgm_dist_free (and only dists from these two functions). */
+dgm_status dgm_dist_parse_json(dgm_dist **out, const char *text, const char *source,
+                               dgm_err *err);
+dgm_status dgm_dist_load_json(dgm_dist **out, const char *path, dgm_err *err);
+void       dgm_dist_free(dgm_dist *d);
+
 /* @@dist@@ */
 /* ======================================================================== data === */
 
@@ -289,6 +354,8 @@ typedef struct dgm_dataset {
     double  *weights;     /* optional per-example weights, NULL means all 1 */
     char   **names;       /* optional per-example names (sequence headers), or NULL */
     char     source[512]; /* the path or name it came from, for messages */
+    const char *const *class_names; /* NULL-terminated static names (Fashion-MNIST), or
+                                       NULL; never freed */
 } dgm_dataset;
 
 /* Loads `spec`: a name (`fashion-mnist`, `fashion-mnist:test`) or a path whose format is
@@ -304,6 +371,10 @@ dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_
 void       dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n);
 /* Uniform dequantisation of 8-bit data stored as k/255: out = (k + u) / 256, u ~ U[0,1). */
 void       dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n);
+
+/* Name of class c ("T-shirt/top", ... for Fashion-MNIST), or NULL when the data set has
+ * no class names or c is out of range. */
+const char *dgm_data_class_name(const dgm_dataset *d, int c);
 
 /* @@data@@ */
 /* ========================================================================== io === */
@@ -352,6 +423,11 @@ const char *dgm_st_meta(const dgm_st_file *f, const char *key);
 size_t      dgm_st_meta_count(const dgm_st_file *f);
 const char *dgm_st_meta_key(const dgm_st_file *f, size_t i);
 
+/* An h x w RGB image (rgb holds h*w*3 bytes, row-major, R G B per pixel) as 8-bit PNG,
+ * written atomically: for figures drawn by callers. */
+dgm_status dgm_png_write_rgb(const char *path, const uint8_t *rgb, size_t h, size_t w,
+                             dgm_err *err);
+
 /* @@io@@ */
 /* ====================================================================== models === */
 
@@ -392,8 +468,329 @@ dgm_status  dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32
  * caller frees with dgm_free. */
 char       *dgm_model_describe(const dgm_model *m);
 
+/* ---- Variational autoencoder (Kingma & Welling 2014), optionally class-conditional
+ * (CVAE, Sohn et al. 2015): z ~ N(0, I); q(z|x[,y]) = N(mu, diag exp(logvar)) from the
+ * encoder MLP "encoder" (D[+C] -> hidden... -> 2Z, mu and logvar as its two halves);
+ * p(x|z[,y]) from the decoder MLP "decoder" (Z[+C] -> ...hidden -> D logits, or 2D
+ * (mean, logvar) for a Gaussian with predicted variance, or D means plus a learned
+ * per-dimension "decoder_logvar"). Names match torch.nn.Sequential modules. */
+typedef enum { DGM_LIK_BERNOULLI = 0, DGM_LIK_GAUSSIAN } dgm_vae_lik;
+
+typedef struct dgm_vae_cfg {
+    size_t dim;          /* D */
+    size_t latent;       /* Z */
+    size_t hidden[8];    /* encoder widths; the decoder mirrors them */
+    int    n_hidden;
+    dgm_act act;
+    dgm_vae_lik likelihood;
+    int    sigma_predicted; /* Gaussian: 1 = decoder predicts log-variance, 0 = learned per dim */
+    int    n_classes;    /* > 0: conditional on a one-hot label (CVAE) */
+    size_t height, width;/* image geometry, for pictures (0 if none) */
+} dgm_vae_cfg;
+
+/* The reference model: 784-400-20, ReLU, Bernoulli. */
+dgm_vae_cfg dgm_vae_defaults(void);
+/* Creates a VAE with PyTorch's default initialisation. */
+dgm_status  dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg, dgm_err *err);
+/* 1 if m is a VAE or CVAE (the functions below require it). */
+int         dgm_model_is_vae(const dgm_model *m);
+const dgm_vae_cfg *dgm_vae_config(const dgm_model *m);
+/* The model's parameter store (weights, gradients, Adam moments). */
+dgm_params *dgm_vae_params(dgm_model *m);
+
+typedef enum { DGM_OBJ_ELBO = 0, DGM_OBJ_IWAE } dgm_objective;
+
+typedef struct dgm_vae_step {
+    dgm_objective objective;
+    int    k;          /* IWAE samples (>= 1) */
+    double kl_weight;  /* beta in recon + beta KL (KL warm-up); 1 for the true ELBO */
+    double free_bits;  /* nats per latent dimension (Kingma et al. 2016); 0 disables */
+} dgm_vae_step;
+
+typedef struct dgm_vae_stats {
+    double loss;       /* mean objective over the batch (negative bound, nats) */
+    double recon;      /* mean -log p(x|z) */
+    double kl;         /* mean KL(q || p) (analytic; ELBO objective only) */
+} dgm_vae_stats;
+
+/* One training step on B examples (x: B x D in the likelihood's space, y: B labels for a
+ * CVAE): forward, backward into the parameter gradients (zeroed first), optimizer update
+ * as step number t (0-based). Reparameterisation noise is forked per example from rng.
+ * Returns DGM_ERR_NAN, leaving the weights untouched, if the loss is not finite. */
+dgm_status dgm_vae_train_step(dgm_model *m, dgm_rng *rng, const float *x, const int32_t *y,
+                              size_t B, const dgm_vae_step *obj, const dgm_optim_cfg *opt,
+                              long t, dgm_vae_stats *stats, dgm_err *err);
+/* Loss and gradients only (no update): for gradient checks and custom loops. eps, if not
+ * NULL, supplies the noise (B x K x Z) instead of rng. */
+dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const float *x,
+                             const int32_t *y, size_t B, const dgm_vae_step *obj,
+                             dgm_vae_stats *stats, dgm_err *err);
+
+/* Per-example ELBO with the analytic KL: elbo = -recon - kl (nats); any output may be NULL. */
+dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon, double *kl,
+                        const float *x, const int32_t *y, size_t n, dgm_err *err);
+/* Posterior means (n x Z) and, optionally, log-variances. */
+dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x,
+                          const int32_t *y, size_t n, dgm_err *err);
+/* Decoder means (n x D: Bernoulli probabilities or Gaussian means) for codes z (n x Z). */
+dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_t *y,
+                          size_t n, dgm_err *err);
+
+/* Training state kept with a model file (optional JSON text; the CLI owns its schema). */
+dgm_status  dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err);
+const char *dgm_model_train_state(const dgm_model *m);
+/* Whether dgm_model_save also writes the optimizer moments (for --resume). */
+void        dgm_model_keep_optimizer(dgm_model *m, int keep);
+
 /* @@models@@ */
+/* ======================================================================== eval === */
+
+/* ---- Divergences. docs/math.md, "Divergences and likelihood estimators", gives every
+ * formula, its assumptions and its bias. All results are in nats. */
+
+/* One KL estimate. se and n are 0 for exact computations; ci_low/ci_high are NaN where
+ * there is no interval. */
+typedef struct dgm_kl_result {
+    double kl;               /* D(P || Q) in nats; +inf where Q misses mass of P */
+    double se;               /* standard error of kl */
+    size_t n;                /* samples averaged */
+    double ci_low, ci_high;  /* bootstrap percentile interval */
+    int    exact;            /* MC: 1 if both log-densities are exact, 0 if estimated */
+} dgm_kl_result;
+
+/* Discrete tables of n entries: probabilities or counts, normalised after adding alpha
+ * (additive smoothing, >= 0) to every entry. Entries must be finite and >= 0 with a
+ * positive total; the message names the entry. 0 log 0 = 0; KL is +inf (never NaN) where
+ * q = 0 < p. */
+dgm_status dgm_kl_discrete(double *out, const double *p, const double *q, size_t n,
+                           double alpha, dgm_err *err);
+/* Jensen-Shannon divergence: (KL(p||m) + KL(q||m)) / 2, m = (p+q)/2; in [0, log 2]. */
+dgm_status dgm_js_discrete(double *out, const double *p, const double *q, size_t n,
+                           double alpha, dgm_err *err);
+/* Shannon entropy -sum p log p of the normalised table. */
+dgm_status dgm_entropy_discrete(double *out, const double *p, size_t n, double alpha,
+                                dgm_err *err);
+/* Reads a numeric table in double precision: CSV/TSV text (one value per line, or several
+ * columns, comma, tab or space separated; an optional non-numeric header line; '#'
+ * comments and blank lines skipped) or NPY (through dgm_data_load). out is rows x cols,
+ * row-major, freed with dgm_free. Ragged rows, non-numbers, NaN/inf and negative values
+ * are errors naming the file and line. */
+dgm_status dgm_kl_table_load(double **out, size_t *rows, size_t *cols, const char *path,
+                             dgm_err *err);
+
+/* The model as a closed-form distribution (pointers borrowed from the model, valid while
+ * it lives); DGM_ERR_UNSUPPORTED when its type has none. */
+dgm_status dgm_model_as_dist(const dgm_model *m, dgm_dist *out, dgm_err *err);
+/* Monte Carlo D(p || q) = E_p[log p(x) - log q(x)] over n samples x ~ p, in batches;
+ * log-densities use k importance samples where a model is a latent-variable model (then
+ * the estimate carries the bias of that log-likelihood estimator). Both models must share
+ * dim and likelihood space, and be unconditional. */
+dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *q,
+                     size_t n, int k, dgm_err *err);
+
+/* Exact k-nearest-neighbour search in R^d (Euclidean): for each of the n query rows, the
+ * distances (ascending, double) to its k nearest of the m reference rows, and their
+ * indices (idx may be NULL). With exclude_self the query set is the reference set (same
+ * pointer, n == m) and row i is not its own neighbour (its duplicates are). Candidates are
+ * found through blocked matrix products (|a|^2 + |b|^2 - 2 a.b on centred data) and their
+ * distances recomputed exactly in double. dist, idx: n x k. */
+dgm_status dgm_knn_search(double *dist, size_t *idx, const float *query, size_t n,
+                          const float *ref, size_t m, size_t d, size_t k, int exclude_self,
+                          dgm_err *err);
+
+typedef struct dgm_knn_cfg {
+    size_t k;             /* neighbours (default 1) */
+    size_t n_boot;        /* bootstrap replicates for the interval, 0 for none (1000) */
+    double level;         /* interval coverage (0.95) */
+    const char *p_name;   /* names of the two sample sets in messages ("P", "Q") */
+    const char *q_name;
+} dgm_knn_cfg;
+dgm_knn_cfg dgm_knn_defaults(void);
+/* k-NN estimate of D(P || Q) from samples x ~ P (n x d) and y ~ Q (m x d) (Wang, Kulkarni
+ * and Verdu 2009): (d/n) sum_i log(nu_k(i) / rho_k(i)) + log(m / (n-1)). Needs n >= k+1,
+ * m >= k, finite values, and no point with k exact duplicates (the message names the
+ * rows). se is the naive standard error of the mean of the per-point terms. */
+dgm_status dgm_kl_knn(dgm_rng *rng, dgm_kl_result *out, const float *x, size_t n,
+                      const float *y, size_t m, size_t d, const dgm_knn_cfg *cfg,
+                      dgm_err *err);
+/* Percentile bootstrap interval of the mean of t[0..n) with n_boot replicates (replicate
+ * b resamples with dgm_rng_fork(rng, b)); level in (0, 1). */
+dgm_status dgm_bootstrap_mean_ci(dgm_rng *rng, double *lo, double *hi, const double *t,
+                                 size_t n, size_t n_boot, double level, dgm_err *err);
+
+/* ---- Empirical log-likelihood. */
+
+/* Seed with which dgm's commands binarize or dequantise evaluation data, so that
+ * `dgm eval` and `dgm loglik` see the same data whatever --seed says. */
+#define DGM_EVAL_PREP_SEED 20240611u
+
+/* The rows of data (at most limit of them; 0 means all) in the model's data space, as a
+ * new n x D buffer (free with dgm_free): "binary" binarizes [0,1] values once (Bernoulli
+ * draws, example i from dgm_rng_fork of seed's stream, i); "dequantized" maps 8-bit k/255
+ * to (k+u)/256; "continuous" copies. Sequence data are not supported yet. *n_out gets the
+ * row count. */
+dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
+                            const dgm_dataset *data, size_t limit, uint64_t seed,
+                            dgm_err *err);
+/* Bits per dimension of a mean negative log-likelihood nll (nats) over D dimensions of
+ * data: nll / (D log 2), plus log2(256) = 8 for "dequantized" likelihoods (the density is
+ * over [0,1)^D, reported per 8-bit dimension). */
+double dgm_bits_per_dim(double nll, size_t D, const char *likelihood);
+
+typedef struct dgm_loglik_result {
+    double mean;          /* mean log p(x) in nats */
+    double total;         /* sum of log p(x): the data set's joint log-likelihood */
+    double se;            /* standard error of mean (of total: n * se) */
+    double bits_per_dim;  /* of -mean */
+    size_t n, dims;       /* examples, dimensions per example used for bits/dim */
+    int    exact;         /* 0: an importance-sampled estimate (biased low) */
+} dgm_loglik_result;
+/* log p(x) of data under m: prepares the data (dgm_eval_prepare with DGM_EVAL_PREP_SEED),
+ * evaluates in batches with k importance samples where needed (batch b forks rng, b), and
+ * summarises. per_example (limit or data->n entries) may be NULL. Labels of data are
+ * passed to conditional models. */
+dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
+                      dgm_model *m, const dgm_dataset *data, size_t limit, int k,
+                      dgm_err *err);
+
 /* @@eval@@ */
+/* ===================================================================== protein === */
+/* Protein-family models as in DeepSequence (Riesselman et al., Nature Methods 2018):
+ * alignment readers, sequence weights, a site-independent model, a sequence VAE, and
+ * mutation effects. Letters are indices into DGM_AA_ALPHABET; DGM_AA_GAP is the gap. A
+ * sequence's one-hot form is L x DGM_AA_N floats with a gap as an all-zero row, so D =
+ * L * 20 for the generic model interface. docs/math.md, "Protein family models". */
+#define DGM_AA_ALPHABET "ACDEFGHIKLMNPQRSTVWY-"
+#define DGM_AA_N   20
+#define DGM_AA_GAP 20
+
+/* Letter index of an amino-acid character in either case (0..19), DGM_AA_GAP for '-' and
+ * '.', -1 for anything else (X, B, Z, U, O, '*', ...). */
+int dgm_aa_index(int c);
+
+typedef struct dgm_align_cfg {
+    double max_seq_gap;  /* drop sequences whose gap fraction over the focus columns is
+                            above this (the focus is always kept); 1 keeps all */
+    double max_col_gap;  /* then drop focus columns whose gap fraction over the kept
+                            sequences is above this; 1 keeps all */
+} dgm_align_cfg;
+
+/* Both filters off (1.0). */
+dgm_align_cfg dgm_align_defaults(void);
+
+/* An alignment reduced to its focus columns. The first sequence is the focus (wild type);
+ * its header "NAME/start-end" numbers its residues from start (1 without a range). Focus
+ * columns are those where the focus row has an upper-case letter or '-': lower-case
+ * letters and '.' are insert states. Kept letters are upper-cased and '.' becomes a gap. */
+typedef struct dgm_alignment {
+    size_t   n, L;            /* sequences kept (focus is row 0), columns kept */
+    uint8_t *seq;             /* n x L letter indices */
+    char   **names;           /* n headers (FASTA: the line after '>'; Stockholm: the name) */
+    char    *focus_residues;  /* every residue of the focus, upper case, NUL-terminated:
+                                 residue number r is focus_residues[r - focus_start] */
+    char     focus_name[128]; /* "BLAT_ECOLX" from "BLAT_ECOLX/24-286" */
+    long     focus_start;
+    long    *pos;             /* L residue numbers of the kept columns (-1: focus gap) */
+    size_t   n_read;          /* sequences in the file */
+    size_t   n_bad_letter;    /* dropped: a letter outside the alphabet in a focus column */
+    size_t   n_gappy;         /* dropped by max_seq_gap */
+    size_t   L_focus;         /* focus columns before max_col_gap */
+    char     source[512];
+} dgm_alignment;
+
+/* Reads A2M / aligned FASTA (rows of equal width, or true A2M whose rows differ only in
+ * insert states) or Stockholm, detected from the contents; gzip is read transparently.
+ * cfg NULL means dgm_align_defaults(). Errors name file:line:char: a ragged row, an empty
+ * alignment, a focus letter outside the alphabet. */
+dgm_status dgm_alignment_read(dgm_alignment *out, const char *path, const dgm_align_cfg *cfg,
+                              dgm_err *err);
+void       dgm_alignment_free(dgm_alignment *a);
+
+/* Rule deciding whether sequence j is a neighbour of sequence i (j = i included):
+ * DEEPSEQ: identity over i's non-gap positions, #{l: x_il = x_jl != gap} / #{l: x_il !=
+ *          gap}, strictly above 1 - theta (DeepSequence's helper.py).
+ * PLMC:    plmc's reweighting (Hopf et al. 2017, plmc's inference.c): matching letters
+ *          with gap = gap counting as a match, over all L columns, at least (1 - theta) L.
+ * w_i = 1 / #neighbours(i); Neff = sum_i w_i. */
+typedef enum { DGM_SEQW_DEEPSEQ = 0, DGM_SEQW_PLMC } dgm_seqw_rule;
+
+/* w (n) and *neff from seq (n x L letters). Bit-parallel pair counts with OpenMP; the
+ * result does not depend on the thread count. theta in [0, 1]. */
+dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n, size_t L,
+                           double theta, dgm_seqw_rule rule, dgm_err *err);
+
+/* out (n x L*20): one-hot rows, a gap as all zeros. */
+void dgm_seq_onehot(float *out, const uint8_t *seq, size_t n, size_t L);
+/* seq (n x L): the largest entry of each 20-wide block of x, the gap where the block is
+ * all <= 0 (the inverse of dgm_seq_onehot). */
+void dgm_seq_from_onehot(uint8_t *seq, const float *x, size_t n, size_t L);
+/* FASTA, 60 letters a line; names NULL gives "seq<i>". Written atomically. */
+dgm_status dgm_fasta_write(const char *path, const uint8_t *seq, size_t n, size_t L,
+                           const char *const *names, dgm_err *err);
+
+/* ---- rank correlation */
+/* rank (n): 1-based ranks of x with ties given the mean of the ranks they span. */
+dgm_status dgm_rank_average(double *rank, const double *x, size_t n, dgm_err *err);
+/* Spearman's rho: Pearson correlation of the average ranks (as scipy.stats.spearmanr).
+ * NaN for n < 2 or a constant input. */
+dgm_status dgm_spearman(double *rho, const double *x, const double *y, size_t n,
+                        dgm_err *err);
+
+/* ---- mutations */
+/* What a protein-family model knows about its focus sequence (views into the model). */
+typedef struct dgm_seqfocus {
+    const char    *name;      /* "BLAT_ECOLX" */
+    const char    *residues;  /* all focus residues from number `start` */
+    long           start;
+    size_t         L;         /* model columns */
+    const long    *pos;       /* L residue numbers (-1: focus gap) */
+    const uint8_t *wt;        /* L letters of the focus row */
+} dgm_seqfocus;
+
+/* Fills f for models of type "independent" and "seqvae"; DGM_ERR_UNSUPPORTED otherwise. */
+dgm_status dgm_model_seqfocus(dgm_seqfocus *f, const dgm_model *m, dgm_err *err);
+
+#define DGM_MUT_MAX 64
+/* A (multi-)mutant such as "H24A" or "H24A:G25C". */
+typedef struct dgm_mutant {
+    size_t  n;                   /* substitutions */
+    long    resnum[DGM_MUT_MAX]; /* residue numbers */
+    size_t  col[DGM_MUT_MAX];    /* model column of each (valid when scorable) */
+    uint8_t aa[DGM_MUT_MAX];     /* new letters */
+    int     scorable;            /* 0 when a residue has no model column */
+} dgm_mutant;
+
+/* Parses text against f. file/line/col (1-based character of text within its line) are
+ * only for messages: "file:line:char: ..." for an unknown syntax, a residue number
+ * outside the focus sequence, or a wild-type letter that does not match. */
+dgm_status dgm_mutant_parse(dgm_mutant *out, const char *text, const dgm_seqfocus *f,
+                            const char *file, size_t line, size_t col, dgm_err *err);
+/* seq (L) = the focus row with the mutant's substitutions. */
+void       dgm_mutant_apply(uint8_t *seq, const dgm_mutant *mut, const dgm_seqfocus *f);
+
+/* A deep mutational scan table: the "mutant" column (or the first) and, if column is not
+ * NULL, that column's values (NaN where empty or not a number). */
+typedef struct dgm_dms {
+    size_t  n;
+    char  **mutant;
+    double *value;
+    size_t *line;      /* 1-based line of each row */
+    size_t *mut_col;   /* 1-based character where the mutant field starts */
+} dgm_dms;
+dgm_status dgm_dms_read(dgm_dms *out, const char *path, const char *column, dgm_err *err);
+void       dgm_dms_free(dgm_dms *d);
+
+/* delta[i] = E ELBO(seqs_i) - E ELBO(focus row), the mean over `samples` paired draws
+ * (the same latent noise and decoder-weight sample for mutant and wild type), se[i] its
+ * standard error; for exact models log p(seqs_i) - log p(wt) and se 0. seqs: n x L. */
+dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
+                                const uint8_t *seqs, size_t n, int samples, dgm_err *err);
+
+/* ---- site-independent model ("independent"): p(x) = prod over non-gap columns of
+ * f_l(x_l), f_l(a) = (sum_i w_i [x_il = a] + pc) / (sum_i w_i [x_il != gap] + 20 pc). */
+dgm_status dgm_indep_fit(dgm_model **out, const dgm_alignment *a, const double *w,
+                         double pseudocount, dgm_err *err);
+
 /* @@protein@@ */
 
 #ifdef __cplusplus

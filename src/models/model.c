@@ -28,8 +28,22 @@ void dgm_model_free(dgm_model *m)
     if (m->ops && m->ops->destroy)
         m->ops->destroy(m->impl);
     free(m->log_prior);
+    free(m->train_state);
     free(m);
 }
+
+dgm_status dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err)
+{
+    char *s = NULL;
+    if (json && !(s = strdup(json)))
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    free(m->train_state);
+    m->train_state = s;
+    return DGM_OK;
+}
+
+const char *dgm_model_train_state(const dgm_model *m) { return m->train_state; }
+void dgm_model_keep_optimizer(dgm_model *m, int keep) { m->keep_optimizer = keep; }
 
 const char *dgm_model_type(const dgm_model *m) { return m->ops->type; }
 size_t dgm_model_dim(const dgm_model *m) { return m->dim; }
@@ -106,8 +120,9 @@ dgm_status dgm__model_write(const dgm_model *m, const char *path, const dgm_st_t
         cJSON_AddItemToObject(config, "log_prior",
                               cJSON_CreateDoubleArray(m->log_prior, m->n_classes));
     char *cfg = cJSON_PrintUnformatted(config);
-    char *st = train_state ? cJSON_PrintUnformatted(train_state) : NULL;
-    if (!cfg || (train_state && !st)) {
+    char *st = train_state ? cJSON_PrintUnformatted(train_state)
+                           : m->train_state ? strdup(m->train_state) : NULL;
+    if (!cfg || ((train_state || m->train_state) && !st)) {
         free(cfg);
         free(st);
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory serialising metadata", path);
@@ -204,6 +219,13 @@ dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
     for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
         if (!strcmp(loaders[i].type, type->valuestring)) {
             s = loaders[i].load(out, f, config, path, err);
+            const char *st = dgm_st_meta(f, "dgm.train_state");
+            if (!s && st)
+                s = dgm_model_set_train_state(*out, st, err);
+            if (s) {
+                dgm_model_free(*out);
+                *out = NULL;
+            }
             break;
         }
     cJSON_Delete(config);

@@ -36,6 +36,8 @@ struct dgm_model {
     size_t  n_params;
     size_t  height, width; /* image geometry of the training data, 0 if none */
     double *log_prior;    /* n_classes entries: log p(y) from training label frequencies */
+    char   *train_state;  /* JSON text kept in the file's "dgm.train_state", or NULL */
+    int     keep_optimizer; /* save optimizer moments too (for --resume) */
 };
 
 /* Allocates the shell of a model; the caller fills impl and the fields. */
@@ -47,7 +49,8 @@ typedef dgm_status (*dgm__model_loader)(dgm_model **out, const dgm_st_file *f,
 
 /* Writes tensors plus the common metadata: "format": "pt", "dgm.version", "dgm.config"
  * (config serialised, with the common fields dim/n_classes/likelihood/height/width/
- * log_prior added), and "dgm.train_state" when train_state is non-NULL. */
+ * log_prior added), and "dgm.train_state": train_state if non-NULL, else m->train_state
+ * if set. */
 dgm_status dgm__model_write(const dgm_model *m, const char *path, const dgm_st_tensor *t,
                             size_t n, cJSON *config, const cJSON *train_state, dgm_err *err);
 /* Reads the common fields written by dgm__model_write back into m. */

@@ -1,0 +1,49 @@
+/* Internal layout of the VAE/CVAE shared by vae.c (construction, files), vae_forward.c
+ * (the batched forward pass and the training gradient) and vae_infer.c (evaluation,
+ * encoding, decoding, sampling). */
+#ifndef DGM_MODELS_VAE_H
+#define DGM_MODELS_VAE_H
+
+#include "dgm.h"
+#include "models/model.h"
+
+typedef struct dgm__vae {
+    dgm_vae_cfg cfg;
+    dgm_params *p;
+    dgm_mlp    *enc, *dec;
+    int         dec_logvar;   /* tensor index of the learned per-dim log-variance, or -1 */
+    size_t      enc_in;       /* D + C */
+    size_t      dec_in;       /* Z + C */
+    size_t      dec_out;      /* D, or 2D for a Gaussian with predicted variance */
+    size_t      grad_w;       /* width of the output-gradient rows: D or 2D */
+    /* scratch reserved for cap_B examples and cap_rows decoder rows (examples x samples) */
+    size_t      cap_B, cap_rows;
+    float      *enc_x;        /* cap_B x enc_in: [x, onehot(y)] for a CVAE */
+    float      *dec_x;        /* cap_rows x dec_in: [z, onehot(y)] */
+    float      *eps;          /* cap_rows x Z */
+    float      *denc;         /* cap_B x 2Z */
+    float      *ddec;         /* cap_rows x grad_w */
+    float      *ddec_in;      /* cap_rows x dec_in */
+    double     *ll;           /* cap_rows: log p(x|z) per row */
+} dgm__vae;
+
+#define VAE(m) ((dgm__vae *)(m)->impl)
+
+/* Rows at most per decoder pass in inference: bounds memory whatever n and K are. */
+#define DGM_VAE_MAX_ROWS 4096
+
+dgm_status dgm__vae_reserve(dgm__vae *v, size_t B, size_t rows, dgm_err *err);
+
+/* The batched forward pass: encoder on B examples, K reparameterised samples each
+ * (noise from eps_in (B x K x Z) if given, else forked per example from rng, example i
+ * using stream first + i), decoder on B*K rows, and log p(x|z) per row into v->ll.
+ * With want_grad, v->ddec holds d(-log p(x|z))/d(decoder output) per row. Returns the
+ * encoder output (B x 2Z: mu, logvar). */
+const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
+                              const float *x, const int32_t *y, size_t B, size_t K,
+                              int want_grad);
+
+/* Analytic KL(N(mu, e^lv) || N(0, I)) of one example, Z dims. */
+double dgm__vae_kl_row(const float *h, size_t Z);
+
+#endif
