@@ -1,0 +1,75 @@
+/* dgm train: picks the trainer from --model (and, for --model vae, from the data: an
+ * alignment goes to the protein-family VAE), or from the model file given to --resume.
+ * Each trainer has its own option table and --help. Trainers living in other files are
+ * weak so the tool links while one is absent. */
+#include "cli.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cli_train_tractable(int argc, char **argv) __attribute__((weak));
+int cli_train_protein(int argc, char **argv) __attribute__((weak));
+
+static const char *peek(int argc, char **argv, const char *opt)
+{
+    size_t n = strlen(opt);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], opt) && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], opt, n) && argv[i][n] == '=')
+            return argv[i] + n + 1;
+    }
+    return NULL;
+}
+
+/* 1 if path's first bytes say FASTA/A2M or Stockholm. */
+static int looks_like_alignment(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char buf[16] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    return n > 0 && (buf[0] == '>' || !strncmp(buf, "# STOCKHOLM", 11));
+}
+
+static int delegate(int (*fn)(int, char **), const char *what, int argc, char **argv)
+{
+    if (!fn)
+        return cli_fail("train", "%s models are not built in this version", what);
+    return fn(argc, argv);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *model = peek(argc, argv, "--model");
+    const char *data = peek(argc, argv, "--data");
+    const char *resume = peek(argc, argv, "--resume");
+    if (resume && !model) {
+        /* the file says what it is */
+        dgm_model *m = NULL;
+        dgm_err err = {0};
+        if (dgm_model_load(&m, resume, &err))
+            return cli_fail_err("train", &err);
+        char type[32];
+        snprintf(type, sizeof type, "%s", dgm_model_type(m));
+        dgm_model_free(m);
+        if (!strcmp(type, "vae") || !strcmp(type, "cvae"))
+            return cli_train_vae(argc, argv);
+        return delegate(cli_train_protein, type, argc, argv);
+    }
+    if (!model || !strcmp(model, "vae") || !strcmp(model, "cvae")) {
+        if (data && looks_like_alignment(data))
+            return delegate(cli_train_protein, "protein-family", argc, argv);
+        return cli_train_vae(argc, argv);
+    }
+    if (!strcmp(model, "gaussian") || !strcmp(model, "gmm") || !strcmp(model, "bernoulli") ||
+        !strcmp(model, "bernoulli-mixture"))
+        return delegate(cli_train_tractable, model, argc, argv);
+    if (!strcmp(model, "independent") || !strcmp(model, "seqvae"))
+        return delegate(cli_train_protein, model, argc, argv);
+    return cli_fail("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
+                    "bernoulli-mixture, independent)", model);
+}
