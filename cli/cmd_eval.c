@@ -1,0 +1,158 @@
+/* dgm eval: how well a model explains data. For a VAE: the negative ELBO with its
+ * reconstruction and KL terms, and the importance-sampled -log p(x) with K samples
+ * (an estimate that is biased upward for finite K; Burda et al. 2015). For exact models:
+ * the exact NLL with BIC and AIC. Both in nats per example and bits per dimension. */
+#include "model_io.h"
+#include "progress.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static void mean_se(const double *v, size_t n, double *mean, double *se)
+{
+    double s = 0, ss = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / (double)n;
+    for (size_t i = 0; i < n; i++)
+        ss += (v[i] - *mean) * (v[i] - *mean);
+    *se = n > 1 ? sqrt(ss / (double)(n - 1) / (double)n) : 0.0;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *data = "fashion-mnist:test", *labels = NULL;
+    long k = 1000, limit = 0, batch = 100;
+    cli_common c;
+    cli_common_defaults(&c);
+    const cli_opt table[] = {
+        {"--data", OPT_STR, &data, "SPEC", "evaluation data", 1, 0},
+        {"--labels", OPT_STR, &labels, "PATH", "labels for conditional models", 1, 0},
+        {"--k", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
+        {"--limit", OPT_LONG, &limit, "N", "evaluate the first N examples (0: all)", 0, 1e12},
+        {"--batch", OPT_LONG, &batch, "N", "examples per pass", 1, 1e6},
+        CLI_COMMON_OPTS(&c),
+    };
+    const char *pos[1];
+    int np;
+    int r = cli_parse("eval", "MODEL [options]", "Negative ELBO, importance-sampled NLL and bits/dim "
+                      "(VAEs), or exact NLL with BIC/AIC (tractable models).", argc, argv, table,
+                      (int)(sizeof table / sizeof table[0]), pos, 1, &np);
+    if (r)
+        return r == 1 ? 0 : 2;
+    if (np != 1)
+        return cli_fail("eval", "a model file is required (dgm eval MODEL)");
+    cli_common_apply(&c);
+    dgm_err err = {0};
+    dgm_model *m = NULL;
+    if (dgm_model_load(&m, pos[0], &err))
+        return cli_fail_err("eval", &err);
+    dgm_dataset ds;
+    float *x = NULL;
+    size_t n = 0, D = dgm_model_dim(m);
+    if (cli_load_eval_data("eval", m, data, labels, (size_t)limit, &ds, &x, &n)) {
+        dgm_model_free(m);
+        return 1;
+    }
+    int rc = 1, vae = dgm_model_is_vae(m), exact = dgm_model_exact(m);
+    const int32_t *y = dgm_model_n_classes(m) > 0 ? ds.y : NULL;
+    double *ll = malloc(n * sizeof(double)), *elbo = malloc(n * sizeof(double));
+    double *rec = malloc(n * sizeof(double)), *kl = malloc(n * sizeof(double));
+    if (!ll || !elbo || !rec || !kl) { cli_fail("eval", "out of memory"); goto done; }
+    dgm_rng rng;
+    dgm_rng_init(&rng, (uint64_t)c.seed);
+    double t0 = cli_now();
+    if (vae) {
+        dgm_rng er;
+        dgm_rng_fork(&er, &rng, 0);
+        if (dgm_vae_elbo(m, &er, elbo, rec, kl, x, y, n, &err)) {
+            cli_fail_err("eval", &err);
+            goto done;
+        }
+    }
+    double t_elbo = cli_now() - t0;
+    cli_progress pr;
+    cli_progress_start(&pr, exact ? "log p(x)" : "log p(x), IS", n);
+    dgm_rng lr;
+    dgm_rng_fork(&lr, &rng, 1);
+    for (size_t i0 = 0; i0 < n; i0 += (size_t)batch) {
+        size_t b = n - i0 < (size_t)batch ? n - i0 : (size_t)batch;
+        dgm_rng br;
+        dgm_rng_fork(&br, &lr, i0);
+        if (dgm_model_log_prob(m, &br, ll + i0, x + i0 * D, y ? y + i0 : NULL, b, (int)k, &err)) {
+            cli_progress_end(&pr);
+            cli_fail_err("eval", &err);
+            goto done;
+        }
+        cli_progress_update(&pr, i0 + b, "ex/s", NAN);
+    }
+    cli_progress_end(&pr);
+    double t_ll = cli_now() - t0 - t_elbo;
+    for (size_t i = 0; i < n; i++)
+        ll[i] = -ll[i]; /* now the NLL */
+    double nll, nll_se, ne = 0, ne_se = 0, rm = 0, rse = 0, km = 0, kse = 0;
+    mean_se(ll, n, &nll, &nll_se);
+    if (vae) {
+        for (size_t i = 0; i < n; i++)
+            elbo[i] = -elbo[i];
+        mean_se(elbo, n, &ne, &ne_se);
+        mean_se(rec, n, &rm, &rse);
+        mean_se(kl, n, &km, &kse);
+    }
+    const char *lik = dgm_model_likelihood(m);
+    double bpd = dgm_bits_per_dim(nll, D, lik);
+    double total = -nll * (double)n, np_ = (double)dgm_model_n_params(m);
+    double bic = -2 * total + np_ * log((double)n), aic = -2 * total + 2 * np_;
+    if (c.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", pos[0]);
+        cJSON_AddStringToObject(j, "type", dgm_model_type(m));
+        cJSON_AddStringToObject(j, "data", ds.source);
+        cJSON_AddStringToObject(j, "likelihood", lik);
+        cJSON_AddNumberToObject(j, "n", (double)n);
+        cJSON_AddNumberToObject(j, "k", exact ? 0 : (double)k);
+        cJSON_AddBoolToObject(j, "exact", exact);
+        cJSON_AddNumberToObject(j, "nll_nats", nll);
+        cJSON_AddNumberToObject(j, "nll_stderr", nll_se);
+        cJSON_AddNumberToObject(j, "bits_per_dim", bpd);
+        cJSON_AddNumberToObject(j, "elbo_nats", vae ? -ne : -nll);
+        if (vae) {
+            cJSON_AddNumberToObject(j, "neg_elbo_nats", ne);
+            cJSON_AddNumberToObject(j, "neg_elbo_stderr", ne_se);
+            cJSON_AddNumberToObject(j, "elbo_bits_per_dim", dgm_bits_per_dim(ne, D, lik));
+            cJSON_AddNumberToObject(j, "recon_nats", rm);
+            cJSON_AddNumberToObject(j, "kl_nats", km);
+        }
+        cJSON_AddNumberToObject(j, "bic", bic);
+        cJSON_AddNumberToObject(j, "aic", aic);
+        cJSON_AddNumberToObject(j, "n_params", np_);
+        cJSON_AddNumberToObject(j, "seconds_elbo", t_elbo);
+        cJSON_AddNumberToObject(j, "seconds_nll", t_ll);
+        cli_print_json(j);
+    } else {
+        printf("%s (%s) on %s, %zu examples, %s likelihood\n", pos[0], dgm_model_type(m),
+               ds.source, n, lik);
+        if (vae) {
+            printf("  negative ELBO     %10.3f +- %.3f nats  (%.4f bits/dim)\n", ne, ne_se,
+                   dgm_bits_per_dim(ne, D, lik));
+            printf("    reconstruction  %10.3f nats\n    KL              %10.3f nats\n", rm, km);
+            printf("  -log p(x), K=%-5ld %9.3f +- %.3f nats  (%.4f bits/dim)  [importance-sampled, "
+                   "an upper bound in expectation]\n", k, nll, nll_se, bpd);
+        } else {
+            printf("  -log p(x)         %10.3f +- %.3f nats  (%.4f bits/dim)  [exact]\n", nll,
+                   nll_se, bpd);
+            printf("  BIC %.1f  AIC %.1f  (%.0f parameters)\n", bic, aic, np_);
+        }
+        printf("  time: %.2f s\n", t_elbo + t_ll);
+    }
+    rc = 0;
+done:
+    free(ll);
+    free(elbo);
+    free(rec);
+    free(kl);
+    dgm_free(x);
+    dgm_data_free(&ds);
+    dgm_model_free(m);
+    return rc;
+}
