@@ -36,7 +36,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib cli tests benches test bench asan install clean
+.PHONY: all lib cli tests benches test bench asan install clean demo
 all: lib cli tests benches
 lib: $(BUILD)/libdgm.a $(BUILD)/libdgm.so
 cli: $(BUILD)/dgm
@@ -71,6 +71,12 @@ test:
 	@sh tests/deps.sh
 	@$(MAKE) --no-print-directory all
 	@sh tests/run.sh $(BUILD)
+
+# The main job (README): train the reference VAE, evaluate, write samples and figures.
+demo:
+	@sh tests/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh scripts/demo.sh out
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" all
