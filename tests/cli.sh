@@ -79,6 +79,31 @@ a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
 assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), "weights differ"
 PY
 
+# --- Ctrl-C in the middle of an epoch saves the position; --resume ends where an
+# uninterrupted run ends
+"$dgm" train --data "$data" --limit 6000 --epochs 3 --hidden 64 --latent 4 -o "$tmp/full.safetensors" --threads 1 >/dev/null 2>&1
+"$dgm" train --data "$data" --limit 6000 --epochs 3 --hidden 64 --latent 4 -o "$tmp/int.safetensors" --threads 1 >/dev/null 2>"$tmp/int.err" &
+pid=$!
+sleep 0.4
+kill -INT $pid 2>/dev/null
+wait $pid
+rc=$?
+if [ $rc -eq 130 ]; then
+    grep -q "resume" "$tmp/int.err" && pass "interrupt says how to resume" || fail "interrupt says how to resume"
+    "$dgm" train --resume "$tmp/int.safetensors" --threads 1 >/dev/null 2>&1 && pass "resume after interrupt" || fail "resume after interrupt"
+else
+    echo "# the run finished (exit $rc) before the interrupt arrived; comparing anyway"
+fi
+/usr/bin/python3 - "$tmp/full.safetensors" "$tmp/int.safetensors" <<'PY' && pass "interrupted and resumed run equals an uninterrupted one" || fail "interrupted and resumed run equals an uninterrupted one"
+import json, struct, sys
+def tensors(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8+n])
+    h.pop('__metadata__', None)
+    return {k: b[8+n+v['data_offsets'][0]:8+n+v['data_offsets'][1]] for k, v in h.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), "weights differ"
+PY
+
 # --- bad input: one line naming the file, non-zero exit, no output left behind
 printf 'not an idx file at all' > "$tmp/bad-images-idx3-ubyte"
 expect_error "wrong magic" "bad-images-idx3-ubyte" "$dgm" train --data "$tmp/bad-images-idx3-ubyte" -o "$tmp/x.safetensors"
