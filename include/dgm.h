@@ -539,8 +539,96 @@ dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_
 /* Training state kept with a model file (optional JSON text; the CLI owns its schema). */
 dgm_status  dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err);
 const char *dgm_model_train_state(const dgm_model *m);
+/* Class prior log p(y) of a conditional model (n_classes entries), e.g. from the training
+ * label frequencies; used by the Bayes-rule classifier. */
+dgm_status  dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err);
+const double *dgm_model_log_prior(const dgm_model *m);
 /* Whether dgm_model_save also writes the optimizer moments (for --resume). */
 void        dgm_model_keep_optimizer(dgm_model *m, int keep);
+
+/* ---- Tractable baselines with exact likelihoods (docs/math.md, "Tractable baselines"):
+ * a Gaussian (closed-form maximum likelihood), Gaussian mixtures fitted by EM with the
+ * options and meanings of sklearn.mixture.GaussianMixture, a product of Bernoullis, and
+ * Bernoulli mixtures by EM. The fitted models are dgm_models of type "gaussian", "gmm",
+ * "bernoulli" and "bernoulli-mixture" with exact log_prob and ancestral sampling; fitted
+ * per class they become class-conditional models p(x | y) with log_prior set. */
+typedef enum { DGM_COV_FULL = 0, DGM_COV_TIED, DGM_COV_DIAG, DGM_COV_SPHERICAL } dgm_cov_type;
+/* Initial responsibilities: one-hot from k-means (Lloyd from k-means++ seeding, as
+ * scikit-learn's init_params="kmeans"), from the k-means++ seeds alone ("k-means++"), or
+ * uniform random rows ("random"). */
+typedef enum { DGM_INIT_KMEANS = 0, DGM_INIT_KMEANSPP, DGM_INIT_RANDOM } dgm_mixture_init;
+typedef enum {
+    DGM_TRACTABLE_GAUSSIAN = 0, DGM_TRACTABLE_GMM, DGM_TRACTABLE_BERNOULLI,
+    DGM_TRACTABLE_BERNOULLI_MIXTURE
+} dgm_tractable_kind;
+
+/* Called after each EM iteration: cls is the class being fitted (-1 for a model of p(x)),
+ * init the restart (0-based), iter the iteration (1-based) and loglik the mean
+ * log-likelihood per example, in nats, of the parameters that entered the iteration
+ * (scikit-learn's lower bound). */
+typedef void (*dgm_em_progress)(void *ctx, int cls, int init, int iter, double loglik);
+
+typedef struct dgm_mixture_cfg {
+    size_t n_components;      /* K; ignored (1) by the single Gaussian and Bernoulli product */
+    dgm_cov_type covariance;  /* Gaussians */
+    double reg_covar;         /* added to the diagonal of each covariance (>= 0) */
+    double min_prob;          /* Bernoulli: probabilities kept in [min_prob, 1 - min_prob] */
+    double tol;               /* stop when the mean log-likelihood changes by less than tol */
+    int    max_iter;          /* EM iterations per restart (>= 1) */
+    int    n_init;            /* restarts; the one with the highest lower bound is kept */
+    dgm_mixture_init init;
+    const char *likelihood;   /* recorded in the model ("dequantized", "continuous",
+                               * "binary"); NULL: continuous for Gaussians, binary otherwise */
+    size_t height, width;     /* image geometry to record, 0 if none */
+    dgm_em_progress progress; /* optional */
+    void  *progress_ctx;
+} dgm_mixture_cfg;
+
+/* scikit-learn's defaults: K 1, full covariance, reg_covar 1e-6, tol 1e-3, max_iter 100,
+ * n_init 1, k-means init; min_prob 1e-6. */
+dgm_mixture_cfg dgm_mixture_defaults(void);
+/* Names as in scikit-learn ("full", "tied", "diag", "spherical"; "kmeans", "k-means++",
+ * also "kmeans++", "random"; and the model types); -1 for an unknown name. */
+int         dgm_cov_type_from_name(const char *name);
+const char *dgm_cov_type_name(dgm_cov_type c);
+int         dgm_mixture_init_from_name(const char *name);
+const char *dgm_mixture_init_name(dgm_mixture_init i);
+int         dgm_tractable_kind_from_name(const char *name);
+const char *dgm_tractable_kind_name(dgm_tractable_kind k);
+
+/* Fits to x (n x d). Gaussian: mean and covariance of the data (+ reg_covar), diag, full
+ * or spherical (tied is full for one component). GMM: EM from cfg->init, n_init restarts
+ * forked from rng. Bernoulli: x must be 0/1; the product's p is the clamped mean, the
+ * mixture is fitted by EM. Errors: n < K, x not finite (or not binary), a covariance that
+ * is not positive definite (a collapsed component or constant feature with reg_covar 0). */
+dgm_status dgm_gaussian_fit(dgm_model **out, const float *x, size_t n, size_t d,
+                            const dgm_mixture_cfg *cfg, dgm_err *err);
+dgm_status dgm_gmm_fit(dgm_model **out, dgm_rng *rng, const float *x, size_t n, size_t d,
+                       const dgm_mixture_cfg *cfg, dgm_err *err);
+dgm_status dgm_bernoulli_fit(dgm_model **out, const float *x, size_t n, size_t d,
+                             const dgm_mixture_cfg *cfg, dgm_err *err);
+dgm_status dgm_bernoulli_mixture_fit(dgm_model **out, dgm_rng *rng, const float *x, size_t n,
+                                     size_t d, const dgm_mixture_cfg *cfg, dgm_err *err);
+/* Any of the four, of p(x) when y is NULL, or per class when y (n labels in
+ * 0..n_classes-1) is given: one model p(x | y) with one fit per class (class c uses
+ * dgm_rng_fork(rng, c)) and log_prior = log of the label frequencies. Errors when a class
+ * has no examples (or fewer than K). */
+dgm_status dgm_tractable_fit(dgm_model **out, dgm_rng *rng, dgm_tractable_kind kind,
+                             const float *x, const int32_t *y, size_t n, size_t d,
+                             int n_classes, const dgm_mixture_cfg *cfg, dgm_err *err);
+
+/* How the fit of class cls (0 for a model of p(x)) ended. */
+typedef struct dgm_mixture_info {
+    int    n_iter;          /* EM iterations of the kept restart (1 for closed forms) */
+    int    converged;
+    double lower_bound;     /* mean log-likelihood of the parameters entering the last
+                             * iteration (scikit-learn's lower_bound_) */
+    double log_likelihood;  /* mean log-likelihood per example of the final parameters */
+    size_t n;               /* training examples */
+} dgm_mixture_info;
+/* DGM_ERR_ARG if m is not one of these models or cls is out of range. */
+dgm_status dgm_mixture_fit_info(dgm_mixture_info *out, const dgm_model *m, int cls,
+                                dgm_err *err);
 
 /* @@models@@ */
 /* ======================================================================== eval === */
@@ -556,6 +644,7 @@ typedef struct dgm_kl_result {
     size_t n;                /* samples averaged */
     double ci_low, ci_high;  /* bootstrap percentile interval */
     int    exact;            /* MC: 1 if both log-densities are exact, 0 if estimated */
+    size_t n_tied;           /* k-NN: points whose k was raised past exact duplicates */
 } dgm_kl_result;
 
 /* Discrete tables of n entries: probabilities or counts, normalised after adding alpha
@@ -608,8 +697,11 @@ typedef struct dgm_knn_cfg {
 dgm_knn_cfg dgm_knn_defaults(void);
 /* k-NN estimate of D(P || Q) from samples x ~ P (n x d) and y ~ Q (m x d) (Wang, Kulkarni
  * and Verdu 2009): (d/n) sum_i log(nu_k(i) / rho_k(i)) + log(m / (n-1)). Needs n >= k+1,
- * m >= k, finite values, and no point with k exact duplicates (the message names the
- * rows). se is the naive standard error of the mean of the per-point terms. */
+ * m >= k and finite values (messages name the set and row). Exact duplicates: a point
+ * whose k-th distance to P or to Q is 0 uses the smallest k_i = l_i > k for which both are
+ * positive (their paper's per-point k_i, l_i; equal, they need no digamma correction), up
+ * to k + 16, beyond which it is an error naming the rows. se is the naive standard error
+ * of the mean of the per-point terms (they are weakly dependent; docs/math.md). */
 dgm_status dgm_kl_knn(dgm_rng *rng, dgm_kl_result *out, const float *x, size_t n,
                       const float *y, size_t m, size_t d, const dgm_knn_cfg *cfg,
                       dgm_err *err);
@@ -652,6 +744,15 @@ typedef struct dgm_loglik_result {
 dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
                       dgm_model *m, const dgm_dataset *data, size_t limit, int k,
                       dgm_err *err);
+
+/* ---- Bayes-rule classifier from a class-conditional model:
+ * log p(y|x) = log p(x|y) + log p(y) - log sum_y' p(x|y') p(y'), all in log space, with
+ * p(y) the model's class prior (training label frequencies). log_post is n x C. For
+ * latent-variable models log p(x|y) is the importance-sampled estimate with k samples
+ * (the same noise for every class of an example, which lowers the variance of the
+ * differences). */
+dgm_status dgm_classify(dgm_rng *rng, double *log_post, dgm_model *m, const float *x,
+                        size_t n, int k, dgm_err *err);
 
 /* @@eval@@ */
 /* ===================================================================== protein === */
@@ -788,8 +889,49 @@ dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, doubl
 
 /* ---- site-independent model ("independent"): p(x) = prod over non-gap columns of
  * f_l(x_l), f_l(a) = (sum_i w_i [x_il = a] + pc) / (sum_i w_i [x_il != gap] + 20 pc). */
+/* w NULL means all 1; theta is only recorded (the weights' identity threshold). */
 dgm_status dgm_indep_fit(dgm_model **out, const dgm_alignment *a, const double *w,
-                         double pseudocount, dgm_err *err);
+                         double theta, double pseudocount, dgm_err *err);
+
+/* ---- sequence VAE ("seqvae"), DeepSequence's model. Encoder: one-hot x -> an
+ * EmbeddingBag-style first layer (a sum of one weight row per non-gap position) -> ReLU
+ * MLP -> mu, log-variance of q(z|x). Decoder: ReLU MLP whose last hidden layer is a
+ * sigmoid -> L x 20 logits -> softmax per position; gaps contribute nothing to
+ * log p(x|z). PLAIN: point-estimate decoder with (l2 / 2 Neff) ||W_dec||^2. BAYES: a
+ * factorised Gaussian posterior over every decoder weight with N(0, 1) priors (KL / Neff),
+ * the output weights built as W[(l,a),h] = sigmoid(S[h mod H/P, l]) sum_k D[a,k]
+ * W_out[(l,k),h] (group sparsity S with a logit-normal prior, dictionary D) times a learned
+ * temperature softplus(T); one fresh draw of all of them per pass. */
+typedef enum { DGM_SEQVAE_PLAIN = 0, DGM_SEQVAE_BAYES } dgm_seqvae_variant;
+
+typedef struct dgm_seqvae_cfg {
+    dgm_seqvae_variant variant;
+    size_t enc[4]; int n_enc;   /* encoder hidden sizes (1500, 1500); enc[0] is the bag */
+    size_t dec[4]; int n_dec;   /* decoder hidden sizes (100, 500) */
+    size_t latent;              /* Z (30) */
+    size_t dict;                /* BAYES: dictionary width K (40) */
+    size_t n_patterns;          /* BAYES: P, the scale's tiling over hidden units (4) */
+    double l2;                  /* PLAIN: lambda (1) */
+    double logit_p, logit_sigma;/* BAYES: sparsity prior N(mu_p, sigma^2) with
+                                   P(sigmoid(S) > 1/2) = logit_p (0.001, 4) */
+    size_t batch;               /* minibatch (100) */
+    double lr;                  /* Adam learning rate (1e-3) */
+} dgm_seqvae_cfg;
+
+/* DeepSequence's defaults for the variant. */
+dgm_seqvae_cfg dgm_seqvae_defaults(dgm_seqvae_variant v);
+/* A new model for alignment a (its focus becomes the model's wild type) with Neff and the
+ * weights' theta recorded; parameters initialised from rng. */
+dgm_status dgm_seqvae_create(dgm_model **out, dgm_rng *rng, const dgm_seqvae_cfg *cfg,
+                             const dgm_alignment *a, double neff, double theta, dgm_err *err);
+/* `steps` Adam updates on minibatches drawn with probability w_i / sum(w) (with
+ * replacement) from seq (n x L). Step t (counted over the model's life) uses
+ * dgm_rng_fork(rng, t), so a run split into several calls gives the same bits. *loss: the
+ * mean over these steps of the minibatch's negative objective (per sequence). */
+dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq, const double *w,
+                            size_t n, long steps, double *loss, dgm_err *err);
+/* Updates taken so far. */
+long       dgm_seqvae_steps(const dgm_model *m);
 
 /* @@protein@@ */
 
