@@ -109,14 +109,14 @@ dgm_status dgm_mlp_reserve(dgm_mlp *m, size_t max_B, dgm_err *err)
         return DGM_OK;
     free_scratch(m);
     for (int i = 0; i < m->n_layers; i++) {
-        m->z[i] = dgm_malloc_array(max_B * m->dims[i + 1], sizeof(float));
+        m->z[i] = dgm_malloc_array(max_B, m->dims[i + 1] * sizeof(float));
         m->a[i] = layer_act(m, i) == DGM_ACT_IDENTITY
-                      ? m->z[i] : dgm_malloc_array(max_B * m->dims[i + 1], sizeof(float));
+                      ? m->z[i] : dgm_malloc_array(max_B, m->dims[i + 1] * sizeof(float));
         if (!m->z[i] || !m->a[i])
             goto fail;
     }
-    m->g0 = dgm_malloc_array(max_B * m->max_dim, sizeof(float));
-    m->g1 = dgm_malloc_array(max_B * m->max_dim, sizeof(float));
+    m->g0 = dgm_malloc_array(max_B, m->max_dim * sizeof(float));
+    m->g1 = dgm_malloc_array(max_B, m->max_dim * sizeof(float));
     if (!m->g0 || !m->g1)
         goto fail;
     m->max_B = max_B;
