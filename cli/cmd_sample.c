@@ -68,8 +68,33 @@ int cmd_sample(int argc, char **argv)
     }
     double secs = cli_now() - t0;
     cli_geometry(m, &h, &w);
-    if (cli_write_matrix("sample", out, x, total, D, h, w, (size_t)cols))
+    const char *dot = strrchr(out, '.');
+    if (C > 0 && fixed < 0 && dot && !strcmp(dot, ".png") && h * w == D) {
+        /* one row per class, its name at the left */
+        char (*names)[48] = calloc((size_t)C, sizeof *names);
+        const char **lab = calloc((size_t)C, sizeof *lab);
+        if (!names || !lab) {
+            free(names);
+            free(lab);
+            cli_fail("sample", "out of memory");
+            goto done;
+        }
+        for (int k = 0; k < C; k++) {
+            const char *nm = cli_class_name(k, C);
+            snprintf(names[k], sizeof names[k], "%d %s", k, nm ? nm : "");
+            lab[k] = names[k];
+        }
+        dgm_status ws = dgm_png_write_grid_labeled(out, x, total, h, w, (size_t)cols, lab,
+                                                   (size_t)C, &err);
+        free(names);
+        free(lab);
+        if (ws) {
+            cli_fail_err("sample", &err);
+            goto done;
+        }
+    } else if (cli_write_matrix("sample", out, x, total, D, h, w, (size_t)cols)) {
         goto done;
+    }
     if (c.json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "output", out);

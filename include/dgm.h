@@ -390,7 +390,8 @@ void       dgm_atomic_abort(FILE *f, const char *tmp);
 dgm_status dgm_png_write_grid(const char *path, const float *img, size_t n, size_t h,
                               size_t w, size_t cols, dgm_err *err);
 /* rows x cols float32 matrix as NPY (v1.0, '<f4'), CSV (%.9g), or IDX (unsigned bytes of
- * round(255 x), 3-D when h*w == cols else 2-D). */
+ * round(255 x) clamped to 0..255: x is rows x (h*w), written 3-D (rows, h, w), or 2-D
+ * (rows, w) when h == 0; NaN is DGM_ERR_NAN). */
 dgm_status dgm_npy_write(const char *path, const float *x, size_t rows, size_t cols, dgm_err *err);
 dgm_status dgm_csv_write(const char *path, const float *x, size_t rows, size_t cols, dgm_err *err);
 dgm_status dgm_idx_write(const char *path, const float *x, size_t rows, size_t h, size_t w,
@@ -427,6 +428,12 @@ const char *dgm_st_meta_key(const dgm_st_file *f, size_t i);
  * written atomically: for figures drawn by callers. */
 dgm_status dgm_png_write_rgb(const char *path, const uint8_t *rgb, size_t h, size_t w,
                              dgm_err *err);
+
+/* A grid as dgm_png_write_grid, with labels[r] written at the left of row r (class
+ * names beside a conditional sample grid). */
+dgm_status dgm_png_write_grid_labeled(const char *path, const float *img, size_t n, size_t h,
+                                      size_t w, size_t cols, const char *const *labels,
+                                      size_t n_labels, dgm_err *err);
 
 /* @@io@@ */
 /* ====================================================================== models === */
