@@ -8,22 +8,22 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 
 CFLAGS  ?= -O2 -march=native -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
-LDLIBS  += -lcjson -lpng -lz -lm -fopenmp
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
+override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
 
 # OpenBLAS's OpenMP build shares one thread pool with dgm's own OpenMP regions; the
 # default pthread build beside busy-waiting OpenMP threads oversubscribes small machines
 # (measured: 2.8x slower VAE training on 2 cores).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 ifeq ($(BLAS),none)
-  CFLAGS += -DDGM_NO_BLAS
+  override CFLAGS += -DDGM_NO_BLAS
 else
-  CFLAGS += -I/usr/include/x86_64-linux-gnu/openblas-openmp
-  LDLIBS += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
+  override CFLAGS += -I/usr/include/x86_64-linux-gnu/openblas-openmp
+  override LDLIBS += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
 endif
 ifeq ($(SAN),1)
-  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDFLAGS += -fsanitize=address,undefined
+  override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  override LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC   := $(sort $(shell find src -name '*.c'))

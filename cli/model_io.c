@@ -129,7 +129,8 @@ int cli_write_matrix(const char *cmd, const char *path, const float *x, size_t r
     } else if (!strcasecmp(e, "npy")) {
         s = dgm_npy_write(path, x, rows, D, &err);
     } else if (!strcasecmp(e, "idx")) {
-        s = dgm_idx_write(path, x, rows, height, width, &err);
+        s = height * width == D ? dgm_idx_write(path, x, rows, height, width, &err)
+                                : dgm_idx_write(path, x, rows, 0, D, &err);
     } else if (!strcasecmp(e, "fasta") || !strcasecmp(e, "fa") || !strcasecmp(e, "a2m")) {
         return write_fasta(cmd, path, x, rows, D);
     } else {

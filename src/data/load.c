@@ -1,0 +1,281 @@
+/* dgm_data_load: data set names (Fashion-MNIST), format detection from file contents,
+ * and pairing of examples with labels. docs/formats.md lists the rules.
+ * Detection looks at the first bytes, never at the file name: gzip magic (1f 8b) -> IDX
+ * inside; two zero bytes -> IDX; "\x93NUMPY" -> NPY; first non-blank character '>' ->
+ * FASTA/A2M; "# STOCKHOLM" -> Stockholm; anything else is read as CSV.
+ * Reference for Fashion-MNIST: Xiao, Rasul, Vollgraf (2017), arXiv:1708.07747, file names
+ * and class names as in github.com/zalandoresearch/fashion-mnist.
+ * Left out: downloads (the data must be installed: Debian package dataset-fashion-mnist). */
+#include "data/alignment.h"
+#include "data/readers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/alignment.h"
+
+#define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+#define FMNIST_INSTALL "install the Debian package dataset-fashion-mnist (apt-get install " \
+                       "dataset-fashion-mnist)"
+
+static const char *const fmnist_names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
+                                           "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                                           "Ankle boot", NULL};
+
+const char *dgm_data_class_name(const dgm_dataset *d, int c)
+{
+    if (!d->class_names || c < 0)
+        return NULL;
+    for (int i = 0; d->class_names[i]; i++)
+        if (i == c)
+            return d->class_names[i];
+    return NULL;
+}
+
+// ------------------------------------------------------------------------ file access
+
+char *dgm__read_file(const char *path, size_t *len, dgm_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dgm_errf(err, DGM_ERR_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        char *p = cap < SIZE_MAX / 2 ? realloc(buf, 2 * cap) : NULL;
+        if (!p) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = p;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory reading the file", path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        dgm_errf(err, DGM_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Up to cap leading bytes of path; the count read, or -1 if it cannot be opened. */
+static long peek(unsigned char *buf, size_t cap, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t r = fread(buf, 1, cap, f);
+    fclose(f);
+    return (long)r;
+}
+
+// -------------------------------------------------------------------------- detection
+
+typedef enum { FMT_IDX, FMT_NPY, FMT_CSV, FMT_ALIGNMENT } data_format;
+
+static dgm_status detect(data_format *fmt, const char *path, dgm_err *err)
+{
+    unsigned char b[256];
+    errno = 0;
+    long n = peek(b, sizeof b, path);
+    if (n < 0)
+        return dgm_errf(err, DGM_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    if (n == 0)
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: empty file", path);
+    if ((n >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (n >= 2 && b[0] == 0 && b[1] == 0)) {
+        *fmt = FMT_IDX;
+        return DGM_OK;
+    }
+    if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0) {
+        *fmt = FMT_NPY;
+        return DGM_OK;
+    }
+    long i = 0;
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+        i++;
+    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0))
+        *fmt = FMT_ALIGNMENT;
+    else
+        *fmt = FMT_CSV;
+    return DGM_OK;
+}
+
+// ----------------------------------------------------------------------------- labels
+
+/* A one-column CSV of non-negative integers. */
+static dgm_status csv_labels(int32_t **y, size_t *n, const char *path, dgm_err *err)
+{
+    dgm_dataset t = {0};
+    dgm_status s = dgm__csv_load(&t, path, err);
+    if (s)
+        return s;
+    if (t.d != 1)
+        s = dgm_errf(err, DGM_ERR_FORMAT, "%s: a label file needs one column, this has %zu",
+                     path, t.d);
+    *y = s ? NULL : dgm_malloc_array(t.n, sizeof **y);
+    if (!s && !*y)
+        s = dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; !s && i < t.n; i++) {
+        float v = t.x[i];
+        if (!(v >= 0 && v < 16777216.0f && v == (float)(int32_t)v))
+            s = dgm_errf(err, DGM_ERR_FORMAT, "%s: label %zu (%g) is not a non-negative "
+                         "integer", path, i + 1, (double)v);
+        else
+            (*y)[i] = (int32_t)v;
+    }
+    *n = t.n;
+    if (s) {
+        free(*y);
+        *y = NULL;
+    }
+    dgm_data_free(&t);
+    return s;
+}
+
+static dgm_status read_labels(int32_t **y, size_t *n, const char *path, dgm_err *err)
+{
+    data_format fmt;
+    dgm_status s = detect(&fmt, path, err);
+    if (s)
+        return s;
+    switch (fmt) {
+    case FMT_IDX: return dgm__idx_load_labels(y, n, path, err);
+    case FMT_NPY: return dgm__npy_load_labels(y, n, path, err);
+    case FMT_CSV: return csv_labels(y, n, path, err);
+    default:
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: an alignment is not a label file", path);
+    }
+}
+
+static dgm_status attach_labels(dgm_dataset *d, const char *path, dgm_err *err)
+{
+    int32_t *y;
+    size_t n;
+    dgm_status s = read_labels(&y, &n, path, err);
+    if (s)
+        return s;
+    if (n != d->n) {
+        free(y);
+        return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu labels for %zu examples in %s", path, n,
+                        d->n, d->source);
+    }
+    int32_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max = y[i] > max ? y[i] : max;
+    d->y = y;
+    d->n_classes = (int)max + 1;
+    return DGM_OK;
+}
+
+/* X-images-idx3-ubyte[.gz] -> X-labels-idx1-ubyte[.gz] (either compression), if present. */
+static int labels_beside(char *out, size_t cap, const char *images)
+{
+    const char *slash = strrchr(images, '/');
+    const char *p = strstr(slash ? slash : images, "images-idx3-ubyte");
+    if (!p)
+        return 0;
+    const char *rest = p + strlen("images-idx3-ubyte");
+    int plen = (int)(p - images);
+    const char *suffixes[2] = {rest, strcmp(rest, ".gz") == 0 ? "" : ".gz"};
+    for (int i = 0; i < 2; i++) {
+        int len = snprintf(out, cap, "%.*slabels-idx1-ubyte%s", plen, images, suffixes[i]);
+        if (len > 0 && (size_t)len < cap && access(out, R_OK) == 0)
+            return 1;
+        if (rest[0] && strcmp(rest, ".gz") != 0)
+            break; /* an unusual suffix: only the same suffix is tried */
+    }
+    return 0;
+}
+
+// ------------------------------------------------------------------------ the loaders
+
+static dgm_status load_fmnist(dgm_dataset *out, const char *spec, const char *labels,
+                              dgm_err *err)
+{
+    const char *split = spec + strlen("fashion-mnist"), *prefix, *part;
+    if (!*split || strcmp(split, ":train") == 0)
+        prefix = "train", part = "train";
+    else if (strcmp(split, ":test") == 0)
+        prefix = "t10k", part = "test";
+    else
+        return dgm_errf(err, DGM_ERR_ARG, "%s: unknown data set (fashion-mnist, "
+                        "fashion-mnist:train or fashion-mnist:test)", spec);
+    const char *dir = getenv("DGM_FASHION_MNIST_DIR");
+    if (!dir || !*dir)
+        dir = FMNIST_DEFAULT_DIR;
+    char img[1024], lab[1024];
+    snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    if (access(img, R_OK) != 0)
+        img[strlen(img) - 3] = 0;
+    if (access(img, R_OK) != 0)
+        return dgm_errf(err, DGM_ERR_IO, "%s.gz: not found; %s%s", img, FMNIST_INSTALL,
+                        getenv("DGM_FASHION_MNIST_DIR") ? "" : " or set DGM_FASHION_MNIST_DIR");
+    if (!labels && !labels_beside(lab, sizeof lab, img))
+        return dgm_errf(err, DGM_ERR_IO, "%s/%s-labels-idx1-ubyte.gz: not found; %s", dir,
+                        prefix, FMNIST_INSTALL);
+    dgm_status s = dgm__idx_load(out, img, err);
+    snprintf(out->source, sizeof out->source, "fashion-mnist:%s", part);
+    if (!s)
+        s = attach_labels(out, labels ? labels : lab, err);
+    out->class_names = fmnist_names;
+    return s;
+}
+
+static dgm_status load_path(dgm_dataset *out, const char *path, const char *labels,
+                            dgm_err *err)
+{
+    data_format fmt;
+    dgm_status s = detect(&fmt, path, err);
+    if (s)
+        return s;
+    snprintf(out->source, sizeof out->source, "%s", path);
+    switch (fmt) {
+    case FMT_IDX: s = dgm__idx_load(out, path, err); break;
+    case FMT_NPY: s = dgm__npy_load(out, path, err); break;
+    case FMT_CSV: s = dgm__csv_load(out, path, err); break;
+    case FMT_ALIGNMENT:
+        s = dgm__alignment_load(out, path, err);
+        if (!out->source[0])
+            snprintf(out->source, sizeof out->source, "%s", path);
+        break;
+    }
+    if (s)
+        return s;
+    char beside[1024];
+    if (labels)
+        return attach_labels(out, labels, err);
+    if (fmt == FMT_IDX && labels_beside(beside, sizeof beside, path))
+        return attach_labels(out, beside, err);
+    return DGM_OK;
+}
+
+dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels, dgm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec)
+        return dgm_errf(err, DGM_ERR_ARG, "no data given");
+    const char *name = "fashion-mnist";
+    size_t nl = strlen(name);
+    dgm_status s = strncmp(spec, name, nl) == 0 && (spec[nl] == 0 || spec[nl] == ':')
+                   ? load_fmnist(out, spec, labels, err)
+                   : load_path(out, spec, labels, err);
+    if (s)
+        dgm_data_free(out);
+    return s;
+}

@@ -1,0 +1,101 @@
+/* Operations on loaded data sets: row subsets, dynamic binarization, uniform
+ * dequantization, and freeing.
+ * References: dynamic binarization as in Salakhutdinov & Murray (ICML 2008) and the IWAE
+ * paper (Burda et al., ICLR 2016, sec. 5.1): a fresh Bernoulli(x) draw each time the
+ * pixel is used. Uniform dequantization as in Theis, van den Oord, Bethge (ICLR 2016),
+ * eq. 5: for 8-bit k, y = (k + u) / 256 with u ~ U[0, 1), so that a continuous density
+ * on [0,1)^D lower-bounds the discrete model's log-likelihood (docs/math.md, "Data").
+ * Left out: splits and batching (callers draw permutations with dgm_rng_permutation). */
+#include "dgm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dgm_data_free(dgm_dataset *d)
+{
+    if (!d)
+        return;
+    free(d->x);
+    free(d->y);
+    free(d->seq);
+    free(d->weights);
+    if (d->names)
+        for (size_t i = 0; i < d->n; i++)
+            free(d->names[i]);
+    free(d->names);
+    memset(d, 0, sizeof *d);
+}
+
+/* Copies rows idx[0..n) of a (n_src x width) array of elem-byte items. */
+static void *gather(const void *src, const size_t *idx, size_t n, size_t width, size_t elem)
+{
+    size_t row, total;
+    if (!dgm_size_mul(&row, width, elem) || !dgm_size_mul(&total, row, n))
+        return NULL;
+    unsigned char *out = malloc(total ? total : 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * row, (const unsigned char *)src + idx[i] * row, row);
+    return out;
+}
+
+dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_t *idx,
+                           size_t n, dgm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        if (idx[i] >= src->n)
+            return dgm_errf(err, DGM_ERR_ARG, "%s: subset index %zu is out of range (%zu "
+                            "examples)", src->source, idx[i], src->n);
+    *out = *src;
+    out->n = n;
+    out->x = NULL;
+    out->y = NULL;
+    out->seq = NULL;
+    out->weights = NULL;
+    out->names = NULL;
+    int ok = 1;
+    if (src->x)
+        ok = (out->x = gather(src->x, idx, n, src->d, sizeof(float))) != NULL;
+    if (ok && src->seq)
+        ok = (out->seq = gather(src->seq, idx, n, src->d, 1)) != NULL;
+    if (ok && src->y)
+        ok = (out->y = gather(src->y, idx, n, 1, sizeof(int32_t))) != NULL;
+    if (ok && src->weights)
+        ok = (out->weights = gather(src->weights, idx, n, 1, sizeof(double))) != NULL;
+    if (ok && src->names) {
+        ok = (out->names = dgm_calloc_array(n, sizeof(char *))) != NULL;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = !src->names[idx[i]] || (out->names[i] = strdup(src->names[idx[i]])) != NULL;
+    }
+    if (!ok) {
+        dgm_data_free(out);
+        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for a subset of %zu examples",
+                        src->source, n);
+    }
+    return DGM_OK;
+}
+
+void dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n)
+{
+    /* u < x with u uniform on [0, 1): P = x exactly for x on the 2^-24 grid, 0 and 1 kept. */
+    for (size_t i = 0; i < n; i++)
+        out[i] = dgm_rng_uniform(rng) < x[i] ? 1.0f : 0.0f;
+}
+
+void dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n)
+{
+    /* In float, k + u rounds up to k + 1 when u is within half a float spacing of 1 (for
+     * k near 255 that spacing is 2^-16), which would put the value into the next bin, or
+     * at exactly 1. The sum is formed in double, and a value that still rounds to the bin's
+     * upper edge is held one float below it, so that out lies in [k/256, (k+1)/256). */
+    for (size_t i = 0; i < n; i++) {
+        long k = lrintf(255.0f * x[i]);
+        k = k < 0 ? 0 : k > 255 ? 255 : k;
+        float hi = (float)(k + 1) * (1.0f / 256.0f);
+        float v = (float)(((double)k + (double)dgm_rng_uniform(rng)) * (1.0 / 256.0));
+        out[i] = v < hi ? v : nextafterf(hi, 0.0f);
+    }
+}
