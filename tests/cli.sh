@@ -81,10 +81,10 @@ PY
 
 # --- Ctrl-C in the middle of an epoch saves the position; --resume ends where an
 # uninterrupted run ends
-"$dgm" train --data "$data" --limit 6000 --epochs 3 --hidden 64 --latent 4 -o "$tmp/full.safetensors" --threads 1 >/dev/null 2>&1
-"$dgm" train --data "$data" --limit 6000 --epochs 3 --hidden 64 --latent 4 -o "$tmp/int.safetensors" --threads 1 >/dev/null 2>"$tmp/int.err" &
+"$dgm" train --data "$data" --limit 12000 --epochs 4 --hidden 64 --latent 4 -o "$tmp/full.safetensors" --threads 1 >/dev/null 2>&1
+"$dgm" train --data "$data" --limit 12000 --epochs 4 --hidden 64 --latent 4 -o "$tmp/int.safetensors" --threads 1 >/dev/null 2>"$tmp/int.err" &
 pid=$!
-sleep 0.4
+sleep 0.3
 kill -INT $pid 2>/dev/null
 wait $pid
 rc=$?
