@@ -81,10 +81,11 @@ PY
 
 # --- Ctrl-C in the middle of an epoch saves the position; --resume ends where an
 # uninterrupted run ends
-"$dgm" train --data "$data" --limit 12000 --epochs 4 --hidden 64 --latent 4 -o "$tmp/full.safetensors" --threads 1 >/dev/null 2>&1
-"$dgm" train --data "$data" --limit 12000 --epochs 4 --hidden 64 --latent 4 -o "$tmp/int.safetensors" --threads 1 >/dev/null 2>"$tmp/int.err" &
+"$dgm" train --data "$data" --limit 12000 --epochs 8 --hidden 64 --latent 4 -o "$tmp/full.safetensors" --threads 1 >/dev/null 2>&1
+"$dgm" train --data "$data" --limit 12000 --epochs 8 --hidden 64 --latent 4 -o "$tmp/int.safetensors" --threads 1 >/dev/null 2>"$tmp/int.err" &
 pid=$!
-sleep 0.3
+# interrupt as soon as the first epoch has finished, so the stop falls inside a later one
+for _ in $(seq 1 600); do grep -q "^epoch 1/" "$tmp/int.err" 2>/dev/null && break; sleep 0.05; done
 kill -INT $pid 2>/dev/null
 wait $pid
 rc=$?
