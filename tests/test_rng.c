@@ -143,8 +143,30 @@ static void test_permutation(void)
     CHECK(ok);
 }
 
+static void test_bulk_equals_scalar(void)
+{
+    /* bulk fills give the same numbers as one draw at a time, from any starting offset,
+     * and leave the generator in the same state */
+    for (size_t skip = 0; skip < 6; skip++)
+        for (size_t n = 0; n < 700; n += 37) {
+            dgm_rng a, b;
+            dgm_rng_init(&a, 55);
+            dgm_rng_fork(&a, &a, 3);
+            b = a;
+            for (size_t i = 0; i < skip; i++)
+                dgm_rng_u32(&a), dgm_rng_u32(&b);
+            float fa[700], fb[700];
+            dgm_rng_fill_uniform(&a, fa, n);
+            for (size_t i = 0; i < n; i++)
+                fb[i] = dgm_rng_uniform(&b);
+            CHECK(memcmp(fa, fb, n * sizeof(float)) == 0);
+            CHECK_EQ_INT(dgm_rng_u32(&a), dgm_rng_u32(&b));
+        }
+}
+
 int main(void)
 {
+    TEST_RUN(test_bulk_equals_scalar);
     TEST_RUN(test_philox_known_answers);
     TEST_RUN(test_moments);
     TEST_RUN(test_categorical);

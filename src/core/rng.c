@@ -155,10 +155,62 @@ size_t dgm_rng_categorical_logits(dgm_rng *rng, const float *logits, size_t n)
     return best;
 }
 
+/* nb consecutive blocks (counters ctr0, ctr0+1, ...) of one stream, laid out as the
+ * scalar generator would produce them. Lanes of LANES blocks are computed together in
+ * plain loops that the compiler turns into SIMD code (32x32->64 multiplies). */
+#define LANES 16
+static void philox_blocks(uint32_t *out, uint64_t key, uint64_t stream, uint64_t ctr0,
+                          size_t nb)
+{
+    for (size_t b0 = 0; b0 < nb; b0 += LANES) {
+        size_t w = nb - b0 < LANES ? nb - b0 : LANES;
+        uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
+        for (size_t l = 0; l < LANES; l++) {
+            uint64_t c = ctr0 + b0 + l;
+            c0[l] = (uint32_t)c;
+            c1[l] = (uint32_t)(c >> 32);
+            c2[l] = (uint32_t)stream;
+            c3[l] = (uint32_t)(stream >> 32);
+        }
+        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+        for (int r = 0; r < 10; r++) {
+            for (size_t l = 0; l < LANES; l++) {
+                uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l];
+                uint64_t p1 = (uint64_t)PHILOX_M1 * c2[l];
+                uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0;
+                uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
+                c1[l] = (uint32_t)p1;
+                c3[l] = (uint32_t)p0;
+                c0[l] = n0;
+                c2[l] = n2;
+            }
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        for (size_t l = 0; l < w; l++) {
+            uint32_t *o = out + 4 * (b0 + l);
+            o[0] = c0[l]; o[1] = c1[l]; o[2] = c2[l]; o[3] = c3[l];
+        }
+    }
+}
+
 void dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = dgm_rng_uniform(rng);
+    size_t i = 0;
+    while (i < n && rng->pos < 4) /* finish the current block first */
+        out[i++] = dgm_rng_uniform(rng);
+    /* whole blocks in bulk: the same words, in the same order, as one at a time */
+    uint32_t buf[4 * 64];
+    while (n - i >= 4) {
+        size_t nb = (n - i) / 4 < 64 ? (n - i) / 4 : 64;
+        philox_blocks(buf, rng->key, rng->stream, rng->counter, nb);
+        rng->counter += nb;
+        for (size_t j = 0; j < 4 * nb; j++)
+            out[i + j] = (float)(buf[j] >> 8) * (1.0f / 16777216.0f);
+        i += 4 * nb;
+    }
+    while (i < n)
+        out[i++] = dgm_rng_uniform(rng);
 }
 
 void dgm_rng_fill_normal(dgm_rng *rng, float *out, size_t n)

@@ -80,9 +80,16 @@ dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_
 
 void dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n)
 {
-    /* u < x with u uniform on [0, 1): P = x exactly for x on the 2^-24 grid, 0 and 1 kept. */
-    for (size_t i = 0; i < n; i++)
-        out[i] = dgm_rng_uniform(rng) < x[i] ? 1.0f : 0.0f;
+    /* u < x with u uniform on [0, 1): P = x exactly for x on the 2^-24 grid, 0 and 1 kept.
+     * Uniforms are drawn in bulk (the same numbers as one at a time), in chunks on the
+     * stack; out may alias x. */
+    float u[256];
+    for (size_t i0 = 0; i0 < n; i0 += 256) {
+        size_t b = n - i0 < 256 ? n - i0 : 256;
+        dgm_rng_fill_uniform(rng, u, b);
+        for (size_t i = 0; i < b; i++)
+            out[i0 + i] = u[i] < x[i0 + i] ? 1.0f : 0.0f;
+    }
 }
 
 void dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n)
