@@ -153,6 +153,8 @@ int cli_train_vae(int argc, char **argv)
     o.val = 0;
     cli_common_defaults(&o.c);
     long epochs_cli = -1;
+    double lr_cli = -1;
+    int saved = 0; /* a checkpoint of this run (or the one resumed) exists on disk */
     const cli_opt table[] = {
         {"--model", OPT_STR, &o.model, "M", "vae, or cvae (conditional on the labels); "
          "gaussian|gmm|bernoulli|bernoulli-mixture|independent have their own --help", 1, 0},
@@ -170,7 +172,8 @@ int cli_train_vae(int argc, char **argv)
         {"--free-bits", OPT_DOUBLE, &o.free_bits, "NATS", "free bits per latent dimension (0: off)", 0, 1e3},
         {"--epochs", OPT_LONG, &epochs_cli, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
         {"--batch", OPT_LONG, &o.batch, "B", "minibatch size", 1, 1 << 20},
-        {"--lr", OPT_DOUBLE, &o.lr, "LR", "learning rate", 1e-12, 10},
+        {"--lr", OPT_DOUBLE, &lr_cli, "LR", "learning rate (default 0.001; with --resume, "
+         "overrides the saved one)", 1e-12, 10},
         {"--optimizer", OPT_STR, &o.optimizer, "OPT", "adam, adamw or sgd", 1, 0},
         {"--weight-decay", OPT_DOUBLE, &o.weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
         {"--clip", OPT_DOUBLE, &o.clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
@@ -196,6 +199,8 @@ int cli_train_vae(int argc, char **argv)
     long epoch0 = 0, step0 = 0, t = 0;
     if (epochs_cli > 0)
         o.epochs = epochs_cli;
+    if (lr_cli > 0)
+        o.lr = lr_cli;
     if (o.resume) {
         if (dgm_model_load(&m, o.resume, &err))
             return cli_fail_err("train", &err);
@@ -206,8 +211,11 @@ int cli_train_vae(int argc, char **argv)
             cJSON_Delete(state);
             return cli_fail("train", "%s: no usable training state to resume from", o.resume);
         }
+        if (lr_cli > 0)
+            o.lr = lr_cli;
         if (!strcmp(o.out, "vae.safetensors"))
             o.out = o.resume;
+        saved = !strcmp(o.out, o.resume);
     }
     int iwae = !strcmp(o.objective, "iwae");
     if (!iwae && strcmp(o.objective, "elbo"))
@@ -369,8 +377,12 @@ int cli_train_vae(int argc, char **argv)
     dgm_vae_step obj = {iwae ? DGM_OBJ_IWAE : DGM_OBJ_ELBO, (int)o.k, 1.0, o.free_bits};
     dgm_model_keep_optimizer(m, 1);
     signal(SIGINT, on_sigint);
+    char shape[160] = "";
+    for (int i = 0; i < cfg.n_hidden; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%zu", i ? "-" : "",
+                 cfg.hidden[i]);
     fprintf(stderr, "dgm train: %s %zu-%s-%zu on %s (%zu train, %zu validation), %ld epochs, "
-            "batch %zu, %d threads, %zu parameters\n", dgm_model_type(m), cfg.dim, o.hidden,
+            "batch %zu, %d threads, %zu parameters\n", dgm_model_type(m), cfg.dim, shape,
             cfg.latent, ds.source, n_train, n_val, o.epochs, B, dgm_get_threads(),
             dgm_model_n_params(m));
     double last_loss = NAN, t_start = cli_now(), val_neg = NAN;
@@ -412,8 +424,12 @@ int cli_train_vae(int argc, char **argv)
             if (dgm_vae_train_step(m, &eps_r, batch_x, conditional ? batch_y : NULL, b, &obj,
                                    &opt, t, &st, &err)) {
                 cli_progress_end(&pr);
-                cli_fail("train", "epoch %ld, step %zu: %s; stopped, the last good checkpoint "
-                         "%s is kept", epoch + 1, s, err.msg, o.out);
+                if (saved)
+                    cli_fail("train", "epoch %ld, step %zu: %s; stopped, the last good checkpoint "
+                             "%s is kept", epoch + 1, s + 1, err.msg, o.out);
+                else
+                    cli_fail("train", "epoch %ld, step %zu: %s; stopped before any checkpoint was "
+                             "written", epoch + 1, s + 1, err.msg);
                 goto done;
             }
             t++;
@@ -477,6 +493,7 @@ int cli_train_vae(int argc, char **argv)
             cli_fail_err("train", &err);
             goto done;
         }
+        saved = 1;
     }
     double total = cli_now() - t_start;
     if (o.c.json) {

@@ -105,12 +105,35 @@ a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
 assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), "weights differ"
 PY
 
+# --- a non-finite loss stops training with a clear message and keeps the last good checkpoint
+"$dgm" train --data "$data" --limit 2000 --epochs 1 --hidden 32 --latent 2 -o "$tmp/good.safetensors" --threads 1 >/dev/null 2>&1
+cp "$tmp/good.safetensors" "$tmp/good.copy"
+if "$dgm" train --resume "$tmp/good.safetensors" --epochs 3 --lr 10 --threads 1 >/dev/null 2>"$tmp/nan.err"; then
+    fail "non-finite loss stops training (exit 0)"
+elif grep -q "not finite.*last good checkpoint" "$tmp/nan.err"; then
+    pass "non-finite loss stops training"
+else
+    fail "non-finite loss stops training ($(cat "$tmp/nan.err"))"
+fi
+cmp -s "$tmp/good.safetensors" "$tmp/good.copy" && pass "last good checkpoint kept" || fail "last good checkpoint kept"
+
 # --- bad input: one line naming the file, non-zero exit, no output left behind
 printf 'not an idx file at all' > "$tmp/bad-images-idx3-ubyte"
 expect_error "wrong magic" "bad-images-idx3-ubyte" "$dgm" train --data "$tmp/bad-images-idx3-ubyte" -o "$tmp/x.safetensors"
 head -c 1000 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz 2>/dev/null > "$tmp/trunc-images-idx3-ubyte.gz" || true
 [ -s "$tmp/trunc-images-idx3-ubyte.gz" ] && expect_error "truncated images" "trunc-images" "$dgm" train --data "$tmp/trunc-images-idx3-ubyte.gz" -o "$tmp/x.safetensors"
 [ -e "$tmp/x.safetensors" ] && fail "no output after a failed run" || pass "no output after a failed run"
+/usr/bin/python3 - "$tmp" <<'PY'
+import struct, sys
+d = sys.argv[1]
+open(d + "/zero-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, 0, 28, 28))
+with open(d + "/few-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 3, 28, 28)); f.write(bytes(3 * 784))
+with open(d + "/few-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 5)); f.write(bytes(5))
+PY
+expect_error "zero images" "zero-images" "$dgm" train --data "$tmp/zero-images-idx3-ubyte" -o "$tmp/x.safetensors"
+expect_error "images and labels that do not match" "few-" "$dgm" train --model cvae --data "$tmp/few-images-idx3-ubyte" -o "$tmp/x.safetensors"
 printf 'garbage' > "$tmp/notmodel.safetensors"
 expect_error "not a model" "notmodel.safetensors" "$dgm" eval "$tmp/notmodel.safetensors" --data "$test_data" --limit 5
 head -c 5000 "$tmp/m.safetensors" > "$tmp/damaged.safetensors"
