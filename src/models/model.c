@@ -43,6 +43,21 @@ dgm_status dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *er
 }
 
 const char *dgm_model_train_state(const dgm_model *m) { return m->train_state; }
+dgm_status dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err)
+{
+    if (m->n_classes <= 0)
+        return dgm_errf(err, DGM_ERR_ARG, "a %s model without classes has no class prior",
+                        m->ops->type);
+    double *lp = malloc((size_t)m->n_classes * sizeof(double));
+    if (!lp)
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    memcpy(lp, log_prior, (size_t)m->n_classes * sizeof(double));
+    free(m->log_prior);
+    m->log_prior = lp;
+    return DGM_OK;
+}
+
+const double *dgm_model_log_prior(const dgm_model *m) { return m->log_prior; }
 void dgm_model_keep_optimizer(dgm_model *m, int keep) { m->keep_optimizer = keep; }
 
 const char *dgm_model_type(const dgm_model *m) { return m->ops->type; }
