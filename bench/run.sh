@@ -36,4 +36,7 @@ bench bench_gemm --threads 2
 section "2. exact k-NN search and the k-NN KL estimate, d = 784, 10^4 per side (bench_knn)"
 bench bench_knn --threads 2
 
+section "3. Gaussian mixture beside scikit-learn: Fashion-MNIST dequantised, K=10 diag (bench_gmm)"
+bench bench_gmm --threads 2
+
 exit $status

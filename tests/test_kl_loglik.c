@@ -208,8 +208,10 @@ static void test_prepare_errors(void)
     x[4] = NAN;
     CHECK(dgm_eval_prepare(&px, &pn, m, &ds, 0, 1, &e) == DGM_ERR_NAN);
     CHECK_MSG(strstr(e.msg, "mem.csv: row 2, column 2: not a finite number"), "%s", e.msg);
+    /* sequences need a sequence model: a continuous one refuses them, saying why */
     ds.kind = DGM_DATA_SEQ;
-    CHECK(dgm_eval_prepare(&px, &pn, m, &ds, 0, 1, &e) == DGM_ERR_UNSUPPORTED);
+    CHECK(dgm_eval_prepare(&px, &pn, m, &ds, 0, 1, &e) == DGM_ERR_SHAPE);
+    CHECK_MSG(strstr(e.msg, "need a sequence model"), "%s", e.msg);
     dgm_model_free(m);
 }
 

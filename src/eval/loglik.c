@@ -31,9 +31,19 @@ dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
     *n_out = 0;
     const char *src = data->source[0] ? data->source : "data";
     const char *lik = dgm_model_likelihood(m);
-    if (data->kind == DGM_DATA_SEQ)
-        return dgm_errf(err, DGM_ERR_UNSUPPORTED, "%s: sequence data: evaluating models on "
-                        "sequences is not supported yet", src);
+    if (data->kind == DGM_DATA_SEQ) {
+        /* protein-family models see sequences in their one-hot form (dgm_seq_onehot) */
+        size_t Dm = dgm_model_dim(m), ns = limit && limit < data->n ? limit : data->n;
+        if (strcmp(lik, "sequence") || data->d * DGM_AA_N != Dm || ns == 0)
+            return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu sequences of %zu letters need a sequence "
+                            "model of dimension %zu (this one is %s, %zu)", src, data->n, data->d,
+                            data->d * DGM_AA_N, lik, Dm);
+        if (!(*out = dgm_malloc_array(ns, Dm * sizeof **out)))
+            return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", src);
+        dgm_seq_onehot(*out, data->seq, ns, data->d);
+        *n_out = ns;
+        return DGM_OK;
+    }
     size_t D = dgm_model_dim(m), n = limit && limit < data->n ? limit : data->n;
     if (n == 0)
         return dgm_errf(err, DGM_ERR_ARG, "%s: no examples", src);

@@ -9,6 +9,11 @@
 static const struct { const char *type; dgm__model_loader load; } loaders[] = {
     {"vae", dgm__vae_load},
     {"cvae", dgm__vae_load},
+    {"gaussian", dgm__gmm_load},
+    {"gmm", dgm__gmm_load},
+    {"bernoulli", dgm__bernoulli_load},
+    {"bernoulli-mixture", dgm__bernoulli_load},
+    {"independent", dgm__indep_load}, {"seqvae", dgm__seqvae_load},
 };
 
 dgm_model *dgm__model_new(const dgm__model_ops *ops, void *impl)
@@ -43,6 +48,7 @@ dgm_status dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *er
 }
 
 const char *dgm_model_train_state(const dgm_model *m) { return m->train_state; }
+
 dgm_status dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err)
 {
     if (m->n_classes <= 0)

@@ -64,5 +64,10 @@ const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel
 /* Loaders, one per model file. */
 dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                          const char *path, dgm_err *err);
+dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
+                         const char *path, dgm_err *err);  /* gaussian, gmm */
+dgm_status dgm__bernoulli_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
+                               const char *path, dgm_err *err); /* bernoulli, bernoulli-mixture */
+dgm_status dgm__indep_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *), dgm__seqvae_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
 
 #endif

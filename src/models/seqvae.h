@@ -1,0 +1,99 @@
+/* Internals of the sequence VAE ("seqvae") shared by seqvae.c (construction, files),
+ * seqvae_net.c (forward and backward pieces), seqvae_train.c and seqvae_score.c. */
+#ifndef DGM_MODELS_SEQVAE_H
+#define DGM_MODELS_SEQVAE_H
+
+#include "models/seqfamily.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct dgm__seqvae {
+    dgm__seqinfo   si;       /* first member: dgm__seqinfo_of relies on it */
+    dgm_seqvae_cfg cfg;
+    size_t L, D, H1, Z, Hl, K, Hp; /* Hl: last decoder hidden size; Hp = Hl / P */
+    dgm_params *p;           /* trained tensors, their gradients and Adam moments */
+    int   i_bag, i_bag_b;    /* encoder.embed.weight (D x H1, row per (l, a)), .bias */
+    dgm_mlp *enc;            /* in p: H1 -> ... -> 2Z (mu, log-variance) */
+    dgm_mlp *dec;            /* Z -> ... -> Hl; in p (PLAIN) or in ps (BAYES) */
+    int   i_out_w, i_out_b;  /* PLAIN: decoder.<2n>.weight (D x Hl) / bias; BAYES: W_out
+                                (L*K x Hl) and the bias (D), in ps */
+    /* BAYES */
+    dgm_params *ps;          /* one draw of every decoder tensor */
+    int   i_dict, i_scale, i_temp; /* in ps: dictionary (20 x K), S (Hp x L), T (1) */
+    int  *mu_idx, *ls_idx;   /* per ps tensor: its _mu and _log_sigma in p */
+    float *eps_w;            /* noise of the current draw, ps layout */
+    float *weff, *wun;       /* D x Hl: output weights with and without the scale */
+    float *gw;               /* D x Hl: dlogits^T h, the output weights' raw gradient */
+    float *sig;              /* BAYES: L x Hl, sigmoid(S[h mod Hp, l]) of the current draw */
+    float *sacc;             /* BAYES: L x Hl scratch of the scale's gradient */
+    float *csum;             /* D: column sums of dlogits */
+    const float *hdec;       /* R x Hl: the decoder MLP's output of the last decode */
+    float  tau;              /* softplus(T) of the current draw */
+    long   step;
+    /* scratch for up to cap rows */
+    size_t cap;
+    float *h1pre, *h1, *dh1, *denc, *eps, *z, *dz, *logits, *dh;
+    double *ll, *klz;
+    uint8_t *xb;             /* cap x L letters of the current rows */
+    unsigned char *touched;  /* D flags: bag rows with a gradient this step */
+    size_t *rows;            /* their list */
+    size_t n_rows;
+} dgm__seqvae;
+
+#define SEQVAE(m) ((dgm__seqvae *)(m)->impl)
+
+dgm_status dgm__seqvae_reserve(dgm__seqvae *v, size_t rows, dgm_err *err);
+
+/* ---- seqvae_net.c */
+/* Encoder on R rows of letters x: fills v->h1pre/h1 and returns the MLP output (R x 2Z). */
+const float *dgm__seqvae_encode(dgm__seqvae *v, const uint8_t *x, size_t R);
+/* BAYES: draws every decoder tensor (mean only if rng is NULL) and builds weff/wun/tau. */
+void dgm__seqvae_draw(dgm__seqvae *v, dgm_rng *rng);
+/* Decoder on z (R x Z): v->logits (R x D) from the current decoder weights. */
+void dgm__seqvae_decode(dgm__seqvae *v, const float *z, size_t R);
+/* ll[r] = log p(x_r | z_r) from v->logits; with dscale != 0 the logits are overwritten by
+ * dscale * d(-ll)/dlogits (softmax minus one-hot, zero at gaps). */
+void dgm__seqvae_loglik(dgm__seqvae *v, double *ll, const uint8_t *x, size_t R, float dscale);
+/* Backward of the decoder from dlogits (in v->logits) into dz (R x Z, added). */
+void dgm__seqvae_decode_backward(dgm__seqvae *v, float *dz, size_t R);
+/* Backward of the encoder from denc (R x 2Z, overwritten) for rows x. */
+void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, size_t R);
+/* Regulariser of the decoder: its value (per sequence, i.e. divided by Neff) with its
+ * gradient added into p's gradient (BAYES: also the draw's gradient chained to mu and
+ * log-sigma). */
+double dgm__seqvae_regularise(dgm__seqvae *v);
+
+/* e^x in float for the hot loops (softmax, weight draws and their KL; log-sigma may have
+ * either sign, so tensor/fastmath.h's dgm__exp_neg, for x <= 0, does not cover it), written
+ * so that `omp simd` loops, reductions included, vectorise it with GCC 12: rounding by the
+ * 1.5 * 2^23 trick rather than floorf, the exponent bits through a union rather than
+ * memcpy. x = n ln 2 + r, |r| <= ln2/2, e^r by its Taylor polynomial to r^6 (relative
+ * error below 2e-7). x is clamped to [-87, 88]. */
+static inline float dgm__expf(float x)
+{
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f; /* ln 2 in two parts */
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f + r * (4.16666667e-2f +
+              r * (8.33333333e-3f + r * 1.38888889e-3f)))));
+    union { int32_t i; float f; } u;
+    u.i = ((int32_t)n + 127) << 23;
+    return p * u.f;
+}
+
+/* ---- seqvae_rand.c */
+/* nblocks Philox blocks (4 words each) of r's stream from its block counter, as
+ * dgm_rng_u32 would give them from a fresh block; advances r past them. */
+void dgm__seqvae_philox_words(dgm_rng *r, uint32_t *w, size_t nblocks);
+/* n standard normals from r (Box-Muller on its words, float polynomial log/sin/cos). */
+void dgm__seqvae_normals(dgm_rng *r, float *out, size_t n);
+
+/* ---- seqvae_train.c */
+/* The minibatch objective for rows x (B x L) with latent noise eps (B x Z) and, for BAYES,
+ * the current draw; its gradient is added into p's gradient, which must be zero on entry
+ * (dgm__seqvae_clear_grad). Used by training and by the gradient checks. */
+double dgm__seqvae_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const float *eps);
+void   dgm__seqvae_clear_grad(dgm__seqvae *v);
+
+#endif

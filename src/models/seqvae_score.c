@@ -1,0 +1,200 @@
+/* Scoring with the sequence VAE: mutation effects as DeepSequence computes them
+ * (model.py / helper.py get_pattern_activations and delta_elbo: the ELBO of each mutant
+ * minus the wild type's, averaged over many draws of z and, for the Bayesian decoder, of the
+ * decoder weights), an importance-sampled log p(x) for the generic interface (Burda et al.,
+ * "Importance weighted autoencoders", 2016, eq. 8), and sampling.
+ * In the effects each draw is shared by a mutant and the wild type (common random
+ * numbers): the average of the paired differences has the same mean as DeepSequence's
+ * difference of averages, and a much smaller standard error because both ELBOs move
+ * together with the draw. The encoder is deterministic, so it runs once per sequence.
+ * Left out: the Bayesian decoder's weight uncertainty in log_prob and sample, which use
+ * the posterior means (a draw per example would make log_prob a bound of another model). */
+#include "models/seqvae.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS 512 /* rows per decoder pass when scoring */
+
+/* Encodes rows [0, N) of x into mu and lv (N x Z each). */
+static void encode_all(dgm__seqvae *v, float *mu, float *lv, const uint8_t *x, size_t N)
+{
+    size_t Z = v->Z;
+    for (size_t a = 0; a < N; a += ROWS) {
+        size_t R = a + ROWS < N ? ROWS : N - a;
+        const float *o = dgm__seqvae_encode(v, x + a * v->L, R);
+        for (size_t r = 0; r < R; r++) {
+            memcpy(mu + (a + r) * Z, o + r * 2 * Z, Z * sizeof(float));
+            memcpy(lv + (a + r) * Z, o + r * 2 * Z + Z, Z * sizeof(float));
+        }
+    }
+}
+
+dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
+                               const uint8_t *seqs, size_t n, int samples, dgm_err *err)
+{
+    dgm__seqvae *v = SEQVAE(m);
+    if (samples < 1)
+        return dgm_errf(err, DGM_ERR_ARG, "mutation effects: samples must be >= 1 (got %d)",
+                        samples);
+    size_t N = n + 1, L = v->L, Z = v->Z;
+    uint8_t *x = dgm_malloc_array(N, L);
+    float *mu = dgm_malloc_array(N, Z * sizeof(float)), *lv = dgm_malloc_array(N, Z * sizeof(float));
+    double *kl = dgm_malloc_array(N, sizeof(double)), *elbo = dgm_malloc_array(N, sizeof(double));
+    double *mean = dgm_calloc_array(N, sizeof(double)), *m2 = dgm_calloc_array(N, sizeof(double));
+    dgm_status s = dgm__seqvae_reserve(v, ROWS, err);
+    if (!s && (!x || !mu || !lv || !kl || !elbo || !mean || !m2))
+        s = dgm_errf(err, DGM_ERR_NOMEM, "mutation effects: out of memory for %zu sequences", N);
+    if (!s) {
+        memcpy(x, v->si.wt, L);
+        memcpy(x + L, seqs, n * L);
+        encode_all(v, mu, lv, x, N);
+        for (size_t i = 0; i < N; i++) {
+            double k = 0;
+            for (size_t j = 0; j < Z; j++) {
+                double a = mu[i * Z + j], b = lv[i * Z + j];
+                k += 0.5 * (a * a + exp(b) - 1.0 - b);
+            }
+            kl[i] = k;
+        }
+    }
+    float eps[1024];
+    if (!s && Z > 1024)
+        s = dgm_errf(err, DGM_ERR_ARG, "mutation effects: latent size above 1024");
+    for (int t = 0; !s && t < samples; t++) {
+        dgm_rng rs, r;
+        dgm_rng_fork(&rs, rng, (uint64_t)t);
+        if (v->cfg.variant == DGM_SEQVAE_BAYES) {
+            dgm_rng_fork(&r, &rs, 0);
+            dgm__seqvae_draw(v, &r);
+        }
+        dgm_rng_fork(&r, &rs, 1);
+        dgm_rng_fill_normal(&r, eps, Z);
+        for (size_t a = 0; a < N; a += ROWS) {
+            size_t R = a + ROWS < N ? ROWS : N - a;
+            for (size_t i = 0; i < R * Z; i++) {
+                size_t j = (a * Z + i);
+                v->z[i] = mu[j] + expf(0.5f * lv[j]) * eps[i % Z];
+            }
+            dgm__seqvae_decode(v, v->z, R);
+            dgm__seqvae_loglik(v, v->ll, x + a * L, R, 0.0f);
+            for (size_t r2 = 0; r2 < R; r2++)
+                elbo[a + r2] = v->ll[r2] - kl[a + r2];
+        }
+        /* Welford on the paired differences */
+        for (size_t i = 1; i < N; i++) {
+            double d = elbo[i] - elbo[0], dm = d - mean[i];
+            mean[i] += dm / (double)(t + 1);
+            m2[i] += dm * (d - mean[i]);
+        }
+    }
+    if (!s)
+        for (size_t i = 0; i < n; i++) {
+            delta[i] = mean[i + 1];
+            se[i] = samples > 1 ? sqrt(m2[i + 1] / (double)(samples - 1) / (double)samples) : NAN;
+        }
+    free(x);
+    free(mu);
+    free(lv);
+    free(kl);
+    free(elbo);
+    free(mean);
+    free(m2);
+    return s;
+}
+
+dgm_status dgm__seqvae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *xf,
+                                const int32_t *y, size_t n, int k, dgm_err *err)
+{
+    (void)y;
+    dgm__seqvae *v = SEQVAE(m);
+    size_t L = v->L, Z = v->Z;
+    if (k < 1)
+        k = 1;
+    size_t C = ROWS / (size_t)k ? ROWS / (size_t)k : 1; /* sequences per pass */
+    dgm_status s = dgm__seqvae_reserve(v, C * (size_t)k, err);
+    uint8_t *x = dgm_malloc_array(C * (size_t)k, L);
+    float *mu = dgm_malloc_array(C, Z * sizeof(float)), *lv = dgm_malloc_array(C, Z * sizeof(float));
+    double *lw = dgm_malloc_array(C * (size_t)k, sizeof(double));
+    if (!s && (!x || !mu || !lv || !lw))
+        s = dgm_errf(err, DGM_ERR_NOMEM, "seqvae log_prob: out of memory");
+    if (!s && v->cfg.variant == DGM_SEQVAE_BAYES)
+        dgm__seqvae_draw(v, NULL);
+    for (size_t a = 0; !s && a < n; a += C) {
+        size_t R = a + C < n ? C : n - a, RK = R * (size_t)k;
+        dgm_seq_from_onehot(x, xf + a * v->D, R, L);
+        encode_all(v, mu, lv, x, R);
+        for (size_t i = 0; i < R; i++) {
+            dgm_rng r;
+            dgm_rng_fork(&r, rng, a + i);
+            dgm_rng_fill_normal(&r, v->eps + i * (size_t)k * Z, (size_t)k * Z);
+        }
+        /* rows i*k + j: example i, importance sample j */
+        for (size_t i = R; i-- > 0;) /* backwards, so no row is overwritten before it is copied */
+            for (int j = k; j-- > 0;)
+                memmove(x + (i * (size_t)k + (size_t)j) * L, x + i * L, L);
+        for (size_t q = 0; q < RK; q++) {
+            size_t i = q / (size_t)k;
+            double lpz = 0, lqz = 0;
+            for (size_t j = 0; j < Z; j++) {
+                float e = v->eps[q * Z + j], zz = mu[i * Z + j] + expf(0.5f * lv[i * Z + j]) * e;
+                v->z[q * Z + j] = zz;
+                lpz += -0.5 * ((double)zz * zz + 1.8378770664093453);
+                lqz += -0.5 * ((double)e * e + 1.8378770664093453 + (double)lv[i * Z + j]);
+            }
+            lw[q] = lpz - lqz;
+        }
+        dgm__seqvae_decode(v, v->z, RK);
+        dgm__seqvae_loglik(v, v->ll, x, RK, 0.0f);
+        for (size_t i = 0; i < R; i++) {
+            for (int j = 0; j < k; j++)
+                lw[i * (size_t)k + (size_t)j] += v->ll[i * (size_t)k + (size_t)j];
+            out[a + i] = dgm_logsumexp_d(lw + i * (size_t)k, (size_t)k) - log((double)k);
+        }
+    }
+    free(x);
+    free(mu);
+    free(lv);
+    free(lw);
+    return s;
+}
+
+dgm_status dgm__seqvae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
+                              size_t n, int mean, dgm_err *err)
+{
+    (void)y;
+    dgm__seqvae *v = SEQVAE(m);
+    size_t D = v->D, Z = v->Z, L = v->L;
+    dgm_status s = dgm__seqvae_reserve(v, ROWS, err);
+    if (s)
+        return s;
+    if (v->cfg.variant == DGM_SEQVAE_BAYES)
+        dgm__seqvae_draw(v, NULL);
+    for (size_t a = 0; a < n; a += ROWS) {
+        size_t R = a + ROWS < n ? ROWS : n - a;
+        for (size_t i = 0; i < R; i++) {
+            dgm_rng ri, r;
+            dgm_rng_fork(&ri, rng, a + i);
+            dgm_rng_fork(&r, &ri, 0);
+            dgm_rng_fill_normal(&r, v->z + i * Z, Z);
+        }
+        dgm__seqvae_decode(v, v->z, R);
+        for (size_t i = 0; i < R; i++) {
+            dgm_rng ri, r;
+            dgm_rng_fork(&ri, rng, a + i);
+            dgm_rng_fork(&r, &ri, 1); /* the letters: a stream apart from the z draw */
+            float *o = out + (a + i) * D;
+            const float *lg = v->logits + i * D;
+            for (size_t l = 0; l < L; l++) {
+                if (mean) {
+                    dgm_softmax_rows(o + l * DGM_AA_N, lg + l * DGM_AA_N, 1, DGM_AA_N);
+                    continue;
+                }
+                memset(o + l * DGM_AA_N, 0, DGM_AA_N * sizeof(float));
+                o[l * DGM_AA_N + dgm_rng_categorical_logits(&r, lg + l * DGM_AA_N, DGM_AA_N)] = 1.0f;
+            }
+        }
+    }
+    return DGM_OK;
+}

@@ -1,0 +1,145 @@
+/* The pieces of EM that the Gaussian and Bernoulli mixtures share: sums over examples for
+ * an M-step, responsibilities and the mean log-likelihood from a log joint, initial
+ * responsibilities, and the checks every fit makes on its data.
+ *
+ * Reference: Bishop, PRML section 9.2.2 (responsibilities, eq. 9.23) and scikit-learn's
+ * _base.py (_initialize_parameters: k-means labels or random rows; _e_step: log-sum-exp).
+ * Sums are in double over fixed chunks of rows added in chunk order, so they do not depend
+ * on the thread count. Left out: sample weights. */
+#include "models/tractable.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNKS 64 /* at most this many partial sums: bounded memory, fixed summation order */
+
+dgm_status dgm__em_moments(double *nk, double *s1, double *s2, const double *resp,
+                           const float *x, const float *c, size_t n, size_t K, size_t D,
+                           dgm_err *err)
+{
+    size_t ch = n / CHUNKS + 1, nch = (n + ch - 1) / ch, per = K * D * (s2 ? 2 : 1) + K;
+    double *part = dgm_malloc_array(nch ? nch : 1, per * sizeof(double));
+    if (!part)
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for the M-step (%zu x %zu)", K, D);
+    long nchl = (long)nch;
+#pragma omp parallel for schedule(dynamic, 1) if (n * K * D > DGM__PAR_MIN)
+    for (long cl = 0; cl < nchl; cl++) {
+        double *p = part + (size_t)cl * per, *pn = p, *p1 = p + K, *p2 = p1 + K * D;
+        memset(p, 0, per * sizeof(double));
+        size_t i1 = ((size_t)cl + 1) * ch < n ? ((size_t)cl + 1) * ch : n;
+        for (size_t i = (size_t)cl * ch; i < i1; i++) {
+            const float *xi = x + i * D;
+            for (size_t k = 0; k < K; k++) {
+                double r = resp[i * K + k];
+                if (r == 0) /* underflowed: on high-dimensional data, all but one k */
+                    continue;
+                double *a1 = p1 + k * D;
+                pn[k] += r;
+                if (!s2) {
+#pragma omp simd
+                    for (size_t j = 0; j < D; j++)
+                        a1[j] += r * xi[j];
+                    continue;
+                }
+                double *a2 = p2 + k * D;
+                const float *ck = c + k * D;
+#pragma omp simd
+                for (size_t j = 0; j < D; j++) {
+                    double d = (double)xi[j] - ck[j], rd = r * d;
+                    a1[j] += rd;
+                    a2[j] += rd * d;
+                }
+            }
+        }
+    }
+    memset(nk, 0, K * sizeof(double));
+    memset(s1, 0, K * D * sizeof(double));
+    if (s2)
+        memset(s2, 0, K * D * sizeof(double));
+    for (size_t cl = 0; cl < nch; cl++) { /* in chunk order, whatever the thread count */
+        const double *p = part + cl * per;
+        for (size_t k = 0; k < K; k++)
+            nk[k] += p[k];
+        for (size_t j = 0; j < K * D; j++)
+            s1[j] += p[K + j];
+        for (size_t j = 0; s2 && j < K * D; j++)
+            s2[j] += p[K + K * D + j];
+    }
+    free(part);
+    return DGM_OK;
+}
+
+double dgm__em_normalize(double *lj, double *ll, size_t n, size_t K)
+{
+    long nl = (long)n;
+#pragma omp parallel for schedule(static) if (n * K > DGM__PAR_MIN)
+    for (long il = 0; il < nl; il++) {
+        double *l = lj + (size_t)il * K;
+        double lse = dgm_logsumexp_d(l, K);
+        ll[il] = lse;
+        for (size_t k = 0; k < K; k++)
+            l[k] = isfinite(lse) ? exp(l[k] - lse) : 1.0 / (double)K;
+    }
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += ll[i];
+    return s / (double)n;
+}
+
+dgm_status dgm__em_init_resp(double *resp, dgm_rng *rng, const float *x, size_t n, size_t D,
+                             size_t K, dgm_mixture_init init, dgm_err *err)
+{
+    if (init == DGM_INIT_RANDOM) {
+        long nl = (long)n;
+#pragma omp parallel for schedule(static) if (n * K > DGM__PAR_MIN / 8)
+        for (long il = 0; il < nl; il++) {
+            dgm_rng r;
+            dgm_rng_fork(&r, rng, (uint64_t)il);
+            double *o = resp + (size_t)il * K, s = 0;
+            for (size_t k = 0; k < K; k++)
+                s += o[k] = dgm_rng_uniform_d(&r);
+            for (size_t k = 0; k < K; k++)
+                o[k] /= s;
+        }
+        return DGM_OK;
+    }
+    int32_t *labels = dgm_malloc_array(n, sizeof(int32_t));
+    float *centers = dgm_malloc_array(K * D, sizeof(float));
+    dgm_status s = DGM_OK;
+    int iters;
+    if (!labels || !centers)
+        s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for k-means on %zu examples", n);
+    else
+        s = dgm__kmeans(rng, labels, centers, x, n, D, K, init == DGM_INIT_KMEANS ? 300 : 0,
+                        1e-4, &iters, err);
+    if (!s) {
+        memset(resp, 0, n * K * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            resp[i * K + (size_t)labels[i]] = 1.0;
+    }
+    free(labels);
+    free(centers);
+    return s;
+}
+
+dgm_status dgm__mix_check(const float *x, size_t n, size_t d, size_t K, const char *what,
+                          dgm_err *err)
+{
+    if (d == 0)
+        return dgm_errf(err, DGM_ERR_SHAPE, "%s: the data have dimension 0", what);
+    if (n == 0)
+        return dgm_errf(err, DGM_ERR_SHAPE, "%s: no examples to fit", what);
+    if (K == 0)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: n_components must be at least 1", what);
+    if (K > n)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: %zu components but only %zu examples (need "
+                        "n_components <= examples)", what, K, n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(x[i * d + j]))
+                return dgm_errf(err, DGM_ERR_NAN, "%s: example %zu, dimension %zu is %g", what, i,
+                                j, (double)x[i * d + j]);
+    return DGM_OK;
+}
+
