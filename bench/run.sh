@@ -39,4 +39,11 @@ bench bench_knn --threads 2
 section "3. Gaussian mixture beside scikit-learn: Fashion-MNIST dequantised, K=10 diag (bench_gmm)"
 bench bench_gmm --threads 2
 
+section "4. The reference VAE beside PyTorch: training, K=1000 evaluation, sampling, memory (vae_bench.py)"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+    /usr/bin/python3 bench/vae_bench.py "$build" || { echo "bench/run.sh: vae_bench.py failed" >&2; status=1; }
+else
+    echo "vae_bench.py needs /usr/bin/python3 with numpy (Debian python3-numpy); PyTorch column needs python3-torch"
+fi
+
 exit $status
