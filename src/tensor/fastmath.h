@@ -9,10 +9,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* e^x for x <= 0 (x below -87 gives a value <= e^-87, never a denormal or NaN). */
+/* e^x for x <= 0 (x below -87 gives a value <= e^-87, never a denormal). A NaN argument
+ * is clamped like a very negative one, so the integer conversion below stays defined;
+ * callers keep NaN visible through their other terms (x * l in the Bernoulli case). */
 static inline float dgm__exp_neg(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    x = x > -87.0f ? x : -87.0f;
     /* round to nearest by the 1.5 * 2^23 trick: vectorizes without -ffast-math */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;   /* ln 2 split so n*hi is exact */
@@ -25,7 +27,7 @@ static inline float dgm__exp_neg(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
