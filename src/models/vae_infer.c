@@ -5,6 +5,7 @@
  * decoder rows exist at once; noise is forked per example so results do not depend on
  * chunking or thread count. */
 #include "models/vae.h"
+#include "tensor/fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,9 +18,14 @@ static void output_means(const dgm__vae *v, float *means, const float *out, size
     for (size_t r = 0; r < rows; r++) {
         const float *o = out + r * v->dec_out;
         float *mrow = means + r * D;
-        if (v->cfg.likelihood == DGM_LIK_BERNOULLI)
-            dgm_act_forward(DGM_ACT_SIGMOID, mrow, o, D);
-        else
+        if (v->cfg.likelihood == DGM_LIK_BERNOULLI) {
+            /* sigmoid through the vectorizable exp of fastmath.h */
+#pragma omp simd
+            for (size_t j = 0; j < D; j++) {
+                float t = dgm__exp_neg(-fabsf(o[j])), inv = 1.0f / (1.0f + t);
+                mrow[j] = o[j] >= 0 ? inv : t * inv;
+            }
+        } else
             memcpy(mrow, o, D * sizeof(float));
     }
 }
@@ -207,8 +213,7 @@ dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t
                 float *row = out + (i0 + (size_t)il) * D;
                 dgm_rng *r = &st[il];
                 if (bern) {
-                    for (size_t j = 0; j < D; j++)
-                        row[j] = dgm_rng_uniform(r) < row[j] ? 1.0f : 0.0f;
+                    dgm_data_binarize(r, row, row, D); /* bulk uniforms, u < p */
                 } else {
                     const float *lv = lv_learned ? lv_learned : o + (size_t)il * v->dec_out + D;
                     for (size_t j = 0; j < D; j++)
