@@ -8,7 +8,10 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 
 CFLAGS  ?= -O2 -march=native -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
+# -fno-math-errno lets sqrtf and friends vectorise: Adam's loop was scalar for its sqrtf
+# (19 ms -> 3.6 ms for 9.2M parameters). IEEE semantics (NaN, Inf) are unchanged, and
+# nothing in dgm reads errno after a math function.
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fno-math-errno -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
 override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
 
 # OpenBLAS's OpenMP build shares one thread pool with dgm's own OpenMP regions; the

@@ -62,6 +62,7 @@ static void seqvae_destroy(void *impl)
     free(v->ll);
     free(v->klz);
     free(v->xb);
+    free(v->lse);
     free(v->touched);
     free(v->rows);
     free(v);
@@ -82,6 +83,8 @@ dgm_status dgm__seqvae_reserve(dgm__seqvae *v, size_t rows, dgm_err *err)
     free(v->ll);
     free(v->klz);
     free(v->xb);
+    free(v->lse);
+    ok &= (v->lse = dgm_malloc_array(rows, 2 * v->L * sizeof(float))) != NULL;
     ok &= (v->ll = dgm_malloc_array(rows, sizeof(double))) != NULL;
     ok &= (v->klz = dgm_malloc_array(rows, sizeof(double))) != NULL;
     ok &= (v->xb = dgm_malloc_array(rows, v->L)) != NULL;

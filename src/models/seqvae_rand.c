@@ -2,7 +2,8 @@
  * from the same Philox-4x32-10 stream as dgm_rng (Salmon et al., SC'11; src/core/rng.c)
  * but generated a block array at a time so that the compiler vectorises the rounds, and
  * turned into normals by Box-Muller with float polynomial log and sin/cos (relative error
- * below 1e-6, far under the float rounding of the weights they perturb).
+ * below 1e-6, far under the float rounding of the weights they perturb): glibc's logf and
+ * sincosf are scalar calls, ten times slower here.
  * Left out: the general dgm_rng API (partial blocks, spares); a stream used here starts
  * on a block boundary, as a freshly forked one does. */
 #include "models/seqvae.h"
@@ -41,43 +42,6 @@ void dgm__seqvae_philox_words(dgm_rng *r, uint32_t *w, size_t nblocks)
     r->has_spare = 0;
 }
 
-/* ln x for x in (0, 1]: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s),
- * s = (m - 1) / (m + 1), |s| <= 0.172, odd series to s^9 (error < 2e-8). */
-#pragma omp declare simd
-static inline float log_poly(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    int e = (int)(u >> 23) - 127;
-    u = (u & 0x007FFFFFu) | 0x3F800000u; /* m in [1, 2) */
-    float m;
-    memcpy(&m, &u, 4);
-    float big = (float)(m > 1.41421356f);
-    m *= 1.0f - 0.5f * big;
-    e += (int)big;
-    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    float p = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
-    return (float)e * 0.693147181f + p;
-}
-
-/* sqrt(y) for y >= 0 as y / sqrt(y) from the bit-level 1/sqrt estimate and three Newton
- * steps (relative error < 1e-8): sqrtf itself is a call that blocks vectorisation, since
- * it may set errno. y is floored at 1e-30, where the result is 1e-15, i.e. 0. */
-#pragma omp declare simd
-static inline float sqrt_poly(float y)
-{
-    y = y > 1e-30f ? y : 1e-30f;
-    uint32_t u;
-    memcpy(&u, &y, 4);
-    u = 0x5F3759DFu - (u >> 1);
-    float g;
-    memcpy(&g, &u, 4);
-    g = g * (1.5f - 0.5f * y * g * g);
-    g = g * (1.5f - 0.5f * y * g * g);
-    g = g * (1.5f - 0.5f * y * g * g);
-    return y * g;
-}
-
 void dgm__seqvae_normals(dgm_rng *r, float *out, size_t n)
 {
     uint32_t w[4 * BLK];
@@ -89,7 +53,7 @@ void dgm__seqvae_normals(dgm_rng *r, float *out, size_t n)
         for (size_t i = 0; i < pairs; i++) {
             float u1 = ((float)(w[2 * i] >> 8) + 1.0f) * 5.9604645e-8f; /* (0, 1] */
             float u2 = (float)(w[2 * i + 1] >> 8) * 5.9604645e-8f - 0.5f; /* [-1/2, 1/2) */
-            float rad = sqrt_poly(-2.0f * log_poly(u1));
+            float rad = sqrtf(-2.0f * dgm__logf(u1)); /* vectorised: -fno-math-errno */
             /* angle 2 pi u2 in [-pi, pi): quadrant q, remainder x in [-pi/4, pi/4] */
             float q = (float)(int)(4.0f * u2 + 2.5f) - 2.0f; /* nearest integer, -2..2 */
             float x = (4.0f * u2 - q) * 1.57079633f, x2 = x * x;
