@@ -8,7 +8,7 @@
 #
 #   sh bench/protein.sh [BUILD]          (BUILD defaults to build; run `make` first)
 #
-# Knobs (environment): DATA (../shared/data/protein), OUT (bench-protein),
+# Knobs (environment): DATA (../shared/data/protein), OUT ($BUILD/bench-protein),
 #   THREADS (2), PLAIN_STEPS (2000), BAYES_MINUTES (30), SEEDS ("1 2 3 4 5"),
 #   SAMPLES (200 ELBO samples per mutant when scoring), EVAL_EVERY (1000),
 #   TORCH_STEPS (300), SKIP_TORCH (unset), SKIP_ENSEMBLE (unset).
@@ -17,7 +17,7 @@ set -e
 BUILD=${1:-build}
 DGM=$BUILD/dgm
 DATA=${DATA:-../shared/data/protein}
-OUT=${OUT:-bench-protein}
+OUT=${OUT:-$BUILD/bench-protein}
 THREADS=${THREADS:-2}
 PLAIN_STEPS=${PLAIN_STEPS:-2000}
 BAYES_MINUTES=${BAYES_MINUTES:-30}
