@@ -61,15 +61,10 @@ dgm_status dgm__bmm_prepare(dgm__bmm *b, const char *where, dgm_err *err)
     const size_t K = b->K, D = b->D;
     for (size_t g = 0; g < b->G; g++) {
         const float *w = b->weights + g * K;
-        double wsum = 0;
-        for (size_t k = 0; k < K; k++) {
-            if (!(w[k] >= 0) || !isfinite(w[k]))
-                return dgm_errf(err, DGM_ERR_FORMAT, "%s: weight %g of component %zu (group %zu) "
-                                "is not a probability", where, (double)w[k], k, g);
-            wsum += w[k];
-        }
-        if (!(wsum > 0))
-            return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, g);
+        double wsum;
+        dgm_status st = dgm__mix_check_weights(&wsum, w, K, g, where, err);
+        if (st)
+            return st;
         for (size_t k = 0; k < K; k++) {
             const float *p = b->probs + (g * K + k) * D;
             double *lg = b->logit + (g * K + k) * D, l1m = 0;

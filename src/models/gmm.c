@@ -116,15 +116,10 @@ dgm_status dgm__gmm_prepare(dgm__gmm *g, const char *where, dgm_err *err)
     for (size_t gi = 0; gi < G; gi++) {
         const float *w = g->weights + gi * K;
         const float *U = g->prec_chol + gi * g->csize;
-        double wsum = 0;
-        for (size_t k = 0; k < K; k++) {
-            if (!(w[k] >= 0) || !isfinite(w[k]))
-                return dgm_errf(err, DGM_ERR_FORMAT, "%s: weight %g of component %zu (group %zu) "
-                                "is not a probability", where, (double)w[k], k, gi);
-            wsum += w[k];
-        }
-        if (!(wsum > 0))
-            return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, gi);
+        double wsum;
+        dgm_status st = dgm__mix_check_weights(&wsum, w, K, gi, where, err);
+        if (st)
+            return st;
         if (!dgm_all_finite(g->means + gi * K * D, K * D) ||
             !dgm_all_finite(g->covariances + gi * g->csize, g->csize) ||
             !dgm_all_finite(U, g->csize))

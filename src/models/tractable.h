@@ -148,6 +148,10 @@ void   dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJS
  * (tractable_em.c, like the EM pieces below.) */
 dgm_status dgm__mix_check(const float *x, size_t n, size_t d, size_t K, const char *what,
                           dgm_err *err);
+/* Weights w[0..K) of group g of a loaded model: each a finite probability, not all 0;
+ * *wsum gets their sum (for normalising); messages start with where. */
+dgm_status dgm__mix_check_weights(double *wsum, const float *w, size_t K, size_t g,
+                                  const char *where, dgm_err *err);
 /* Per-component log joint of rows of x for one group (dgm__gmm_log_joint's contract). */
 typedef dgm_status (*dgm__joint_fn)(double *out, const void *model, size_t group,
                                     const float *x, const size_t *rows, size_t n, dgm_err *err);

@@ -143,3 +143,19 @@ dgm_status dgm__mix_check(const float *x, size_t n, size_t d, size_t K, const ch
     return DGM_OK;
 }
 
+
+dgm_status dgm__mix_check_weights(double *wsum_out, const float *w, size_t K, size_t g,
+                                  const char *where, dgm_err *err)
+{
+    double wsum = 0;
+    for (size_t k = 0; k < K; k++) {
+        if (!(w[k] >= 0) || !isfinite(w[k]))
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: weight %g of component %zu (group %zu) "
+                            "is not a probability", where, (double)w[k], k, g);
+        wsum += w[k];
+    }
+    if (!(wsum > 0))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, g);
+    *wsum_out = wsum;
+    return DGM_OK;
+}
