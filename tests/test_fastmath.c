@@ -18,6 +18,20 @@ static void test_exp_neg(void)
     CHECK(dgm__exp_neg(-1e30f) > 0 && dgm__exp_neg(-1e30f) < 1e-37f);
 }
 
+static void test_expf_positive(void)
+{
+    /* the whole clamped range, positive side included (log-sigmas of either sign) */
+    double worst = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 2000000.0f;
+        double ref = exp((double)x), got = dgm__expf(x);
+        double rel = fabs(got - ref) / ref;
+        if (rel > worst) worst = rel;
+    }
+    CHECK_MSG(worst < 4e-7, "max relative error %g", worst);
+    CHECK(isfinite(dgm__expf(1e30f)));
+}
+
 static void test_log1p_unit(void)
 {
     double worst = 0;
@@ -51,6 +65,7 @@ static void test_softplus(void)
 int main(void)
 {
     TEST_RUN(test_exp_neg);
+    TEST_RUN(test_expf_positive);
     TEST_RUN(test_log1p_unit);
     TEST_RUN(test_softplus);
     TEST_MAIN_END("test_fastmath");

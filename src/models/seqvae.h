@@ -4,6 +4,7 @@
 #define DGM_MODELS_SEQVAE_H
 
 #include "models/seqfamily.h"
+#include "tensor/fastmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -65,28 +66,9 @@ void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, 
  * log-sigma). */
 double dgm__seqvae_regularise(dgm__seqvae *v);
 
-/* e^x in float for the hot loops (softmax, weight draws and their KL; log-sigma may have
- * either sign, so tensor/fastmath.h's dgm__exp_neg, for x <= 0, does not cover it), written
- * so that `omp simd` loops, reductions included, vectorise it with GCC 12: rounding by the
- * 1.5 * 2^23 trick rather than floorf, the exponent bits through a union rather than
- * memcpy. x = n ln 2 + r, |r| <= ln2/2, e^r by its Taylor polynomial to r^6 (relative
- * error below 2e-7). x is clamped to [-87, 88], NaN to -87. */
-static inline float dgm__expf(float x)
-{
-    x = x > -87.0f ? x : -87.0f; /* NaN lands here too: no undefined shift below */
-    x = x < 88.0f ? x : 88.0f;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f; /* ln 2 in two parts */
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f + r * (4.16666667e-2f +
-              r * (8.33333333e-3f + r * 1.38888889e-3f)))));
-    union { uint32_t i; float f; } u;
-    u.i = (uint32_t)((int32_t)n + 127) << 23;
-    return p * u.f;
-}
-
 /* ln x for a positive normal float: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m =
  * 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, odd series to s^9 (error < 2e-8); bits
- * through a union, as in dgm__expf, so that simd loops vectorise it. */
+ * through a union, as in dgm__expf (tensor/fastmath.h), so that simd loops vectorise it. */
 static inline float dgm__logf(float x)
 {
     union { uint32_t i; float f; } u;
