@@ -4,6 +4,8 @@
 #include "dgm.h"
 #include "test.h"
 
+#include <float.h>
+
 static void fill(dgm_rng *r, float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -102,6 +104,24 @@ static void test_reductions(void)
     y[1] = NAN;
     CHECK(!dgm_all_finite(y, 3));
     free(x);
+    /* the check runs in blocks of 4096: a bad value in a later block and in the ragged
+     * tail must be seen, and so must both infinities and the largest finite float */
+    const size_t nb = 3 * 4096 + 17;
+    float *big = dgm_calloc_array(nb, sizeof(float));
+    DGM_ASSERT(big);
+    big[100] = FLT_MAX;
+    big[101] = -FLT_MAX;
+    CHECK(dgm_all_finite(big, nb));
+    const size_t at[] = {0, 4095, 4096, 2 * 4096 + 5, nb - 1};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        for (size_t b = 0; b < 3; b++) {
+            big[at[i]] = bad[b];
+            CHECK(!dgm_all_finite(big, nb));
+            CHECK(dgm_all_finite(big, at[i]));
+            big[at[i]] = 0.0f;
+        }
+    free(big);
 }
 
 static void test_alloc_overflow(void)

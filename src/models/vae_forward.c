@@ -33,7 +33,7 @@ static double row_loglik(const dgm__vae *v, const float *out, const float *x, fl
 #pragma omp simd reduction(+ : ll)
             for (size_t j = 0; j < D; j++) {
                 float l = out[j], t = dgm__exp_neg(-fabsf(l));
-                float sp = fmaxf(l, 0.0f) + dgm__log1p_unit(t);
+                float sp = (l > 0 ? l : 0.0f) + dgm__log1p_unit(t);
                 ll += (double)(x[j] * l - sp);
                 float inv = 1.0f / (1.0f + t);
                 g[j] = (l >= 0 ? inv : t * inv) - x[j];

@@ -44,10 +44,12 @@ void dgm_act_forward(dgm_act a, float *y, const float *x, size_t n)
             memmove(y, x, n * sizeof *y);
         break;
     case DGM_ACT_RELU:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             y[i] = x[i] > 0 ? x[i] : 0.0f;
         break;
     case DGM_ACT_LEAKY_RELU:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             y[i] = x[i] > 0 ? x[i] : 0.01f * x[i];
         break;
@@ -61,7 +63,7 @@ void dgm_act_forward(dgm_act a, float *y, const float *x, size_t n)
         break;
     case DGM_ACT_SOFTPLUS: /* max(x, 0) + log1p(e^-|x|): no overflow for large |x| */
         for (size_t i = 0; i < n; i++)
-            y[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
+            y[i] = (x[i] > 0 ? x[i] : 0.0f) + log1pf(expf(-fabsf(x[i])));
         break;
     case DGM_ACT_ELU:
         for (size_t i = 0; i < n; i++)
@@ -76,18 +78,22 @@ void dgm__act_grad_inplace(dgm_act a, float *g, const float *x, const float *y, 
     case DGM_ACT_IDENTITY:
         break;
     case DGM_ACT_RELU:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             g[i] = x[i] > 0 ? g[i] : 0.0f;
         break;
     case DGM_ACT_LEAKY_RELU:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             g[i] *= x[i] > 0 ? 1.0f : 0.01f;
         break;
     case DGM_ACT_TANH:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             g[i] *= 1.0f - y[i] * y[i];
         break;
     case DGM_ACT_SIGMOID:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             g[i] *= y[i] * (1.0f - y[i]);
         break;
@@ -96,6 +102,7 @@ void dgm__act_grad_inplace(dgm_act a, float *g, const float *x, const float *y, 
             g[i] *= sigmoidf_stable(x[i]);
         break;
     case DGM_ACT_ELU:
+        #pragma omp simd
         for (size_t i = 0; i < n; i++)
             g[i] *= x[i] > 0 ? 1.0f : y[i] + 1.0f;
         break;

@@ -4,6 +4,7 @@
 #include "dgm.h"
 
 #include <math.h>
+#include <omp.h>
 
 dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind)
 {
@@ -64,23 +65,48 @@ void dgm_sgd_step(float *w, const float *g, float *m, size_t n, float lr, float 
     }
 }
 
+typedef struct {
+    float beta1, beta2, step, inv_sqrt_bc2, eps, wd_l2, shrink;
+} adam_coef;
+
+/* One contiguous slice. The kernel is its own function with restrict pointers: written
+ * inline under `omp parallel for simd`, GCC 12 vectorised the outlined loop but ran it
+ * about ten times slower (2.2 ns per parameter against 0.19 here, one thread). */
+static void adam_slice(float *restrict w, const float *restrict g, float *restrict m,
+                       float *restrict v, size_t n, const adam_coef *c)
+{
+    const float b1 = c->beta1, b2 = c->beta2, step = c->step, isb = c->inv_sqrt_bc2;
+    const float eps = c->eps, wd = c->wd_l2, shrink = c->shrink;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i] * shrink - step * mi / (sqrtf(vi) * isb + eps);
+    }
+}
+
 void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float lr,
                    float beta1, float beta2, float eps, float weight_decay, int decoupled,
                    long t)
 {
     double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
-    float step = (float)(lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    float wd_l2 = decoupled ? 0.0f : weight_decay;
-    float shrink = decoupled ? 1.0f - lr * weight_decay : 1.0f;
-#pragma omp parallel for simd schedule(static) if (n > 262144)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd_l2 * w[i];
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * shrink - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    adam_coef c = {beta1, beta2, (float)(lr / bc1), (float)(1.0 / sqrt(bc2)), eps,
+                   decoupled ? 0.0f : weight_decay,
+                   decoupled ? 1.0f - lr * weight_decay : 1.0f};
+    if (n <= 262144) {
+        adam_slice(w, g, m, v, n, &c);
+        return;
+    }
+#pragma omp parallel
+    {
+        /* static slices rounded to 16 floats, so each starts on a cache line */
+        size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+        size_t per = ((n + nt - 1) / nt + 15) & ~(size_t)15;
+        size_t a = id * per < n ? id * per : n, b = a + per < n ? a + per : n;
+        adam_slice(w + a, g + a, m + a, v + a, b - a, &c);
     }
 }
 
