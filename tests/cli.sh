@@ -6,7 +6,7 @@ build=${1:-build}
 dgm="$build/dgm"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass() { echo "ok - $1"; }
+pass() { echo "ok - $1"; }  # "skip - name" lines are counted as skipped
 fail() { echo "not ok - $1"; }
 check() { name=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then pass "$name"; else fail "$name"; cat "$tmp/err"; fi; }
 # expect_error NAME PATTERN CMD...: non-zero exit, a one-line message on stderr matching PATTERN
@@ -145,4 +145,15 @@ expect_error "non-numeric value" "not a number" "$dgm" eval "$tmp/m.safetensors"
 printf '1,2,3\n4,5,6\n' > "$tmp/small.csv"
 expect_error "image size that does not fit the model" "model" "$dgm" eval "$tmp/m.safetensors" --data "$tmp/small.csv"
 expect_error "unknown command" "unknown command" "$dgm" frobnicate
+# --- plmc's reweighting, end to end: Neff must be the sum of plmc's own DHFR weights
+plmc="${DGM_SHARED_DATA:-../shared/data}/protein/plmc"
+if [ -f "$plmc/DHFR.a2m" ] && [ -f "$plmc/DHFR_weights_raw.txt" ]; then
+    check "train independent --weights plmc" "$dgm" train --data "$plmc/DHFR.a2m" --model independent --weights plmc -o "$tmp/dhfr.safetensors" --json
+    ref=$(awk '{s += $1} END {printf "%.9f", s}' "$plmc/DHFR_weights_raw.txt")
+    got=$(json_key "$tmp/out" neff)
+    awk -v a="$got" -v b="$ref" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(d <= 1e-6 * b)}' &&
+        pass "--weights plmc: Neff $got is plmc's $ref" || fail "--weights plmc: Neff $got, plmc's $ref"
+else
+    echo "skip - plmc weights: $plmc is absent"
+fi
 exit 0

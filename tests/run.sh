@@ -22,10 +22,11 @@ for t in "$build"/tests/test_*; do
 done
 if [ -f tests/cli.sh ]; then
     out=$(sh tests/cli.sh "$build" 2>&1); rc=$?
-    printf '%s\n' "$out" | grep -vE '^ok ' 
+    printf '%s\n' "$out" | grep -vE '^ok ' | grep -v '^skip '
     p=$(printf '%s\n' "$out" | grep -c '^ok ')
     f=$(printf '%s\n' "$out" | grep -c '^not ok ')
-    passed=$((passed + p)); failed=$((failed + f))
+    s=$(printf '%s\n' "$out" | grep -c '^skip ')
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
 fi
 failed=$((failed + crashed))
