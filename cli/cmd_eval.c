@@ -1,7 +1,12 @@
 /* dgm eval: how well a model explains data. For a VAE: the negative ELBO with its
  * reconstruction and KL terms, and the importance-sampled -log p(x) with K samples
  * (an estimate that is biased upward for finite K; Burda et al. 2015). For exact models:
- * the exact NLL with BIC and AIC. Both in nats per example and bits per dimension. */
+ * the exact NLL with BIC and AIC. Both in nats per example and bits per dimension.
+ * Memory: the data stay in their loaded form (8-bit images as bytes) and each batch of
+ * --batch examples is prepared (binarized with the evaluation seed) when it is used, so
+ * only one batch exists as floats. Batch i0 forks its ELBO noise from stream 0 and its
+ * importance samples from stream 1 of --seed, each with index i0. The time reported is
+ * that of the model's computations, without loading or preparing the data. */
 #include "model_io.h"
 #include "progress.h"
 
@@ -48,46 +53,56 @@ int cmd_eval(int argc, char **argv)
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("eval", &err);
     dgm_dataset ds;
-    float *x = NULL;
     size_t n = 0, D = dgm_model_dim(m);
-    if (cli_load_eval_data("eval", m, data, labels, (size_t)limit, &ds, &x, &n)) {
+    if (cli_load_eval_data("eval", m, data, labels, (size_t)limit, &ds, NULL, &n)) {
         dgm_model_free(m);
         return 1;
     }
     int rc = 1, vae = dgm_model_is_vae(m), exact = dgm_model_exact(m);
     const int32_t *y = dgm_model_n_classes(m) > 0 ? ds.y : NULL;
+    size_t B = n < (size_t)batch ? n : (size_t)batch;
+    float *x = dgm_malloc_array(B, D * sizeof(float)); /* B x D: the batch being evaluated */
     double *ll = malloc(n * sizeof(double)), *elbo = malloc(n * sizeof(double));
     double *rec = malloc(n * sizeof(double)), *kl = malloc(n * sizeof(double));
-    if (!ll || !elbo || !rec || !kl) { cli_fail("eval", "out of memory"); goto done; }
-    dgm_rng rng;
+    if (!x || !ll || !elbo || !rec || !kl) { cli_fail("eval", "out of memory"); goto done; }
+    dgm_rng rng, er, lr;
     dgm_rng_init(&rng, (uint64_t)c.seed);
-    double t0 = cli_now();
-    if (vae) {
-        dgm_rng er;
-        dgm_rng_fork(&er, &rng, 0);
-        if (dgm_vae_elbo(m, &er, elbo, rec, kl, x, y, n, &err)) {
+    dgm_rng_fork(&er, &rng, 0);
+    dgm_rng_fork(&lr, &rng, 1);
+    double t_elbo = 0, t_ll = 0;
+    /* the ELBO first: it is quick, and a failure shows before the long estimate */
+    for (size_t i0 = 0; vae && i0 < n; i0 += B) {
+        size_t b = n - i0 < B ? n - i0 : B;
+        dgm_rng br;
+        dgm_rng_fork(&br, &er, i0);
+        if (dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err)) {
             cli_fail_err("eval", &err);
             goto done;
         }
+        double t0 = cli_now();
+        if (dgm_vae_elbo(m, &br, elbo + i0, rec + i0, kl + i0, x, y ? y + i0 : NULL, b, &err)) {
+            cli_fail_err("eval", &err);
+            goto done;
+        }
+        t_elbo += cli_now() - t0;
     }
-    double t_elbo = cli_now() - t0;
     cli_progress pr;
     cli_progress_start(&pr, exact ? "log p(x)" : "log p(x), IS", n);
-    dgm_rng lr;
-    dgm_rng_fork(&lr, &rng, 1);
-    for (size_t i0 = 0; i0 < n; i0 += (size_t)batch) {
-        size_t b = n - i0 < (size_t)batch ? n - i0 : (size_t)batch;
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t b = n - i0 < B ? n - i0 : B;
         dgm_rng br;
         dgm_rng_fork(&br, &lr, i0);
-        if (dgm_model_log_prob(m, &br, ll + i0, x + i0 * D, y ? y + i0 : NULL, b, (int)k, &err)) {
+        dgm_status s = dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err);
+        double t0 = cli_now();
+        if (s || dgm_model_log_prob(m, &br, ll + i0, x, y ? y + i0 : NULL, b, (int)k, &err)) {
             cli_progress_end(&pr);
             cli_fail_err("eval", &err);
             goto done;
         }
+        t_ll += cli_now() - t0;
         cli_progress_update(&pr, i0 + b, "ex/s", NAN);
     }
     cli_progress_end(&pr);
-    double t_ll = cli_now() - t0 - t_elbo;
     for (size_t i = 0; i < n; i++)
         ll[i] = -ll[i]; /* now the NLL */
     double nll, nll_se, ne = 0, ne_se = 0, rm = 0, rse = 0, km = 0, kse = 0;

@@ -33,7 +33,8 @@ int cli_load_eval_data(const char *cmd, const dgm_model *m, const char *spec,
 {
     dgm_err err = {0};
     memset(ds, 0, sizeof *ds);
-    if (dgm_data_load(ds, spec, labels, &err))
+    /* 8-bit images stay bytes (a quarter of the memory); dgm_eval_prepare reads them */
+    if (dgm_data_load_8bit(ds, spec, labels, &err))
         return cli_fail_err(cmd, &err);
     if (dgm_model_n_classes(m) > 0) {
         if (!ds->y) {
@@ -49,7 +50,15 @@ int cli_load_eval_data(const char *cmd, const dgm_model *m, const char *spec,
                                 "0..%d", spec, (int)ds->y[i], i + 1, dgm_model_n_classes(m) - 1);
             }
     }
-    if (dgm_eval_prepare(x, n, m, ds, limit, DGM_EVAL_PREP_SEED, &err)) {
+    dgm_status s;
+    if (x) {
+        s = dgm_eval_prepare(x, n, m, ds, limit, DGM_EVAL_PREP_SEED, &err);
+    } else { /* the caller prepares batches itself: only check the rows */
+        *n = limit && limit < ds->n ? limit : ds->n;
+        s = *n ? dgm_eval_prepare_rows(NULL, m, ds, 0, *n, DGM_EVAL_PREP_SEED, &err)
+               : dgm_errf(&err, DGM_ERR_ARG, "%s: no examples", ds->source);
+    }
+    if (s) {
         dgm_data_free(ds);
         return cli_fail_err(cmd, &err);
     }

@@ -5,8 +5,9 @@
 #include "cli.h"
 
 /* Loads data and prepares the first `limit` rows in m's data space (binarized or
- * dequantized with the fixed evaluation seed). *y gets the labels (or NULL). Returns 0 or
- * prints the error and returns 1. */
+ * dequantized with the fixed evaluation seed). *y gets the labels (or NULL). x NULL: the
+ * rows are only checked, *n counted, for a caller that prepares batches with
+ * dgm_eval_prepare_rows. Returns 0 or prints the error and returns 1. */
 int cli_load_eval_data(const char *cmd, const dgm_model *m, const char *spec,
                        const char *labels, size_t limit, dgm_dataset *ds, float **x,
                        size_t *n);

@@ -338,12 +338,15 @@ void       dgm_dist_free(dgm_dist *d);
 typedef enum { DGM_DATA_REAL = 0, DGM_DATA_SEQ } dgm_data_kind;
 
 /* A data set in memory. REAL: x is n x d floats (images: pixel/255 in [0, 1], with
- * is_8bit set so that dequantisation and bits/dim know the 1/256 grid). SEQ: seq is n x L
- * alphabet indices (d = L), for alignments. Labels y (0..n_classes-1) are optional. */
+ * is_8bit set so that dequantisation and bits/dim know the 1/256 grid), or, loaded with
+ * dgm_data_load_8bit, x8 holds the pixel levels k themselves (a quarter of the memory)
+ * and x is NULL. SEQ: seq is n x L alphabet indices (d = L), for alignments. Labels y
+ * (0..n_classes-1) are optional. */
 typedef struct dgm_dataset {
     dgm_data_kind kind;
     size_t   n, d;
-    float   *x;           /* REAL: n x d */
+    float   *x;           /* REAL: n x d, or NULL when x8 holds the values */
+    uint8_t *x8;          /* REAL, compact 8-bit form: n x d levels k for values k/255 */
     int32_t *y;           /* n labels, or NULL */
     int      n_classes;   /* 0 without labels */
     size_t   height, width; /* image geometry, 0 if not an image */
@@ -363,14 +366,31 @@ typedef struct dgm_dataset {
  * labels: a label file path, or NULL to look beside IDX images by the usual naming.
  * On error, err names the file and the problem; out is left empty. */
 dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels, dgm_err *err);
+/* As dgm_data_load, but 8-bit images (IDX, NPY |u1) stay bytes in x8 with x NULL: 1 byte
+ * a value instead of 4. Other formats load into x as usual. Read rows of either form with
+ * dgm_data_example; dgm_data_subset, dgm_eval_prepare and dgm_loglik take both. */
+dgm_status dgm_data_load_8bit(dgm_dataset *out, const char *spec, const char *labels,
+                              dgm_err *err);
 void       dgm_data_free(dgm_dataset *d);
-/* Copies rows idx[0..n) of src into out (a new data set owning its memory). */
+/* Copies rows idx[0..n) of src into out (a new data set owning its memory, in src's form). */
 dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_t *idx,
                            size_t n, dgm_err *err);
 /* out[i] = 1 with probability x[i] (fresh Bernoulli draws: dynamic binarization). */
 void       dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n);
 /* Uniform dequantisation of 8-bit data stored as k/255: out = (k + u) / 256, u ~ U[0,1). */
 void       dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n);
+
+/* How dgm_data_example maps an example into a model's data space. */
+typedef enum {
+    DGM_PREP_COPY = 0,   /* the values as they are */
+    DGM_PREP_BINARIZE,   /* dgm_data_binarize */
+    DGM_PREP_DEQUANTIZE  /* dgm_data_dequantize (the values must be 8-bit levels k/255) */
+} dgm_prep;
+/* Example i of a REAL data set (x or x8) as d floats into out, mapped by `how`; rng is
+ * used only to binarize or dequantise. From x8 it gives the same bits, and draws the same
+ * numbers from rng, as from the float form k/255. */
+void       dgm_data_example(dgm_rng *rng, float *out, const dgm_dataset *d, size_t i,
+                            dgm_prep how);
 
 /* Name of class c ("T-shirt/top", ... for Fashion-MNIST), or NULL when the data set has
  * no class names or c is out of range. */
@@ -731,6 +751,12 @@ dgm_status dgm_bootstrap_mean_ci(dgm_rng *rng, double *lo, double *hi, const dou
 dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
                             const dgm_dataset *data, size_t limit, uint64_t seed,
                             dgm_err *err);
+/* Rows [first, first + n) of data in m's data space into out (n x D): the same values as
+ * those rows of dgm_eval_prepare with the same seed, so that evaluation can prepare one
+ * batch at a time instead of holding the whole set. out NULL only checks the rows (shape,
+ * finite values, [0, 1] or 8-bit levels as the likelihood needs), drawing nothing. */
+dgm_status dgm_eval_prepare_rows(float *out, const dgm_model *m, const dgm_dataset *data,
+                                 size_t first, size_t n, uint64_t seed, dgm_err *err);
 /* Bits per dimension of a mean negative log-likelihood nll (nats) over D dimensions of
  * data: nll / (D log 2), plus log2(256) = 8 for "dequantized" likelihoods (the density is
  * over [0,1)^D, reported per 8-bit dimension). */

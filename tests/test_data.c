@@ -3,7 +3,9 @@
  * written NPY files when /usr/bin/python3 has numpy, every bad-input case giving the right
  * status and a message naming the file (and line for CSV), label files, format detection,
  * the Fashion-MNIST loader (checked against a direct zlib decode; skipped when the data
- * set is not installed), subsets, and binarization/dequantization moments. */
+ * set is not installed), subsets, binarization/dequantization moments, and the compact
+ * 8-bit form (dgm_data_load_8bit, dgm_data_example) agreeing bit for bit with the float
+ * form, random draws included. */
 #include "dgm.h"
 #include "test.h"
 
@@ -554,6 +556,18 @@ static void test_fmnist(void)
 
     CHECK_EQ_INT(dgm_data_load(&d, "fashion-mnist:test", NULL, &err), DGM_OK);
     CHECK(d.n == 10000 && d.d == 784 && d.n_classes == 10);
+    /* the compact form holds the same images and labels */
+    dgm_dataset b;
+    CHECK_EQ_INT(dgm_data_load_8bit(&b, "fashion-mnist:test", NULL, &err), DGM_OK);
+    CHECK(b.x8 && !b.x && b.n == 10000 && b.d == 784 && b.is_8bit && b.height == 28 &&
+          b.y && b.n_classes == 10 && !strcmp(b.source, d.source));
+    mism = 0;
+    for (size_t i = 0; b.x8 && d.x && i < (size_t)10000 * 784; i++)
+        mism += d.x[i] != (float)b.x8[i] / 255.0f;
+    for (size_t i = 0; b.y && d.y && i < 10000; i++)
+        mism += b.y[i] != d.y[i];
+    CHECK_EQ_INT(mism, 0);
+    dgm_data_free(&b);
     dgm_data_free(&d);
 }
 
@@ -656,6 +670,128 @@ static void test_dequantize(void)
     free(k);
 }
 
+// --------------------------------------------------------------- the compact 8-bit form
+
+/* Loads path both ways: the 8-bit form must hold the bytes the float form divides by 255. */
+static void check_both_forms(const char *path, const unsigned char *want, size_t count,
+                             int line)
+{
+    dgm_dataset f, b;
+    dgm_err err = {0};
+    CHECK_MSG(dgm_data_load(&f, path, NULL, &err) == DGM_OK, "line %d: %s", line, err.msg);
+    CHECK_MSG(dgm_data_load_8bit(&b, path, NULL, &err) == DGM_OK, "line %d: %s", line, err.msg);
+    CHECK_MSG(f.x && !f.x8 && b.x8 && !b.x, "line %d: forms", line);
+    CHECK_MSG(b.n == f.n && b.d == f.d && b.n * b.d == count && b.is_8bit && f.is_8bit &&
+              b.height == f.height && b.width == f.width && b.kind == DGM_DATA_REAL,
+              "line %d: shape", line);
+    CHECK_MSG((f.y == NULL) == (b.y == NULL), "line %d: labels", line);
+    for (size_t i = 0; f.y && b.y && i < f.n; i++)
+        CHECK_MSG(f.y[i] == b.y[i], "line %d: label %zu", line, i);
+    for (size_t i = 0; b.x8 && f.x && i < count; i++) {
+        CHECK_MSG(b.x8[i] == want[i], "line %d: x8[%zu] = %d, want %d", line, i, b.x8[i],
+                  want[i]);
+        CHECK_MSG(f.x[i] == (float)b.x8[i] / 255.0f, "line %d: x[%zu]", line, i);
+    }
+    dgm_data_free(&f);
+    dgm_data_free(&b);
+}
+
+static void test_load_8bit(void)
+{
+    unsigned char pix[3 * 2 * 2], lab[3] = {1, 0, 2}, buf[512];
+    for (int i = 0; i < 12; i++)
+        pix[i] = (unsigned char)(255 - i * 21);
+    const uint32_t di[3] = {3, 2, 2}, dl[1] = {3};
+    for (int gz = 0; gz < 2; gz++) {
+        const char *img = tp(gz ? "c-images-idx3-ubyte.gz" : "c-images-idx3-ubyte");
+        const char *lp = tp(gz ? "c-labels-idx1-ubyte.gz" : "c-labels-idx1-ubyte");
+        size_t n = idx_bytes(buf, 3, di, pix, 12);
+        gz ? write_gz(img, buf, n) : write_bytes(img, buf, n);
+        n = idx_bytes(buf, 1, dl, lab, 3);
+        gz ? write_gz(lp, buf, n) : write_bytes(lp, buf, n);
+        check_both_forms(img, pix, 12, __LINE__);
+        remove(img);
+        remove(lp);
+    }
+    /* NPY |u1 in C order (the bytes are moved within the file's buffer) and in Fortran
+     * order, where element (i, j) is stored at i + 3 j */
+    const char *p = tp("u8.npy");
+    write_bytes(p, buf, npy_bytes(buf, 1, "{'descr': '|u1', 'fortran_order': False, "
+                                  "'shape': (3, 2, 2), }", pix, 12));
+    check_both_forms(p, pix, 12, __LINE__);
+    unsigned char want[12];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            want[i * 4 + j] = pix[i + 3 * j];
+    write_bytes(p, buf, npy_bytes(buf, 1, "{'descr': '|u1', 'fortran_order': True, "
+                                  "'shape': (3, 4), }", pix, 12));
+    check_both_forms(p, want, 12, __LINE__);
+    /* data that are not 8-bit load into x as usual */
+    const double f8[2] = {0.25, 7};
+    write_bytes(p, buf, npy_bytes(buf, 1, "{'descr': '<f8', 'fortran_order': False, "
+                                  "'shape': (2,), }", f8, sizeof f8));
+    dgm_dataset d;
+    dgm_err err = {0};
+    CHECK_EQ_INT(dgm_data_load_8bit(&d, p, NULL, &err), DGM_OK);
+    CHECK(d.x && !d.x8 && d.n == 2 && d.x[1] == 7.0f && !d.is_8bit);
+    dgm_data_free(&d);
+    /* a failed load leaves nothing behind */
+    write_text(p, "\x93NUMPY");
+    CHECK(dgm_data_load_8bit(&d, p, NULL, &err) != DGM_OK);
+    CHECK(!d.x && !d.x8 && d.n == 0);
+    remove(p);
+}
+
+static void test_example_8bit(void)
+{
+    /* every level, in rows longer than the 256-uniform chunks of the binarizer */
+    enum { N = 3, D = 600 };
+    uint8_t *k8 = malloc(N * D);
+    float *x = malloc(N * D * sizeof *x), *a = malloc(D * sizeof *a), *b = malloc(D * sizeof *b);
+    for (int i = 0; i < N * D; i++) {
+        k8[i] = (uint8_t)((i * 7 + i / 256) % 256);
+        x[i] = (float)k8[i] / 255.0f;
+    }
+    dgm_dataset fd = {.kind = DGM_DATA_REAL, .n = N, .d = D, .x = x, .is_8bit = 1};
+    dgm_dataset bd = {.kind = DGM_DATA_REAL, .n = N, .d = D, .x8 = k8, .is_8bit = 1};
+    const dgm_prep hows[3] = {DGM_PREP_COPY, DGM_PREP_BINARIZE, DGM_PREP_DEQUANTIZE};
+    for (int h = 0; h < 3; h++)
+        for (size_t i = 0; i < N; i++) {
+            dgm_rng ra, rb;
+            dgm_rng_init(&ra, 100 + i);
+            dgm_rng_init(&rb, 100 + i);
+            dgm_data_example(&ra, a, &fd, i, hows[h]);
+            dgm_data_example(&rb, b, &bd, i, hows[h]);
+            CHECK_MSG(!memcmp(a, b, D * sizeof *a), "prep %d, row %zu: the forms differ", h, i);
+            /* the streams advanced alike: the next draws agree */
+            CHECK_MSG(dgm_rng_uniform(&ra) == dgm_rng_uniform(&rb), "prep %d: stream", h);
+            if (hows[h] == DGM_PREP_COPY)
+                CHECK(b[5] == x[i * D + 5]);
+            if (hows[h] == DGM_PREP_BINARIZE) {
+                int ones = 0, other = 0;
+                for (int j = 0; j < D; j++) {
+                    ones += b[j] == 1.0f;
+                    other += b[j] != 0.0f && b[j] != 1.0f;
+                }
+                CHECK(other == 0 && ones > D / 4 && ones < 3 * D / 4);
+            }
+            if (hows[h] == DGM_PREP_DEQUANTIZE)
+                for (int j = 0; j < D; j++) /* each value inside its level's bin */
+                    CHECK(b[j] >= k8[i * D + j] / 256.0f && b[j] < (k8[i * D + j] + 1) / 256.0f);
+        }
+    /* rows of a compact data set are gathered as bytes */
+    dgm_dataset s;
+    dgm_err err = {0};
+    const size_t idx[2] = {2, 0};
+    CHECK_EQ_INT(dgm_data_subset(&s, &bd, idx, 2, &err), DGM_OK);
+    CHECK(s.x8 && !s.x && s.n == 2 && !memcmp(s.x8, k8 + 2 * D, D) && !memcmp(s.x8 + D, k8, D));
+    dgm_data_free(&s);
+    free(k8);
+    free(x);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -684,6 +820,8 @@ int main(void)
     TEST_RUN(test_subset);
     TEST_RUN(test_binarize);
     TEST_RUN(test_dequantize);
+    TEST_RUN(test_load_8bit);
+    TEST_RUN(test_example_8bit);
     remove_tdir();
     TEST_MAIN_END("test_data");
 }

@@ -152,7 +152,7 @@ static dgm_status idx_read(idx_array *a, const char *path, dgm_err *err)
     return s;
 }
 
-dgm_status dgm__idx_load(dgm_dataset *out, const char *path, dgm_err *err)
+dgm_status dgm__idx_load(dgm_dataset *out, const char *path, int keep8, dgm_err *err)
 {
     idx_array a;
     dgm_status s = idx_read(&a, path, err);
@@ -162,19 +162,25 @@ dgm_status dgm__idx_load(dgm_dataset *out, const char *path, dgm_err *err)
         free(a.data);
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: a 1-D IDX file (labels), not data", path);
     }
-    float *x = dgm_malloc_array(a.count, sizeof *x);
-    if (!x) {
+    if (keep8) {
+        out->x8 = a.data; /* the bytes as read: no float copy ever exists */
+    } else {
+        float *x = dgm_malloc_array(a.count, sizeof *x);
+        if (!x) {
+            free(a.data);
+            return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu values", path,
+                            a.count);
+        }
+        /* the same division as dgm_data_example's from x8, so both forms agree bit for bit */
+        float lut[256];
+        for (int k = 0; k < 256; k++)
+            lut[k] = (float)k / 255.0f;
+        for (size_t i = 0; i < a.count; i++)
+            x[i] = lut[a.data[i]];
         free(a.data);
-        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu values", path, a.count);
+        out->x = x;
     }
-    float lut[256];
-    for (int k = 0; k < 256; k++)
-        lut[k] = (float)k / 255.0f;
-    for (size_t i = 0; i < a.count; i++)
-        x[i] = lut[a.data[i]];
-    free(a.data);
     out->kind = DGM_DATA_REAL;
-    out->x = x;
     out->n = a.dims[0];
     out->d = a.count / a.dims[0];
     out->is_8bit = 1;

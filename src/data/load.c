@@ -206,7 +206,7 @@ static int labels_beside(char *out, size_t cap, const char *images)
 // ------------------------------------------------------------------------ the loaders
 
 static dgm_status load_fmnist(dgm_dataset *out, const char *spec, const char *labels,
-                              dgm_err *err)
+                              int keep8, dgm_err *err)
 {
     const char *split = spec + strlen("fashion-mnist"), *prefix, *part;
     if (!*split || strcmp(split, ":train") == 0)
@@ -229,7 +229,7 @@ static dgm_status load_fmnist(dgm_dataset *out, const char *spec, const char *la
     if (!labels && !labels_beside(lab, sizeof lab, img))
         return dgm_errf(err, DGM_ERR_IO, "%s/%s-labels-idx1-ubyte.gz: not found; %s", dir,
                         prefix, FMNIST_INSTALL);
-    dgm_status s = dgm__idx_load(out, img, err);
+    dgm_status s = dgm__idx_load(out, img, keep8, err);
     snprintf(out->source, sizeof out->source, "fashion-mnist:%s", part);
     if (!s)
         s = attach_labels(out, labels ? labels : lab, err);
@@ -238,7 +238,7 @@ static dgm_status load_fmnist(dgm_dataset *out, const char *spec, const char *la
 }
 
 static dgm_status load_path(dgm_dataset *out, const char *path, const char *labels,
-                            dgm_err *err)
+                            int keep8, dgm_err *err)
 {
     data_format fmt;
     dgm_status s = detect(&fmt, path, err);
@@ -246,8 +246,8 @@ static dgm_status load_path(dgm_dataset *out, const char *path, const char *labe
         return s;
     snprintf(out->source, sizeof out->source, "%s", path);
     switch (fmt) {
-    case FMT_IDX: s = dgm__idx_load(out, path, err); break;
-    case FMT_NPY: s = dgm__npy_load(out, path, err); break;
+    case FMT_IDX: s = dgm__idx_load(out, path, keep8, err); break;
+    case FMT_NPY: s = dgm__npy_load(out, path, keep8, err); break;
     case FMT_CSV: s = dgm__csv_load(out, path, err); break;
     case FMT_ALIGNMENT:
         s = dgm__alignment_load(out, path, err);
@@ -265,7 +265,8 @@ static dgm_status load_path(dgm_dataset *out, const char *path, const char *labe
     return DGM_OK;
 }
 
-dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels, dgm_err *err)
+static dgm_status load(dgm_dataset *out, const char *spec, const char *labels, int keep8,
+                       dgm_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!spec || !*spec)
@@ -273,9 +274,20 @@ dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels,
     const char *name = "fashion-mnist";
     size_t nl = strlen(name);
     dgm_status s = strncmp(spec, name, nl) == 0 && (spec[nl] == 0 || spec[nl] == ':')
-                   ? load_fmnist(out, spec, labels, err)
-                   : load_path(out, spec, labels, err);
+                   ? load_fmnist(out, spec, labels, keep8, err)
+                   : load_path(out, spec, labels, keep8, err);
     if (s)
         dgm_data_free(out);
     return s;
+}
+
+dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels, dgm_err *err)
+{
+    return load(out, spec, labels, 0, err);
+}
+
+dgm_status dgm_data_load_8bit(dgm_dataset *out, const char *spec, const char *labels,
+                              dgm_err *err)
+{
+    return load(out, spec, labels, 1, err);
 }

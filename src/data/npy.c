@@ -196,20 +196,55 @@ static dgm_status read_npy(npy_array *a, unsigned char **buf, const char *path, 
     return s;
 }
 
-dgm_status dgm__npy_load(dgm_dataset *out, const char *path, dgm_err *err)
+static void set_shape(dgm_dataset *out, const npy_array *a, int is_8bit)
+{
+    out->kind = DGM_DATA_REAL;
+    out->n = a->shape[0];
+    out->d = a->count / a->shape[0];
+    out->is_8bit = is_8bit;
+    if (a->ndim == 3) {
+        out->height = a->shape[1];
+        out->width = a->shape[2];
+    }
+}
+
+dgm_status dgm__npy_load(dgm_dataset *out, const char *path, int keep8, dgm_err *err)
 {
     npy_array a;
     unsigned char *buf;
     dgm_status s = read_npy(&a, &buf, path, err);
     if (s)
         return s;
+    size_t d = a.count / a.shape[0];
+    int u8 = strcmp(a.descr, "|u1") == 0;
+    if (u8 && keep8 && (!a.fortran || a.ndim == 1)) {
+        /* the bytes are already x8: moved to the front of the file's buffer, which is then
+         * trimmed, so no second copy of the data set exists even for a moment */
+        memmove(buf, a.data, a.count);
+        uint8_t *x8 = realloc(buf, a.count);
+        out->x8 = x8 ? x8 : buf;
+        set_shape(out, &a, 1);
+        return DGM_OK;
+    }
+    if (u8 && keep8) {
+        uint8_t *x8 = malloc(a.count);
+        if (!x8) {
+            free(buf);
+            return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu values", path,
+                            a.count);
+        }
+        for (size_t k = 0; k < a.count; k++)
+            x8[k] = a.data[src_index(&a, k)];
+        free(buf);
+        out->x8 = x8;
+        set_shape(out, &a, 1);
+        return DGM_OK;
+    }
     float *x = dgm_malloc_array(a.count, sizeof *x);
     if (!x) {
         free(buf);
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu values", path, a.count);
     }
-    size_t d = a.count / a.shape[0];
-    int u8 = strcmp(a.descr, "|u1") == 0;
     for (size_t k = 0; k < a.count && !s; k++) {
         double v = get(&a, src_index(&a, k));
         if (!isfinite(v) || fabs(v) > 3.4028234663852886e38)
@@ -223,15 +258,8 @@ dgm_status dgm__npy_load(dgm_dataset *out, const char *path, dgm_err *err)
         free(x);
         return s;
     }
-    out->kind = DGM_DATA_REAL;
     out->x = x;
-    out->n = a.shape[0];
-    out->d = d;
-    out->is_8bit = u8;
-    if (a.ndim == 3) {
-        out->height = a.shape[1];
-        out->width = a.shape[2];
-    }
+    set_shape(out, &a, u8);
     return DGM_OK;
 }
 

@@ -8,8 +8,8 @@
 
 /* IDX (LeCun's MNIST format), plain or gzip-compressed. Images: 3-D u8 (n, h, w) -> x =
  * pixel/255 with height/width set and is_8bit = 1; 2-D u8 (n, d) -> the same without
- * geometry. */
-dgm_status dgm__idx_load(dgm_dataset *out, const char *path, dgm_err *err);
+ * geometry. keep8: the pixels stay bytes in x8 instead (x NULL). */
+dgm_status dgm__idx_load(dgm_dataset *out, const char *path, int keep8, dgm_err *err);
 /* 1-D u8 IDX label file (magic 0x00000801). *y is malloc'd, n entries. */
 dgm_status dgm__idx_load_labels(int32_t **y, size_t *n, const char *path, dgm_err *err);
 
@@ -17,8 +17,8 @@ dgm_status dgm__idx_load_labels(int32_t **y, size_t *n, const char *path, dgm_er
 dgm_status dgm__csv_load(dgm_dataset *out, const char *path, dgm_err *err);
 
 /* NPY v1/v2/v3 with dtype <f4, <f8, |u1, <i4, <i8; 1-D, 2-D or 3-D. |u1 data is read as
- * 8-bit pixels (x = k/255, is_8bit = 1), like IDX. */
-dgm_status dgm__npy_load(dgm_dataset *out, const char *path, dgm_err *err);
+ * 8-bit pixels (x = k/255, is_8bit = 1), like IDX; with keep8, as bytes in x8 (x NULL). */
+dgm_status dgm__npy_load(dgm_dataset *out, const char *path, int keep8, dgm_err *err);
 /* A 1-D or (n, 1) NPY of integer values (any supported dtype) as labels. */
 dgm_status dgm__npy_load_labels(int32_t **y, size_t *n, const char *path, dgm_err *err);
 

@@ -1,5 +1,5 @@
 /* Operations on loaded data sets: row subsets, dynamic binarization, uniform
- * dequantization, and freeing.
+ * dequantization, examples of the compact 8-bit form as floats, and freeing.
  * References: dynamic binarization as in Salakhutdinov & Murray (ICML 2008) and the IWAE
  * paper (Burda et al., ICLR 2016, sec. 5.1): a fresh Bernoulli(x) draw each time the
  * pixel is used. Uniform dequantization as in Theis, van den Oord, Bethge (ICLR 2016),
@@ -17,6 +17,7 @@ void dgm_data_free(dgm_dataset *d)
     if (!d)
         return;
     free(d->x);
+    free(d->x8);
     free(d->y);
     free(d->seq);
     free(d->weights);
@@ -52,6 +53,7 @@ dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_
     *out = *src;
     out->n = n;
     out->x = NULL;
+    out->x8 = NULL;
     out->y = NULL;
     out->seq = NULL;
     out->weights = NULL;
@@ -59,6 +61,8 @@ dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_
     int ok = 1;
     if (src->x)
         ok = (out->x = gather(src->x, idx, n, src->d, sizeof(float))) != NULL;
+    if (ok && src->x8)
+        ok = (out->x8 = gather(src->x8, idx, n, src->d, 1)) != NULL;
     if (ok && src->seq)
         ok = (out->seq = gather(src->seq, idx, n, src->d, 1)) != NULL;
     if (ok && src->y)
@@ -105,4 +109,57 @@ void dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n)
         float v = (float)(((double)k + (double)dgm_rng_uniform(rng)) * (1.0 / 256.0));
         out[i] = v < hi ? v : nextafterf(hi, 0.0f);
     }
+}
+
+// ------------------------------------------------------------ the compact 8-bit form
+
+/* The value of level k: the float form's value bit for bit (the IDX and NPY readers divide
+ * the same way), so comparisons and draws match the float path. */
+static inline float level(uint8_t k) { return (float)k / 255.0f; }
+
+static void binarize_8bit(dgm_rng *rng, float *out, const uint8_t *k, size_t n)
+{
+    /* the same chunks of uniforms as dgm_data_binarize, so the stream advances alike */
+    float u[256];
+    for (size_t i0 = 0; i0 < n; i0 += 256) {
+        size_t b = n - i0 < 256 ? n - i0 : 256;
+        dgm_rng_fill_uniform(rng, u, b);
+        for (size_t i = 0; i < b; i++)
+            out[i0 + i] = u[i] < level(k[i0 + i]) ? 1.0f : 0.0f;
+    }
+}
+
+static void dequantize_8bit(dgm_rng *rng, float *out, const uint8_t *k, size_t n)
+{
+    /* dgm_data_dequantize with the level known: lrintf(255 * (k / 255.0f)) is k for every
+     * k (tests/test_data.c checks), so the values are the same */
+    for (size_t i = 0; i < n; i++) {
+        float hi = (float)(k[i] + 1) * (1.0f / 256.0f);
+        float v = (float)(((double)k[i] + (double)dgm_rng_uniform(rng)) * (1.0 / 256.0));
+        out[i] = v < hi ? v : nextafterf(hi, 0.0f);
+    }
+}
+
+void dgm_data_example(dgm_rng *rng, float *out, const dgm_dataset *d, size_t i, dgm_prep how)
+{
+    DGM_ASSERT(d->kind == DGM_DATA_REAL && i < d->n && (d->x || d->x8));
+    const size_t D = d->d;
+    if (d->x8) {
+        const uint8_t *k = d->x8 + i * D;
+        if (how == DGM_PREP_BINARIZE)
+            binarize_8bit(rng, out, k, D);
+        else if (how == DGM_PREP_DEQUANTIZE)
+            dequantize_8bit(rng, out, k, D);
+        else
+            for (size_t j = 0; j < D; j++)
+                out[j] = level(k[j]);
+        return;
+    }
+    const float *x = d->x + i * D;
+    if (how == DGM_PREP_BINARIZE)
+        dgm_data_binarize(rng, out, x, D);
+    else if (how == DGM_PREP_DEQUANTIZE)
+        dgm_data_dequantize(rng, out, x, D);
+    else
+        memcpy(out, x, D * sizeof *out);
 }

@@ -23,6 +23,80 @@ double dgm_bits_per_dim(double nll, size_t D, const char *likelihood)
     return bpd;
 }
 
+/* How data goes into m's data space (*how); checks the rows [first, first + n). */
+static dgm_status prep_kind(dgm_prep *how, const dgm_model *m, const dgm_dataset *data,
+                            size_t first, size_t n, dgm_err *err)
+{
+    const char *src = data->source[0] ? data->source : "data";
+    const char *lik = dgm_model_likelihood(m);
+    size_t D = dgm_model_dim(m);
+    if (data->kind == DGM_DATA_SEQ) {
+        /* protein-family models see sequences in their one-hot form (dgm_seq_onehot) */
+        if (strcmp(lik, "sequence") || data->d * DGM_AA_N != D)
+            return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu sequences of %zu letters need a "
+                            "sequence model of dimension %zu (this one is %s, %zu)", src,
+                            data->n, data->d, data->d * DGM_AA_N, lik, D);
+        *how = DGM_PREP_COPY;
+        return DGM_OK;
+    }
+    if (data->d != D)
+        return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu values per example, but the model's "
+                        "dimension is %zu", src, data->d, D);
+    int binary = !strcmp(lik, "binary"), deq = !strcmp(lik, "dequantized");
+    /* 8-bit levels (x8) are finite, in [0, 1] and on the grid: nothing to check */
+    for (size_t i = first; !data->x8 && i < first + n; i++)
+        for (size_t j = 0; j < D; j++) {
+            float v = data->x[i * D + j];
+            if (!isfinite(v))
+                return dgm_errf(err, DGM_ERR_NAN, "%s: row %zu, column %zu: not a finite "
+                                "number", src, i + 1, j + 1);
+            if ((binary || deq) && (v < 0 || v > 1))
+                return dgm_errf(err, DGM_ERR_ARG, "%s: row %zu, column %zu: %g is outside "
+                                "[0, 1] (the model is over %s data)", src, i + 1, j + 1, v, lik);
+            if (deq && !data->is_8bit && fabsf(v * 255.0f - roundf(v * 255.0f)) > 1e-3f)
+                return dgm_errf(err, DGM_ERR_ARG, "%s: row %zu, column %zu: %g is not an 8-bit "
+                                "level k/255 (the model is over dequantized 8-bit data)", src,
+                                i + 1, j + 1, v);
+        }
+    *how = binary ? DGM_PREP_BINARIZE : deq ? DGM_PREP_DEQUANTIZE : DGM_PREP_COPY;
+    return DGM_OK;
+}
+
+/* Rows [first, first + n), already checked by prep_kind, into out: example i from stream
+ * fork(seed, i) whatever the batch, so batches and the whole set give the same values. */
+static void fill_rows(float *out, const dgm_model *m, const dgm_dataset *data, size_t first,
+                      size_t n, uint64_t seed, dgm_prep how)
+{
+    size_t D = dgm_model_dim(m);
+    if (data->kind == DGM_DATA_SEQ) {
+        dgm_seq_onehot(out, data->seq + first * data->d, n, data->d);
+        return;
+    }
+    dgm_rng root;
+    dgm_rng_init(&root, seed);
+    long N = (long)n;
+#pragma omp parallel for schedule(static) if (n * D > 100000)
+    for (long il = 0; il < N; il++) {
+        size_t i = first + (size_t)il;
+        dgm_rng r;
+        dgm_rng_fork(&r, &root, (uint64_t)i);
+        dgm_data_example(&r, out + (size_t)il * D, data, i, how);
+    }
+}
+
+dgm_status dgm_eval_prepare_rows(float *out, const dgm_model *m, const dgm_dataset *data,
+                                 size_t first, size_t n, uint64_t seed, dgm_err *err)
+{
+    if (first > data->n || n > data->n - first)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: rows %zu..%zu of %zu examples",
+                        data->source[0] ? data->source : "data", first + 1, first + n, data->n);
+    dgm_prep how;
+    dgm_status s = prep_kind(&how, m, data, first, n, err);
+    if (!s && out)
+        fill_rows(out, m, data, first, n, seed, how);
+    return s;
+}
+
 dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
                             const dgm_dataset *data, size_t limit, uint64_t seed,
                             dgm_err *err)
@@ -30,60 +104,18 @@ dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
     *out = NULL;
     *n_out = 0;
     const char *src = data->source[0] ? data->source : "data";
-    const char *lik = dgm_model_likelihood(m);
-    if (data->kind == DGM_DATA_SEQ) {
-        /* protein-family models see sequences in their one-hot form (dgm_seq_onehot) */
-        size_t Dm = dgm_model_dim(m), ns = limit && limit < data->n ? limit : data->n;
-        if (strcmp(lik, "sequence") || data->d * DGM_AA_N != Dm || ns == 0)
-            return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu sequences of %zu letters need a sequence "
-                            "model of dimension %zu (this one is %s, %zu)", src, data->n, data->d,
-                            data->d * DGM_AA_N, lik, Dm);
-        if (!(*out = dgm_malloc_array(ns, Dm * sizeof **out)))
-            return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", src);
-        dgm_seq_onehot(*out, data->seq, ns, data->d);
-        *n_out = ns;
-        return DGM_OK;
-    }
     size_t D = dgm_model_dim(m), n = limit && limit < data->n ? limit : data->n;
     if (n == 0)
         return dgm_errf(err, DGM_ERR_ARG, "%s: no examples", src);
-    if (data->d != D)
-        return dgm_errf(err, DGM_ERR_SHAPE, "%s: %zu values per example, but the model's "
-                        "dimension is %zu", src, data->d, D);
-    int binary = !strcmp(lik, "binary"), deq = !strcmp(lik, "dequantized");
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < D; j++) {
-            float v = data->x[i * D + j];
-            if (!isfinite(v))
-                return dgm_errf(err, DGM_ERR_NAN, "%s: row %zu, column %zu: not a finite number",
-                                src, i + 1, j + 1);
-            if ((binary || deq) && (v < 0 || v > 1))
-                return dgm_errf(err, DGM_ERR_ARG, "%s: row %zu, column %zu: %g is outside [0, 1] "
-                                "(the model is over %s data)", src, i + 1, j + 1, v, lik);
-            if (deq && !data->is_8bit && fabsf(v * 255.0f - roundf(v * 255.0f)) > 1e-3f)
-                return dgm_errf(err, DGM_ERR_ARG, "%s: row %zu, column %zu: %g is not an 8-bit "
-                                "level k/255 (the model is over dequantized 8-bit data)", src,
-                                i + 1, j + 1, v);
-        }
+    /* checked before the allocation, so that a wrong file fails with its own message */
+    dgm_prep how;
+    dgm_status s = prep_kind(&how, m, data, 0, n, err);
+    if (s)
+        return s;
     float *x = dgm_malloc_array(n, D * sizeof *x);
     if (!x)
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu x %zu values", src, n, D);
-    dgm_rng root;
-    dgm_rng_init(&root, seed);
-    long N = (long)n;
-#pragma omp parallel for schedule(static) if (n * D > 100000)
-    for (long i = 0; i < N; i++) {
-        const float *xi = data->x + (size_t)i * D;
-        float *oi = x + (size_t)i * D;
-        dgm_rng r;
-        dgm_rng_fork(&r, &root, (uint64_t)i);
-        if (binary)
-            dgm_data_binarize(&r, oi, xi, D);
-        else if (deq)
-            dgm_data_dequantize(&r, oi, xi, D);
-        else
-            memcpy(oi, xi, D * sizeof *oi);
-    }
+    fill_rows(x, m, data, 0, n, seed, how);
     *out = x;
     *n_out = n;
     return DGM_OK;
@@ -93,14 +125,22 @@ dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
                       dgm_model *m, const dgm_dataset *data, size_t limit, int k,
                       dgm_err *err)
 {
-    float *x;
-    size_t n, D = dgm_model_dim(m);
-    dgm_status s = dgm_eval_prepare(&x, &n, m, data, limit, DGM_EVAL_PREP_SEED, err);
+    size_t n = limit && limit < data->n ? limit : data->n, D = dgm_model_dim(m);
+    if (n == 0)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: no examples",
+                        data->source[0] ? data->source : "data");
+    /* every row is checked before any work; then each batch is prepared as it is needed
+     * (the same values as dgm_eval_prepare's), so only one batch of floats exists */
+    dgm_prep how;
+    dgm_status s = prep_kind(&how, m, data, 0, n, err);
     if (s)
         return s;
     const int32_t *y = dgm_model_n_classes(m) > 0 ? data->y : NULL;
     double *lp = per_example ? per_example : dgm_malloc_array(n, sizeof *lp);
-    if (!lp) {
+    float *x = dgm_malloc_array(n < LL_BATCH ? n : LL_BATCH, D * sizeof *x);
+    if (!lp || !x) {
+        if (!per_example)
+            free(lp);
         free(x);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
@@ -108,7 +148,8 @@ dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
         size_t nb = n - i0 < LL_BATCH ? n - i0 : LL_BATCH;
         dgm_rng r;
         dgm_rng_fork(&r, rng, b);
-        s = dgm_model_log_prob(m, &r, lp + i0, x + i0 * D, y ? y + i0 : NULL, nb, k, err);
+        fill_rows(x, m, data, i0, nb, DGM_EVAL_PREP_SEED, how);
+        s = dgm_model_log_prob(m, &r, lp + i0, x, y ? y + i0 : NULL, nb, k, err);
     }
     double mean = 0.0, m2 = 0.0, total = 0.0;
     for (size_t i = 0; i < n && !s; i++) {
