@@ -101,6 +101,8 @@ size_t   dgm_rng_categorical(dgm_rng *rng, const double *p, size_t n);
 /* Index drawn from softmax(logits) via the Gumbel-max trick. */
 size_t   dgm_rng_categorical_logits(dgm_rng *rng, const float *logits, size_t n);
 void     dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n);
+/* n standard normals in bulk (vectorised Box-Muller in float, from fresh blocks: not the
+ * numbers repeated dgm_rng_normal calls would give). */
 void     dgm_rng_fill_normal(dgm_rng *rng, float *out, size_t n);
 /* Fisher-Yates permutation of 0..n-1. */
 void     dgm_rng_permutation(dgm_rng *rng, size_t *out, size_t n);

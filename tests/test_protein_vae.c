@@ -437,43 +437,6 @@ static void test_effects(void)
 
 // ----------------------------------------------------------- the fast kernels of seqvae
 
-/* Bulk Philox words equal dgm_rng_u32's from the same fresh stream; the normals have the
- * standard normal's moments and CDF within a few standard errors. */
-static void test_normals(void)
-{
-    dgm_rng p, a, b;
-    dgm_rng_init(&p, 5);
-    dgm_rng_fork(&a, &p, 3);
-    b = a;
-    uint32_t w[400];
-    dgm__seqvae_philox_words(&a, w, 100);
-    int same = 1;
-    for (int i = 0; i < 400; i++)
-        same &= w[i] == dgm_rng_u32(&b);
-    CHECK(same);
-    CHECK(dgm_rng_u32(&a) == dgm_rng_u32(&b)); /* both continue at the same block */
-    enum { n = 1000000 };
-    float *x = malloc(n * sizeof *x);
-    dgm__seqvae_normals(&a, x, n);
-    double s1 = 0, s2 = 0, s4 = 0, below[5] = {0};
-    const double q[5] = {-2, -1, 0, 0.5, 1.5};
-    for (int i = 0; i < n; i++) {
-        double v = x[i];
-        s1 += v, s2 += v * v, s4 += v * v * v * v;
-        for (int k = 0; k < 5; k++)
-            below[k] += v < q[k];
-    }
-    /* se of the mean 1/sqrt(n), of E x^2 sqrt(2/n), of E x^4 sqrt(96/n) */
-    CHECK_NEAR(s1 / n, 0.0, 4 / sqrt((double)n));
-    CHECK_NEAR(s2 / n, 1.0, 4 * sqrt(2.0 / n));
-    CHECK_NEAR(s4 / n, 3.0, 4 * sqrt(96.0 / n));
-    for (int k = 0; k < 5; k++) {
-        double P = 0.5 * erfc(-q[k] / sqrt(2.0));
-        CHECK_NEAR(below[k] / n, P, 4 * sqrt(P * (1 - P) / n));
-    }
-    free(x);
-}
-
 static void test_exp_log(void)
 {
     double we = 0, wl = 0;
@@ -514,7 +477,6 @@ int main(void)
     TEST_RUN(test_train);
     TEST_RUN(test_log_prob);
     TEST_RUN(test_effects);
-    TEST_RUN(test_normals);
     TEST_RUN(test_exp_log);
     TEST_RUN(test_bad_config);
     TEST_MAIN_END("test_protein_vae");

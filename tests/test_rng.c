@@ -94,6 +94,55 @@ static void test_reproducible(void)
     CHECK(diff > 90);
 }
 
+/* The bulk normals against Box-Muller computed in double from the same words of the
+ * stream (so the word-to-normal mapping and the float polynomials are both checked), then
+ * the standard normal's moments and CDF within four standard errors on a million draws. */
+static void test_fill_normal(void)
+{
+    dgm_rng p, a, b;
+    dgm_rng_init(&p, 5);
+    dgm_rng_fork(&a, &p, 3);
+    b = a;
+    enum { m = 1001 }; /* odd, and more than one chunk of 256 */
+    static float x[m];
+    dgm_rng_fill_normal(&a, x, m);
+    double worst = 0;
+    for (int i = 0; i < m; i += 2) {
+        uint32_t w1 = dgm_rng_u32(&b), w2 = dgm_rng_u32(&b);
+        double u1 = ((double)(w1 >> 8) + 1.0) / 16777216.0, u2 = (double)(w2 >> 8) / 16777216.0;
+        double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * (u2 - 0.5);
+        worst = fmax(worst, fabs(x[i] - r * cos(t)));
+        if (i + 1 < m)
+            worst = fmax(worst, fabs(x[i + 1] - r * sin(t)));
+    }
+    CHECK_MSG(worst < 2e-5, "bulk normals differ from double Box-Muller by %g", worst);
+    /* 1001 normals use 1002 words: 251 blocks (1004 words); a continues at block 251 */
+    dgm_rng_u32(&b);
+    dgm_rng_u32(&b);
+    CHECK(dgm_rng_u32(&a) == dgm_rng_u32(&b));
+    enum { n = 1000000 };
+    float *y = malloc(n * sizeof *y);
+    DGM_ASSERT(y);
+    dgm_rng_fill_normal(&a, y, n);
+    double s1 = 0, s2 = 0, s4 = 0, below[5] = {0};
+    const double q[5] = {-2, -1, 0, 0.5, 1.5};
+    for (int i = 0; i < n; i++) {
+        double v = y[i];
+        s1 += v, s2 += v * v, s4 += v * v * v * v;
+        for (int k = 0; k < 5; k++)
+            below[k] += v < q[k];
+    }
+    /* se of the mean 1/sqrt(n), of E x^2 sqrt(2/n), of E x^4 sqrt(96/n) */
+    CHECK_NEAR(s1 / n, 0.0, 4 / sqrt((double)n));
+    CHECK_NEAR(s2 / n, 1.0, 4 * sqrt(2.0 / n));
+    CHECK_NEAR(s4 / n, 3.0, 4 * sqrt(96.0 / n));
+    for (int k = 0; k < 5; k++) {
+        double P = 0.5 * erfc(-q[k] / sqrt(2.0));
+        CHECK_NEAR(below[k] / n, P, 4 * sqrt(P * (1 - P) / n));
+    }
+    free(y);
+}
+
 static void test_fork_split_invariant(void)
 {
     /* Draw 8 normals per example for 1000 examples, once in order and once with the
@@ -171,6 +220,7 @@ int main(void)
     TEST_RUN(test_moments);
     TEST_RUN(test_categorical);
     TEST_RUN(test_reproducible);
+    TEST_RUN(test_fill_normal);
     TEST_RUN(test_fork_split_invariant);
     TEST_RUN(test_permutation);
     TEST_MAIN_END("test_rng");

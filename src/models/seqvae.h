@@ -66,29 +66,6 @@ void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, 
  * log-sigma). */
 double dgm__seqvae_regularise(dgm__seqvae *v);
 
-/* ln x for a positive normal float: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m =
- * 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, odd series to s^9 (error < 2e-8); bits
- * through a union, as in dgm__expf (tensor/fastmath.h), so that simd loops vectorise it. */
-static inline float dgm__logf(float x)
-{
-    union { uint32_t i; float f; } u;
-    u.f = x;
-    int e = (int)(u.i >> 23) - 127;
-    u.i = (u.i & 0x007FFFFFu) | 0x3F800000u; /* m in [1, 2) */
-    float m = u.f, big = (float)(m > 1.41421356f);
-    m *= 1.0f - 0.5f * big;
-    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    float p = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
-    return ((float)e + big) * 0.693147181f + p;
-}
-
-/* ---- seqvae_rand.c */
-/* nblocks Philox blocks (4 words each) of r's stream from its block counter, as
- * dgm_rng_u32 would give them from a fresh block; advances r past them. */
-void dgm__seqvae_philox_words(dgm_rng *r, uint32_t *w, size_t nblocks);
-/* n standard normals from r (Box-Muller on its words, float polynomial log/sin/cos). */
-void dgm__seqvae_normals(dgm_rng *r, float *out, size_t n);
-
 /* ---- seqvae_train.c */
 /* The minibatch objective for rows x (B x L) with latent noise eps (B x Z) and, for BAYES,
  * the current draw; its gradient is added into p's gradient, which must be zero on entry

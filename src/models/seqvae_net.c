@@ -105,7 +105,7 @@ void dgm__seqvae_draw(dgm__seqvae *v, dgm_rng *rng)
             dgm_rng r;
             dgm_rng_fork(&r, rng, ((uint64_t)i << 32) | c);
             size_t a = c * DRAW_CHUNK, b = a + DRAW_CHUNK < n ? a + DRAW_CHUNK : n;
-            dgm__seqvae_normals(&r, e + a, b - a);
+            dgm_rng_fill_normal(&r, e + a, b - a);
             #pragma omp simd
             for (size_t j = a; j < b; j++)
                 w[j] = mu[j] + dgm__expf(ls[j]) * e[j];

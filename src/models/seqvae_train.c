@@ -84,7 +84,7 @@ static double step(dgm__seqvae *v, const dgm_rng *rng_t, const double *cum, size
         dgm__seqvae_draw(v, &r);
     }
     dgm_rng_fork(&r, rng_t, 2);
-    dgm__seqvae_normals(&r, v->eps, B * v->Z);
+    dgm_rng_fill_normal(&r, v->eps, B * v->Z);
     double obj = dgm__seqvae_objective(v, v->xb, B, v->eps);
 
     /* Adam: dense over everything after the bag, lazily over the bag rows in the batch */
