@@ -24,6 +24,13 @@ else
   override CFLAGS += -I/usr/include/x86_64-linux-gnu/openblas-openmp
   override LDLIBS += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
 endif
+# oneDNN (Debian's libdnnl-dev) gives the optional bf16 products of src/tensor/gemm_bf16.c
+# (`dgm eval --precision bf16`); found by its header, left out with DNNL=0.
+DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(DNNL),1)
+  override CFLAGS += -DDGM_HAVE_DNNL
+  override LDLIBS += -ldnnl
+endif
 ifeq ($(SAN),1)
   override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   override LDFLAGS += -fsanitize=address,undefined

@@ -12,6 +12,9 @@ or data loading):
   sampling 10,000 images: latents, decoder, sigmoid, Bernoulli draws (dgm sample's seconds:
     the dgm_model_sample call, median of 3 processes; PyTorch: median of 3 calls after a
     warm-up).
+  dgm bf16: the same eval and sampling with --precision bf16 (the decoder's products on
+    bf16 inputs through oneDNN), when dgm was built with it; its NLL is printed beside the
+    fp32 one, from the same seed and the same importance-sampling noise.
 Peak RSS is each process's maximum resident set (wait4): dgm's is the largest of its
 train, eval and sample processes, PyTorch's that of its one process doing all three.
 PyTorch holds the training set as float32 as a PyTorch script usually would; its training
@@ -90,8 +93,10 @@ def bench_dgm(dgm, tmp):
                                           os.path.join(tmp, "s.npy"), "--json"] + th, env=env)
         samples.append(json.loads(out)["seconds"])
         rss_sample = max(rss_sample, rss)
+    bf16 = bench_dgm_bf16(dgm, model, tmp, th, env)
     med = statistics.median(epoch_secs)
     return {
+        "bf16": bf16,
         "setting": f"{best_t} thread{'s' if best_t > 1 else ''}, OpenMP {best_pol}",
         "tried": ", ".join(f"{t}t {p} {N_TRAIN / s:.0f}" for (t, p), s in speed.items()),
         "seconds_per_epoch": med, "epoch_seconds": epoch_secs,
@@ -102,6 +107,28 @@ def bench_dgm(dgm, tmp):
         "rss_train_mb": rss_train, "rss_eval_mb": rss_eval, "rss_sample_mb": rss_sample,
         "peak_rss_mb": max(rss_train, rss_eval, rss_sample),
         "rss_train_1epoch_mb": rss_speed[(best_t, best_pol)]}
+
+
+def bench_dgm_bf16(dgm, model, tmp, th, env):
+    """dgm eval and sample with --precision bf16; None (with the reason printed) when this
+    build has no oneDNN or the CPU cannot run it."""
+    probe = subprocess.run([dgm, "eval", model, "--limit", "1", "--k", "1", "--precision", "bf16"],
+                           capture_output=True, text=True, env=env)
+    if probe.returncode != 0:
+        print(f"dgm bf16 row skipped: {probe.stderr.strip()}", file=sys.stderr)
+        return None
+    out, rss_eval = run_rss("dgm eval bf16", [dgm, "eval", model, "--limit", str(EVAL_N), "--k",
+                                              str(K), "--precision", "bf16", "--json"] + th, env=env)
+    ev = json.loads(out)
+    samples = []
+    for rep in range(3):
+        out, _ = run_rss("dgm sample bf16", [dgm, "sample", model, "-n", "10000", "-o",
+                                             os.path.join(tmp, "s.npy"), "--precision", "bf16",
+                                             "--json"] + th, env=env)
+        samples.append(json.loads(out)["seconds"])
+    return {"nll_nats": ev["nll_nats"], "nll_stderr": ev["nll_stderr"],
+            "seconds_eval": ev["seconds_nll"], "rss_eval_mb": rss_eval,
+            "seconds_sample_10k": statistics.median(samples), "seconds_sample_reps": samples}
 
 
 def bench_torch(tmp, here):
@@ -191,6 +218,16 @@ def main():
     print(f"  dgm peak RSS by process: train {d['rss_train_mb']:.0f} MB, eval {d['rss_eval_mb']:.0f} "
           f"MB, sample {d['rss_sample_mb']:.0f} MB; sample reps "
           + ", ".join(f"{s:.4f}" for s in d["seconds_sample_reps"]) + " s")
+    b = d.get("bf16")
+    if b:
+        print(f"  dgm bf16 (--precision bf16): NLL K={K} {fmt_nll(b)} (bf16 - fp32 "
+              f"{b['nll_nats'] - d['nll_nats']:+.4f} nats, same noise), eval "
+              f"{b['seconds_eval']:.2f} s ({d['seconds_eval'] / b['seconds_eval']:.2f}x fp32), "
+              f"sample 10k {b['seconds_sample_10k']:.4f} s (reps "
+              + ", ".join(f"{s:.4f}" for s in b["seconds_sample_reps"]) + ")")
+        if p:
+            print(f"  ratios pytorch/dgm bf16: eval {p['seconds_eval'] / b['seconds_eval']:.2f}x, "
+                  f"sampling {p['seconds_sample_10k'] / b['seconds_sample_10k']:.2f}x")
     if p:
         print(f"  pytorch with the training set as uint8: train RSS {p['rss_train_1epoch_u8_mb']:.0f} MB "
               f"(1 epoch, {p['images_per_s_u8']:.0f} img/s); sample reps "

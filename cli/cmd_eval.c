@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void mean_se(const double *v, size_t n, double *mean, double *se)
 {
@@ -26,7 +27,7 @@ static void mean_se(const double *v, size_t n, double *mean, double *se)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *data = "fashion-mnist:test", *labels = NULL;
+    const char *data = "fashion-mnist:test", *labels = NULL, *prec = "fp32";
     long k = 1000, limit = 0, batch = 100;
     cli_common c;
     cli_common_defaults(&c);
@@ -36,6 +37,8 @@ int cmd_eval(int argc, char **argv)
         {"--k", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
         {"--limit", OPT_LONG, &limit, "N", "evaluate the first N examples (0: all)", 0, 1e12},
         {"--batch", OPT_LONG, &batch, "N", "examples per pass", 1, 1e6},
+        {"--precision", OPT_STR, &prec, "P", "VAE decoder products for -log p(x): fp32, or bf16 "
+         "(oneDNN; the ELBO stays fp32)", 1, 0},
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[1];
@@ -52,6 +55,10 @@ int cmd_eval(int argc, char **argv)
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("eval", &err);
+    if (cli_apply_precision("eval", m, pos[0], prec)) {
+        dgm_model_free(m);
+        return 1;
+    }
     dgm_dataset ds;
     size_t n = 0, D = dgm_model_dim(m);
     if (cli_load_eval_data("eval", m, data, labels, (size_t)limit, &ds, NULL, &n)) {
@@ -143,6 +150,7 @@ int cmd_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "n_params", np_);
         cJSON_AddNumberToObject(j, "seconds_elbo", t_elbo);
         cJSON_AddNumberToObject(j, "seconds_nll", t_ll);
+        cJSON_AddStringToObject(j, "precision", prec);
         cli_print_json(j);
     } else {
         printf("%s (%s) on %s, %zu examples, %s likelihood\n", pos[0], dgm_model_type(m),
@@ -158,7 +166,8 @@ int cmd_eval(int argc, char **argv)
                    nll_se, bpd);
             printf("  BIC %.1f  AIC %.1f  (%.0f parameters)\n", bic, aic, np_);
         }
-        printf("  time: %.2f s\n", t_elbo + t_ll);
+        printf("  time: %.2f s%s\n", t_elbo + t_ll,
+               strcmp(prec, "bf16") ? "" : "  (bf16 decoder products for -log p(x))");
     }
     rc = 0;
 done:

@@ -10,7 +10,7 @@ int cmd_sample(int argc, char **argv)
 {
     long n = 64, cols = 0;
     int mean = 0;
-    const char *out = "samples.png", *label = NULL;
+    const char *out = "samples.png", *label = NULL, *prec = "fp32";
     cli_common c;
     cli_common_defaults(&c);
     const cli_opt table[] = {
@@ -19,6 +19,7 @@ int cmd_sample(int argc, char **argv)
         {"--mean", OPT_FLAG, &mean, NULL, "decoder means instead of draws", 1, 0},
         {"--label", OPT_STR, &label, "C", "class to draw from (number or name), conditional models", 1, 0},
         {"--cols", OPT_LONG, &cols, "N", "images per row of the PNG grid (0: square)", 0, 10000},
+        {"--precision", OPT_STR, &prec, "P", "VAE decoder products: fp32, or bf16 (oneDNN)", 1, 0},
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[1];
@@ -34,6 +35,10 @@ int cmd_sample(int argc, char **argv)
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("sample", &err);
+    if (cli_apply_precision("sample", m, pos[0], prec)) {
+        dgm_model_free(m);
+        return 1;
+    }
     int C = dgm_model_n_classes(m), rc = 1;
     size_t D = dgm_model_dim(m), total = (size_t)n, h, w;
     int32_t *y = NULL;
@@ -101,6 +106,7 @@ int cmd_sample(int argc, char **argv)
         cJSON_AddNumberToObject(j, "n", (double)total);
         cJSON_AddNumberToObject(j, "seconds", secs);
         cJSON_AddBoolToObject(j, "mean", mean);
+        cJSON_AddStringToObject(j, "precision", prec);
         if (C > 0 && fixed < 0) {
             cJSON *names = cJSON_AddArrayToObject(j, "rows");
             for (int k = 0; k < C; k++) {

@@ -124,6 +124,32 @@ void dgm_gemm_ref(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
 /* Name of the matrix-product backend ("openblas 0.3.21 ..." or "plain C"). */
 const char *dgm_gemm_backend(void);
 
+/* ---- bf16 products (optional, oneDNN): inputs rounded to bfloat16 (the top half of a
+ * float32, 8 significant bits), products and sums in float32, C in float32. For
+ * inference; each rounded input is off by at most 2^-8 relative, so an entry of C is
+ * within about 2^-7 |alpha| sum_k |a_ik||b_kj| of the float32 product. Built only when
+ * libdnnl-dev is installed (make DNNL=0 leaves it out); otherwise the products return
+ * DGM_ERR_UNSUPPORTED with a message that says so. */
+typedef enum { DGM_PREC_FP32 = 0, DGM_PREC_BF16 } dgm_precision;
+
+/* 1 if this build has oneDNN and it can run bf16 products on this CPU. */
+int  dgm_bf16_available(void);
+/* out[i] = in[i] rounded to bf16 (nearest, ties to even; NaN stays NaN). */
+void dgm_f32_to_bf16(uint16_t *out, const float *in, size_t n);
+/* The same on a rows x cols block with leading dimensions ldo (out) and ldi (in). */
+void dgm_f32_to_bf16_rows(uint16_t *out, size_t ldo, const float *in, size_t ldi,
+                          size_t rows, size_t cols);
+/* out[i] = in[i] as float32 (exact). */
+void dgm_bf16_to_f32(float *out, const uint16_t *in, size_t n);
+/* dgm_gemm with A and B rounded to bf16 (converted into scratch allocated per call). */
+dgm_status dgm_gemm_bf16(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
+                         float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                         float beta, float *C, size_t ldc, dgm_err *err);
+/* The same with A and B already in bf16 (weights converted once, say). */
+dgm_status dgm_gemm_bf16_raw(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
+                             float alpha, const uint16_t *A, size_t lda, const uint16_t *B,
+                             size_t ldb, float beta, float *C, size_t ldc, dgm_err *err);
+
 void   dgm_fill(float *x, float v, size_t n);
 void   dgm_scale(float *x, float a, size_t n);             /* x *= a */
 void   dgm_axpy(float *y, float a, const float *x, size_t n); /* y += a x */
@@ -564,6 +590,11 @@ dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x
 /* Decoder means (n x D: Bernoulli probabilities or Gaussian means) for codes z (n x Z). */
 dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_t *y,
                           size_t n, dgm_err *err);
+/* Precision of the decoder's matrix products in the importance-sampled log-likelihood
+ * (dgm_model_log_prob), sampling and dgm_vae_decode: DGM_PREC_BF16 rounds the decoder's
+ * weights and activations to bf16 (float32 sums; the likelihood stays float32). Training,
+ * the ELBO and the encoder stay float32. DGM_ERR_UNSUPPORTED without oneDNN. */
+dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
 
 /* Training state kept with a model file (optional JSON text; the CLI owns its schema). */
 dgm_status  dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err);

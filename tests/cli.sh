@@ -54,6 +54,17 @@ done
 import json; d=json.load(open('$tmp/eval.json'))
 assert d['nll_nats'] <= -d['elbo_nats'] + 1e-9, d
 assert abs(d['bits_per_dim'] - d['nll_nats']/784/0.6931471805599453) < 1e-9, d" && pass "eval: NLL <= -ELBO, bits/dim" || fail "eval: NLL <= -ELBO, bits/dim"
+# bf16 decoder products: the NLL within 0.05 nats of fp32's (same noise), or, in a build
+# without oneDNN, a one-line error that says so
+if "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --k 20 --precision bf16 --json >"$tmp/bf16.json" 2>"$tmp/err"; then
+    /usr/bin/python3 -c "
+import json; a=json.load(open('$tmp/eval.json')); b=json.load(open('$tmp/bf16.json'))
+assert b['precision'] == 'bf16' and abs(a['nll_nats'] - b['nll_nats']) < 0.05, (a['nll_nats'], b['nll_nats'])" &&
+        pass "eval --precision bf16 close to fp32" || fail "eval --precision bf16 close to fp32"
+else
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "oneDNN" "$tmp/err" && pass "eval --precision bf16 without oneDNN: clear error" || fail "eval --precision bf16 ($(cat "$tmp/err"))"
+fi
+expect_error "unknown precision" "not fp32 or bf16" "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 5 --precision fp8
 check "sample png" "$dgm" sample "$tmp/m.safetensors" -n 16 -o "$tmp/s.png"
 head -c 8 "$tmp/s.png" | od -An -c | grep -q "P   N   G" && pass "sample writes a PNG" || fail "sample writes a PNG"
 check "sample npy" "$dgm" sample "$tmp/m.safetensors" -n 5 -o "$tmp/s.npy"

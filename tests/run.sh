@@ -8,7 +8,7 @@ passed=0; failed=0; skipped=0; crashed=0
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     out=$("$t" 2>&1); rc=$?
-    line=$(printf '%s\n' "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    line=$(printf '%s\n' "$out" | grep -E '^[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
     if [ $rc -ne 0 ] || [ -z "$line" ]; then printf '%s\n' "$out"; fi
     if [ -z "$line" ]; then
         echo "$(basename "$t"): crashed or printed no summary (exit $rc)"; crashed=$((crashed + 1)); continue

@@ -25,6 +25,9 @@ typedef struct dgm__vae {
     float      *ddec;         /* cap_rows x grad_w */
     float      *ddec_in;      /* cap_rows x dec_in */
     double     *ll;           /* cap_rows: log p(x|z) per row */
+    /* precision of the decoder's products in inference (vae_infer.c); training, the
+     * ELBO and the encoder always run in float32 */
+    dgm_precision prec;
 } dgm__vae;
 
 #define VAE(m) ((dgm__vae *)(m)->impl)
@@ -39,6 +42,13 @@ dgm_status dgm__vae_reserve(dgm__vae *v, size_t B, size_t rows, dgm_err *err);
  * using stream first + i), decoder on B*K rows, and log p(x|z) per row into v->ll.
  * With want_grad, v->ddec holds d(-log p(x|z))/d(decoder output) per row. Returns the
  * encoder output (B x 2Z: mu, logvar). */
+/* The encoder on x (B rows) and K reparameterised latents per row into v->dec_x (noise
+ * eps_in, or forked per example from rng at index first + i); returns the encoder output
+ * (B x 2Z: mu, logvar). The first half of dgm__vae_forward. */
+const float *dgm__vae_encode_z(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
+                               const float *x, const int32_t *y, size_t B, size_t K);
+/* log p(x | decoder output row out) and, if g, d(-log p)/d(out) into g. */
+double dgm__vae_row_loglik(const dgm__vae *v, const float *out, const float *x, float *g);
 const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
                               const float *x, const int32_t *y, size_t B, size_t K,
                               int want_grad);

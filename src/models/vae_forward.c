@@ -21,7 +21,7 @@ double dgm__vae_kl_row(const float *h, size_t Z)
 }
 
 /* log p(x|out) for one row, and (if g) d(-log p)/d(out) into g. */
-static double row_loglik(const dgm__vae *v, const float *out, const float *x, float *g)
+double dgm__vae_row_loglik(const dgm__vae *v, const float *out, const float *x, float *g)
 {
     size_t D = v->cfg.dim;
     double ll = 0;
@@ -60,12 +60,10 @@ static double row_loglik(const dgm__vae *v, const float *out, const float *x, fl
     return ll;
 }
 
-const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
-                              const float *x, const int32_t *y, size_t B, size_t K,
-                              int want_grad)
+const float *dgm__vae_encode_z(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
+                               const float *x, const int32_t *y, size_t B, size_t K)
 {
     const size_t D = v->cfg.dim, Z = v->cfg.latent, C = (size_t)v->cfg.n_classes;
-    const size_t rows = B * K;
     const float *ein = x;
     if (C) {
         memset(v->enc_x, 0, B * v->enc_in * sizeof(float));
@@ -101,12 +99,21 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
         }
     }
 
+    return h;
+}
+
+const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
+                              const float *x, const int32_t *y, size_t B, size_t K,
+                              int want_grad)
+{
+    const float *h = dgm__vae_encode_z(v, rng, first, eps_in, x, y, B, K);
+    const size_t D = v->cfg.dim, rows = B * K;
     const float *out = dgm_mlp_forward(v->dec, v->dec_x, rows);
     long Rl = (long)rows;
 #pragma omp parallel for schedule(static)
     for (long rl = 0; rl < Rl; rl++) {
         size_t r = (size_t)rl;
-        v->ll[r] = row_loglik(v, out + r * v->dec_out, x + (r / K) * D,
+        v->ll[r] = dgm__vae_row_loglik(v, out + r * v->dec_out, x + (r / K) * D,
                               want_grad ? v->ddec + r * v->grad_w : NULL);
     }
     return h;

@@ -3,7 +3,10 @@
  * expectation that tightens as K grows), the ELBO with the analytic KL, encoding,
  * decoding and ancestral sampling. Work is chunked so that at most DGM_VAE_MAX_ROWS
  * decoder rows exist at once; noise is forked per example so results do not depend on
- * chunking or thread count. */
+ * chunking or thread count. With precision bf16 (dgm_vae_set_precision) the decoder's
+ * products in the log-likelihood, sampling and decoding run on bf16 inputs with float32
+ * sums (src/tensor/gemm_bf16.c, docs/math.md "bf16 evaluation"); the encoder, the noise
+ * and the likelihood stay float32. */
 #include "models/vae.h"
 #include "tensor/fastmath.h"
 
@@ -35,6 +38,148 @@ static void output_means(const dgm__vae *v, float *means, const float *out, size
     }
 }
 
+// ---------------------------------------------------------------------- bf16 decoder ---
+
+/* The decoder in bf16 for one inference call. Its weights are rounded once per call (the
+ * reference model's 330k values, next to the 2000 x 1000 decoder rows of an evaluation),
+ * not kept in the model, so that training, which moves the weights, never meets a stale
+ * copy. Layer i reads its input from in16 (bf16) and writes its output to h (float32);
+ * bias, activation and rounding for the next layer are one pass over each row while it
+ * is in cache. */
+typedef struct bf16_dec {
+    int          L;
+    size_t       dims[10];
+    uint16_t    *W[9];        /* layer i: dims[i+1] x dims[i] */
+    const float *b[9];        /* layer i: dims[i+1] */
+    uint16_t    *in16;        /* rows x max dims[0..L-1] */
+    float       *h;           /* rows x max dims[1..L] */
+} bf16_dec;
+
+static void bf16_dec_free(bf16_dec *d)
+{
+    for (int i = 0; i < d->L; i++)
+        dgm_free(d->W[i]);
+    dgm_free(d->in16);
+    dgm_free(d->h);
+    memset(d, 0, sizeof *d);
+}
+
+/* Prepares d for passes of up to rows decoder rows; d->L == 0 means float32 (nothing to do). */
+static dgm_status bf16_dec_init(bf16_dec *d, dgm__vae *v, size_t rows, dgm_err *err)
+{
+    memset(d, 0, sizeof *d);
+    if (v->prec != DGM_PREC_BF16)
+        return DGM_OK;
+    const int L = v->cfg.n_hidden + 1;
+    size_t max_in = 0, max_out = 0;
+    for (int i = 0; i < L; i++) {
+        char name[64];
+        size_t shape[4];
+        snprintf(name, sizeof name, "decoder.%d.weight", 2 * i);
+        int wi = dgm_params_find(v->p, name);
+        snprintf(name, sizeof name, "decoder.%d.bias", 2 * i);
+        int bi = dgm_params_find(v->p, name);
+        DGM_ASSERT(wi >= 0 && bi >= 0 && dgm_params_shape(v->p, wi, shape) == 2);
+        d->dims[i] = shape[1];
+        d->dims[i + 1] = shape[0];
+        d->L = i + 1;
+        d->W[i] = dgm_malloc_array(shape[0], shape[1] * sizeof(uint16_t));
+        if (!d->W[i])
+            goto nomem;
+        dgm_f32_to_bf16(d->W[i], dgm_params_tensor(v->p, wi), shape[0] * shape[1]);
+        d->b[i] = dgm_params_tensor(v->p, bi);
+        if (shape[1] > max_in) max_in = shape[1];
+        if (shape[0] > max_out) max_out = shape[0];
+    }
+    d->in16 = dgm_malloc_array(rows, max_in * sizeof(uint16_t));
+    d->h = dgm_malloc_array(rows, max_out * sizeof(float));
+    if (d->in16 && d->h)
+        return DGM_OK;
+nomem:
+    bf16_dec_free(d);
+    return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for the bf16 decoder (%zu rows)", rows);
+}
+
+/* Decoder on rows inputs x (rows x dims[0]); *out = rows x dims[L]. */
+static dgm_status bf16_dec_forward(bf16_dec *d, const float **out, const float *x, size_t rows,
+                                   dgm_act act, dgm_err *err)
+{
+    dgm_f32_to_bf16(d->in16, x, rows * d->dims[0]);
+    for (int i = 0; i < d->L; i++) {
+        const size_t I = d->dims[i], O = d->dims[i + 1];
+        dgm_status s = dgm_gemm_bf16_raw(DGM_NOTRANS, DGM_TRANS, rows, O, I, 1.0f, d->in16, I,
+                                         d->W[i], I, 0.0f, d->h, O, err);
+        if (s)
+            return s;
+        const float *b = d->b[i];
+        long rl = (long)rows;
+        if (i == d->L - 1) {
+#pragma omp parallel for schedule(static)
+            for (long r = 0; r < rl; r++) {
+                float *hr = d->h + (size_t)r * O;
+#pragma omp simd
+                for (size_t j = 0; j < O; j++)
+                    hr[j] += b[j];
+            }
+            break;
+        }
+#pragma omp parallel for schedule(static)
+        for (long r = 0; r < rl; r++) {
+            float *hr = d->h + (size_t)r * O;
+#pragma omp simd
+            for (size_t j = 0; j < O; j++)
+                hr[j] += b[j];
+            dgm_act_forward(act, hr, hr, O);
+            dgm_f32_to_bf16_rows(d->in16 + (size_t)r * O, O, hr, O, 1, O);
+        }
+    }
+    *out = d->h;
+    return DGM_OK;
+}
+
+/* dgm__vae_forward's inference half (eps_in given, no gradient) with the decoder in bf16:
+ * the same encoder, latents and log p(x|z) per row into v->ll. */
+static dgm_status forward_bf16(dgm__vae *v, bf16_dec *d, const float **h_out,
+                               const float *eps_in, const float *x, const int32_t *y,
+                               size_t B, size_t K, dgm_err *err)
+{
+    const size_t D = v->cfg.dim, rows = B * K;
+    const float *h = dgm__vae_encode_z(v, NULL, 0, eps_in, x, y, B, K);
+    const float *out;
+    dgm_status s = bf16_dec_forward(d, &out, v->dec_x, rows, v->cfg.act, err);
+    if (s)
+        return s;
+    long Rl = (long)rows;
+#pragma omp parallel for schedule(static)
+    for (long rl = 0; rl < Rl; rl++) {
+        size_t r = (size_t)rl;
+        v->ll[r] = dgm__vae_row_loglik(v, out + r * v->dec_out, x + (r / K) * D, NULL);
+    }
+    *h_out = h;
+    return DGM_OK;
+}
+
+dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
+{
+    if (!dgm_model_is_vae(m))
+        return dgm_errf(err, DGM_ERR_ARG, "precision applies to VAE models only");
+    if (p != DGM_PREC_FP32 && p != DGM_PREC_BF16)
+        return dgm_errf(err, DGM_ERR_ARG, "unknown precision %d", (int)p);
+    if (p == DGM_PREC_BF16 && !dgm_bf16_available()) {
+#ifdef DGM_HAVE_DNNL
+        return dgm_errf(err, DGM_ERR_UNSUPPORTED, "this CPU cannot run oneDNN's bf16 products "
+                        "(they need AVX-512)");
+#else
+        return dgm_errf(err, DGM_ERR_UNSUPPORTED,
+                        "dgm was built without oneDNN (install libdnnl-dev and rebuild)");
+#endif
+    }
+    VAE(m)->prec = p;
+    return DGM_OK;
+}
+
+// ------------------------------------------------------------------------- inference ---
+
 dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                              const int32_t *y, size_t n, int k, dgm_err *err)
 {
@@ -52,9 +197,14 @@ dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const floa
     double *acc_m = malloc(nb * sizeof(double)), *acc_s = malloc(nb * sizeof(double));
     float *eps = malloc(nb * kb * Z * sizeof(float));
     dgm_rng *streams = malloc(nb * sizeof(dgm_rng));
+    bf16_dec d;
     if (!acc_m || !acc_s || !eps || !streams) {
         free(acc_m); free(acc_s); free(eps); free(streams);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    }
+    if ((s = bf16_dec_init(&d, v, nb * kb, err))) {
+        free(acc_m); free(acc_s); free(eps); free(streams);
+        return s;
     }
     for (size_t i0 = 0; i0 < n; i0 += nb) {
         size_t b = n - i0 < nb ? n - i0 : nb;
@@ -72,8 +222,13 @@ dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const floa
 #pragma omp parallel for schedule(static)
             for (long il = 0; il < bl; il++)
                 dgm_rng_fill_normal(&streams[il], eps + (size_t)il * kk * Z, kk * Z);
-            const float *h = dgm__vae_forward(v, rng, 0, eps, x + i0 * D, y ? y + i0 : NULL, b,
-                                              kk, 0);
+            const float *h;
+            if (d.L) {
+                if ((s = forward_bf16(v, &d, &h, eps, x + i0 * D, y ? y + i0 : NULL, b, kk, err)))
+                    goto done;
+            } else {
+                h = dgm__vae_forward(v, rng, 0, eps, x + i0 * D, y ? y + i0 : NULL, b, kk, 0);
+            }
 #pragma omp parallel for schedule(static)
             for (long il = 0; il < bl; il++) {
                 size_t i = (size_t)il;
@@ -103,8 +258,10 @@ dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const floa
         for (size_t i = 0; i < b; i++)
             out[i0 + i] = acc_m[i] + log(acc_s[i]) - log((double)K);
     }
+done:
+    bf16_dec_free(&d);
     free(acc_m); free(acc_s); free(eps); free(streams);
-    return DGM_OK;
+    return s;
 }
 
 dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon, double *kl,
@@ -157,10 +314,10 @@ dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x
     return DGM_OK;
 }
 
-/* Decodes b <= DGM_VAE_MAX_ROWS codes: means into out (b x D); returns the raw decoder
- * output (b x dec_out), valid until the next decoder pass. */
-static const float *decode_chunk(dgm__vae *v, float *out, const float *z, const int32_t *y,
-                                 size_t b)
+/* Decodes b <= DGM_VAE_MAX_ROWS codes: means into out (b x D); *raw = the decoder output
+ * (b x dec_out), valid until the next decoder pass. In bf16 when d->L > 0. */
+static dgm_status decode_chunk(dgm__vae *v, bf16_dec *d, const float **raw, float *out,
+                               const float *z, const int32_t *y, size_t b, dgm_err *err)
 {
     const size_t Z = v->cfg.latent, C = (size_t)v->cfg.n_classes;
     for (size_t i = 0; i < b; i++) {
@@ -171,9 +328,18 @@ static const float *decode_chunk(dgm__vae *v, float *out, const float *z, const 
             row[Z + (size_t)y[i]] = 1.0f;
         }
     }
-    const float *o = dgm_mlp_forward(v->dec, v->dec_x, b);
+    const float *o;
+    if (d->L) {
+        dgm_status s = bf16_dec_forward(d, &o, v->dec_x, b, v->cfg.act, err);
+        if (s)
+            return s;
+    } else {
+        o = dgm_mlp_forward(v->dec, v->dec_x, b);
+    }
     output_means(v, out, o, b);
-    return o;
+    if (raw)
+        *raw = o;
+    return DGM_OK;
 }
 
 dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_t *y, size_t n,
@@ -181,14 +347,16 @@ dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_
 {
     dgm__vae *v = VAE(m);
     const size_t Z = v->cfg.latent, D = v->cfg.dim, nb = DGM_VAE_MAX_ROWS;
+    bf16_dec d;
     dgm_status s = dgm__vae_reserve(v, 1, n < nb ? n : nb, err);
-    if (s)
+    if (s || (s = bf16_dec_init(&d, v, n < nb ? n : nb, err)))
         return s;
-    for (size_t i0 = 0; i0 < n; i0 += nb) {
+    for (size_t i0 = 0; i0 < n && !s; i0 += nb) {
         size_t b = n - i0 < nb ? n - i0 : nb;
-        decode_chunk(v, out + i0 * D, z + i0 * Z, y ? y + i0 : NULL, b);
+        s = decode_chunk(v, &d, NULL, out + i0 * D, z + i0 * Z, y ? y + i0 : NULL, b, err);
     }
-    return DGM_OK;
+    bf16_dec_free(&d);
+    return s;
 }
 
 dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y, size_t n,
@@ -202,6 +370,11 @@ dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t
     float *z = dgm_malloc_array(n < nb ? n : nb, Z * sizeof(float));
     if (!z)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    bf16_dec d;
+    if ((s = bf16_dec_init(&d, v, n < nb ? n : nb, err))) {
+        free(z);
+        return s;
+    }
     const int bern = v->cfg.likelihood == DGM_LIK_BERNOULLI;
     for (size_t i0 = 0; i0 < n; i0 += nb) {
         size_t b = n - i0 < nb ? n - i0 : nb;
@@ -209,15 +382,19 @@ dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t
         /* sample i uses stream i: its latent first, then its observation noise */
         dgm_rng *st = malloc(b * sizeof(dgm_rng));
         if (!st) {
-            free(z);
-            return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+            s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+            break;
         }
 #pragma omp parallel for schedule(static)
         for (long il = 0; il < bl; il++) {
             dgm_rng_fork(&st[il], rng, i0 + (size_t)il);
             dgm_rng_fill_normal(&st[il], z + (size_t)il * Z, Z);
         }
-        const float *o = decode_chunk(v, out + i0 * D, z, y ? y + i0 : NULL, b);
+        const float *o;
+        if ((s = decode_chunk(v, &d, &o, out + i0 * D, z, y ? y + i0 : NULL, b, err))) {
+            free(st);
+            break;
+        }
         if (!mean) {
             const float *lv_learned = !bern && !v->cfg.sigma_predicted
                                           ? dgm_params_tensor(v->p, v->dec_logvar) : NULL;
@@ -236,6 +413,7 @@ dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t
         }
         free(st);
     }
+    bf16_dec_free(&d);
     free(z);
-    return DGM_OK;
+    return s;
 }
