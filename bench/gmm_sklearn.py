@@ -10,6 +10,10 @@ bits/dim (-ll / (D ln 2) + 8, dgm's convention for dequantised 8-bit data).
 --labels starts EM from the responsibilities of the given k-means labels (one-hot), as
 scikit-learn's own init_params="kmeans" would from those labels, so both libraries run EM
 from the same parameters; the init's log-likelihood is printed to validate that.
+--kmeans-inertia also reports, after the timed fit, the inertia and Lloyd iterations of
+the k-means that GaussianMixture(random_state=seed) starts from: KMeans(n_clusters, n_init=1,
+random_state=seed) draws the same numbers, as both seed a RandomState(seed) the same way.
+The versions of scikit-learn, numpy and the BLAS numpy calls are part of the output.
 Without scikit-learn, prints {"error": ...} and exits with status 3.
 
 Run with /usr/bin/python3 (Debian's python3-sklearn, python3-numpy).
@@ -33,6 +37,7 @@ def main():
     ap.add_argument("--reg-covar", type=float, default=1e-6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="0: library default")
+    ap.add_argument("--kmeans-inertia", action="store_true")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -43,13 +48,15 @@ def main():
     except ImportError as e:
         print(json.dumps({"error": "python3-sklearn is not installed (%s)" % e}))
         return 3
-    limits = None
-    if a.threads > 0:
-        try:
-            from threadpoolctl import threadpool_limits
+    limits, blas = None, "?"
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+        if a.threads > 0:
             limits = threadpool_limits(a.threads)
-        except ImportError:
-            pass
+        blas = ", ".join("%s %s" % (i.get("internal_api"), i.get("version"))
+                         for i in threadpool_info() if i.get("user_api") == "blas") or "?"
+    except ImportError:
+        pass
     X = np.load(a.train).astype(np.float64)
     T = np.load(a.test).astype(np.float64)
     n, d = X.shape
@@ -84,7 +91,8 @@ def main():
     train_ll = float(g.score(X))
     test_ll = float(g.score(T))
     out = {
-        "sklearn": sklearn.__version__, "numpy": np.__version__, "threads": a.threads,
+        "sklearn": sklearn.__version__, "numpy": np.__version__, "blas": blas,
+        "threads": a.threads, "seed": a.seed,
         "n": n, "dim": d, "fit_seconds": fit, "n_iter": int(g.n_iter_),
         "converged": bool(g.converged_), "lower_bound": float(g.lower_bound_),
         "train_loglik": train_ll, "test_loglik": test_ll,
@@ -93,6 +101,11 @@ def main():
     }
     if init_ll is not None:
         out["init_loglik"] = init_ll
+    if a.kmeans_inertia and not a.labels:
+        from sklearn.cluster import KMeans
+        km = KMeans(n_clusters=a.components, n_init=1, random_state=a.seed).fit(X)
+        out["kmeans_inertia"] = float(km.inertia_)
+        out["kmeans_iter"] = int(km.n_iter_)
     print(json.dumps(out))
     del limits
     return 0

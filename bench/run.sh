@@ -37,7 +37,7 @@ section "2. exact k-NN search and the k-NN KL estimate, d = 784, 10^4 per side (
 bench bench_knn --threads 2
 
 section "3. Gaussian mixture beside scikit-learn: Fashion-MNIST dequantised, K=10 diag (bench_gmm)"
-bench bench_gmm --threads 2
+bench bench_gmm --threads 2 --seeds 6
 
 section "4. The reference VAE beside PyTorch: training, K=1000 evaluation, sampling, memory (vae_bench.py)"
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then

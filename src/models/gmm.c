@@ -75,7 +75,7 @@ void dgm__gmm_free(void *impl)
     free(g->prec_chol);
     free(g->log_norm);
     free(g->wd);
-    free(g->mu_d);
+    free(g->mu_u);
     free(g->u_d);
     free(g->dist_mean);
     free(g->dist_var);
@@ -152,17 +152,17 @@ dgm_status dgm__gmm_prepare(dgm__gmm *g, const char *where, dgm_err *err)
         }
     }
     if (!square) {
-        if (!g->mu_d)
-            g->mu_d = dgm_malloc_array(G * K, D * sizeof(double));
+        if (!g->mu_u)
+            g->mu_u = dgm_malloc_array(G * K, D * sizeof(double));
         if (!g->u_d)
             g->u_d = dgm_malloc_array(G * K, D * sizeof(double));
-        if (!g->mu_d || !g->u_d)
+        if (!g->mu_u || !g->u_d)
             return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", where);
         for (size_t c = 0; c < G * K; c++)
             for (size_t j = 0; j < D; j++) {
-                g->mu_d[c * D + j] = g->means[c * D + j];
                 g->u_d[c * D + j] = g->cov == DGM_COV_DIAG ? g->prec_chol[c * D + j]
                                                            : g->prec_chol[c];
+                g->mu_u[c * D + j] = g->means[c * D + j] * g->u_d[c * D + j];
             }
     }
     if (G != 1 || K != 1)

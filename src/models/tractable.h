@@ -51,8 +51,8 @@ typedef struct dgm__gmm {
     /* derived by dgm__gmm_prepare */
     double *log_norm;     /* G x K: log w + log det U - D/2 log 2 pi */
     double *wd;           /* G x K: weights as double, for drawing components */
-    double *mu_d, *u_d;   /* G x K x D (diag, spherical): means and 1/sigma in double, for
-                           * the E-step kernel */
+    double *mu_u, *u_d;   /* G x K x D (diag, spherical): mu/sigma and 1/sigma in double,
+                           * for the E-step kernel */
     double *dist_mean, *dist_var, *dist_cov; /* as_dist views when G = K = 1, from U */
     dgm__fit_info *fit;   /* G entries (zeros for a model loaded without fit info) */
     dgm__mix_opts opts;

@@ -78,8 +78,14 @@ double dgm__em_normalize(double *lj, double *ll, size_t n, size_t K)
         double *l = lj + (size_t)il * K;
         double lse = dgm_logsumexp_d(l, K);
         ll[il] = lse;
-        for (size_t k = 0; k < K; k++)
-            l[k] = isfinite(lse) ? exp(l[k] - lse) : 1.0 / (double)K;
+        /* exp underflows to exactly 0 below about -745.1, but only after glibc's slow
+         * path (errno, exceptions). On high-dimensional data nearly every (i, k) but one
+         * takes it: skipping it gives the same bits, and 60000 x 10 Fashion-MNIST
+         * responsibilities took 8.8 ms instead of 13.3 (1 thread). */
+        for (size_t k = 0; k < K; k++) {
+            double d = l[k] - lse;
+            l[k] = !isfinite(lse) ? 1.0 / (double)K : d < -746.0 ? 0.0 : exp(d);
+        }
     }
     double s = 0;
     for (size_t i = 0; i < n; i++)
