@@ -86,6 +86,9 @@ if [ -z "$SKIP_TORCH" ]; then
         -o "$OUT/speed.safetensors" $T --seed 1 --json > "$OUT/speed_train.json"
     "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
         $T --json > "$OUT/speed_mut.json"
+    # bf16 output products (oneDNN), where the build has them
+    "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+        --precision bf16 $T --json > "$OUT/speed_mut_bf16.json" 2>/dev/null || rm -f "$OUT/speed_mut_bf16.json"
     echo "protein.sh: PyTorch plain model, $TORCH_STEPS steps, $THREADS threads" >&2
     /usr/bin/python3 bench/seqvae_torch.py --data "$ALN" --csv "$CSV" --steps "$TORCH_STEPS" \
         --samples "$SAMPLES" --threads "$THREADS" > "$OUT/torch.json"
@@ -100,6 +103,7 @@ echo "|---|---|---|---|---|---|"
 [ -f "$OUT/ensemble_mut.json" ] && [ -z "$SPEED_ONLY" ] && echo "| dgm Bayesian ensemble ($(echo $SEEDS | wc -w)) | $(field $OUT/ensemble_mut.json spearman) | $(field $OUT/ensemble_mut.json n) | - | - | $(field $OUT/ensemble_mut.json seconds) s |"
 if [ -f "$OUT/torch.json" ]; then
     echo "| dgm plain VAE ($TORCH_STEPS steps, speed run) | $(field $OUT/speed_mut.json spearman) | $(field $OUT/speed_mut.json n) | $(field $OUT/speed_train.json train_seconds) s | $(field $OUT/speed_train.json steps_per_second) | $(field $OUT/speed_mut.json seconds) s |"
+    [ -f "$OUT/speed_mut_bf16.json" ] && echo "| dgm plain VAE, scoring with --precision bf16 | $(field $OUT/speed_mut_bf16.json spearman) | $(field $OUT/speed_mut_bf16.json n) | - | - | $(field $OUT/speed_mut_bf16.json seconds) s |"
     echo "| PyTorch plain VAE, 1 thread ($TORCH_STEPS steps, speed run) | $(field $OUT/torch1.json spearman) | $(field $OUT/torch1.json mutants) | - | $(field $OUT/torch1.json steps_per_second) | $(field $OUT/torch1.json score_seconds) s |"
     echo "| PyTorch plain VAE, $THREADS threads ($TORCH_STEPS steps, speed run) | $(field $OUT/torch.json spearman) | $(field $OUT/torch.json mutants) | - | $(field $OUT/torch.json steps_per_second) | $(field $OUT/torch.json score_seconds) s |"
 fi

@@ -4,6 +4,7 @@
  * Fig. 2). Effects: E ELBO(mutant) - E ELBO(wild type) for VAEs, log p(mutant) - log p(wt)
  * for exact models. */
 #include "cli.h"
+#include "model_io.h"
 #include "progress.h"
 
 #include <math.h>
@@ -54,7 +55,7 @@ static int write_scores(const char *path, const dgm_dms *d, const int *scorable,
 
 int cmd_mutations(int argc, char **argv)
 {
-    const char *csv = NULL, *column = NULL, *out = NULL, *ensemble = NULL;
+    const char *csv = NULL, *column = NULL, *out = NULL, *ensemble = NULL, *prec = "fp32";
     int samples = 2000;
     cli_common c;
     cli_common_defaults(&c);
@@ -64,6 +65,7 @@ int cmd_mutations(int argc, char **argv)
         {"--samples", OPT_INT, &samples, "S", "ELBO samples per mutant (VAEs)", 1, 100000000},
         {"--ensemble", OPT_STR, &ensemble, "LIST", "more model files, comma-separated, averaged with MODEL", 1, 0},
         {"-o", OPT_STR, &out, "PATH", "per-mutant CSV: mutant, effect, stderr[, measurement]", 1, 0},
+        {"--precision", OPT_STR, &prec, "P", "sequence VAE output products: fp32, or bf16 (oneDNN)", 1, 0},
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[MAX_MODELS];
@@ -101,6 +103,10 @@ int cmd_mutations(int argc, char **argv)
         if (dgm_model_load(&models[k], paths[k], &err) ||
             dgm_model_seqfocus(k ? &f : &f0, models[k], &err))
             rc = cli_fail_err(CMD, &err);
+        else if (strcmp(prec, "fp32") && !strcmp(dgm_model_type(models[k]), "independent"))
+            rc = cli_fail(CMD, "%s: --precision applies to sequence VAEs", paths[k]);
+        else if (cli_apply_precision(CMD, models[k], paths[k], prec))
+            rc = 1;
         else if (k && !same_focus(&f0, &f))
             rc = cli_fail(CMD, "%s: its focus sequence or columns differ from %s's: an ensemble "
                           "needs models of one alignment", paths[k], paths[0]);
@@ -181,6 +187,7 @@ int cmd_mutations(int argc, char **argv)
             cJSON_AddNumberToObject(o, "n_scored", (double)ns);
             cJSON_AddNumberToObject(o, "n_unscorable", (double)(n - ns));
             cJSON_AddNumberToObject(o, "samples", samples);
+            cJSON_AddStringToObject(o, "precision", prec);
             cJSON_AddNumberToObject(o, "seconds", seconds);
             if (out)
                 cJSON_AddStringToObject(o, "out", out);

@@ -154,9 +154,11 @@ int cli_apply_precision(const char *cmd, dgm_model *m, const char *path, const c
         return 0;
     if (strcmp(prec, "bf16"))
         return cli_fail(cmd, "--precision: '%s' is not fp32 or bf16", prec);
+    dgm_err err = {0};
+    if (!strcmp(dgm_model_type(m), "seqvae"))
+        return dgm_seqvae_set_precision(m, DGM_PREC_BF16, &err) ? cli_fail_err(cmd, &err) : 0;
     if (!dgm_model_is_vae(m))
         return cli_fail(cmd, "%s: --precision bf16 applies to VAE models (this is %s)", path,
                         dgm_model_type(m));
-    dgm_err err = {0};
     return dgm_vae_set_precision(m, DGM_PREC_BF16, &err) ? cli_fail_err(cmd, &err) : 0;
 }

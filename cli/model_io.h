@@ -23,7 +23,8 @@ int cli_parse_class(const char *s, int n_classes);
 /* Name of class c for a model trained on Fashion-MNIST-like labels (or NULL). */
 const char *cli_class_name(int c, int n_classes);
 
-/* --precision: "fp32" (nothing to do) or "bf16" for a VAE's decoder products (oneDNN).
+/* --precision: "fp32" (nothing to do) or "bf16" for a VAE's decoder products, or a
+ * sequence VAE's output products in mutation effects (oneDNN).
  * Returns 0, or prints the error and returns 1. */
 int cli_apply_precision(const char *cmd, dgm_model *m, const char *path, const char *prec);
 

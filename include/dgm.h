@@ -998,6 +998,10 @@ dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq, cons
                             size_t n, long steps, double *loss, dgm_err *err);
 /* Updates taken so far. */
 long       dgm_seqvae_steps(const dgm_model *m);
+/* Precision of the output layer's product (R x Hl times Hl x D, nearly all the work) in
+ * mutation effects: DGM_PREC_BF16 rounds its weights and activations to bf16 with float32
+ * sums (dgm_gemm_bf16); everything else stays float32. DGM_ERR_UNSUPPORTED without oneDNN. */
+dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
 
 /* @@protein@@ */
 

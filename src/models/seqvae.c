@@ -45,6 +45,8 @@ static void seqvae_destroy(void *impl)
     free(v->ls_idx);
     free(v->eps_w);
     free(v->weff);
+    free(v->w16);
+    free(v->h16);
     free(v->wun);
     free(v->gw);
     free(v->sig);

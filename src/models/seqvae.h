@@ -41,6 +41,10 @@ typedef struct dgm__seqvae {
     unsigned char *touched;  /* D flags: bag rows with a gradient this step */
     size_t *rows;            /* their list */
     size_t n_rows;
+    /* mutation effects with bf16 output products (dgm_seqvae_set_precision): the output
+     * weights (D x Hl) and one pass's decoder activations (cap x Hl) in bf16 */
+    dgm_precision prec;
+    uint16_t *w16, *h16;
 } dgm__seqvae;
 
 #define SEQVAE(m) ((dgm__seqvae *)(m)->impl)

@@ -31,6 +31,60 @@ static void encode_all(dgm__seqvae *v, float *mu, float *lv, const uint8_t *x, s
     }
 }
 
+/* The output weights of the current draw (BAYES: tau already applied in decode_bf16) in
+ * bf16, once per draw: D x Hl values against ROWS x Hl x D products per pass. */
+static void weights_bf16(dgm__seqvae *v)
+{
+    const float *W = v->cfg.variant == DGM_SEQVAE_PLAIN ? dgm_params_tensor(v->p, v->i_out_w)
+                                                         : v->weff;
+    dgm_f32_to_bf16(v->w16, W, v->D * v->Hl);
+}
+
+/* dgm__seqvae_decode with the output product in bf16 (float32 sums) on v->z (R rows). */
+static dgm_status decode_bf16(dgm__seqvae *v, size_t R, dgm_err *err)
+{
+    const float *h = dgm_mlp_forward(v->dec, v->z, R);
+    size_t D = v->D, Hl = v->Hl;
+    dgm_f32_to_bf16(v->h16, h, R * Hl);
+    int plain = v->cfg.variant == DGM_SEQVAE_PLAIN;
+    float alpha = plain ? 1.0f : v->tau;
+    dgm_status s = dgm_gemm_bf16_raw(DGM_NOTRANS, DGM_TRANS, R, D, Hl, alpha, v->h16, Hl, v->w16,
+                                     Hl, 0.0f, v->logits, D, err);
+    if (s)
+        return s;
+    const float *b = plain ? dgm_params_tensor(v->p, v->i_out_b)
+                           : dgm_params_tensor(v->ps, v->i_out_b);
+    long Rl = (long)R;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < Rl; r++)
+        dgm_axpy(v->logits + (size_t)r * D, alpha, b, D);
+    return DGM_OK;
+}
+
+dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
+{
+    if (m->ops != &dgm__seqvae_ops)
+        return dgm_errf(err, DGM_ERR_ARG, "precision: a %s model is not a seqvae",
+                        dgm_model_type(m));
+    if (p != DGM_PREC_FP32 && p != DGM_PREC_BF16)
+        return dgm_errf(err, DGM_ERR_ARG, "unknown precision %d", (int)p);
+    dgm__seqvae *v = SEQVAE(m);
+    if (p == DGM_PREC_BF16) {
+        if (!dgm_bf16_available())
+            return dgm_errf(err, DGM_ERR_UNSUPPORTED, "bf16 products are not available: dgm "
+                            "was built without oneDNN (install libdnnl-dev and rebuild), or "
+                            "this CPU lacks AVX-512");
+        if (!v->w16)
+            v->w16 = dgm_malloc_array(v->D, v->Hl * sizeof(uint16_t));
+        if (!v->h16)
+            v->h16 = dgm_malloc_array(ROWS, v->Hl * sizeof(uint16_t));
+        if (!v->w16 || !v->h16)
+            return dgm_errf(err, DGM_ERR_NOMEM, "precision: out of memory");
+    }
+    v->prec = p;
+    return DGM_OK;
+}
+
 dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
                                const uint8_t *seqs, size_t n, int samples, dgm_err *err)
 {
@@ -69,6 +123,8 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
             dgm_rng_fork(&r, &rs, 0);
             dgm__seqvae_draw(v, &r);
         }
+        if (v->prec == DGM_PREC_BF16)
+            weights_bf16(v);
         dgm_rng_fork(&r, &rs, 1);
         dgm_rng_fill_normal(&r, eps, Z);
         for (size_t a = 0; a < N; a += ROWS) {
@@ -77,7 +133,12 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
                 size_t j = (a * Z + i);
                 v->z[i] = mu[j] + expf(0.5f * lv[j]) * eps[i % Z];
             }
-            dgm__seqvae_decode(v, v->z, R);
+            if (v->prec == DGM_PREC_BF16) {
+                if ((s = decode_bf16(v, R, err)))
+                    break;
+            } else {
+                dgm__seqvae_decode(v, v->z, R);
+            }
             dgm__seqvae_loglik(v, v->ll, x + a * L, R, 0.0f);
             for (size_t r2 = 0; r2 < R; r2++)
                 elbo[a + r2] = v->ll[r2] - kl[a + r2];
