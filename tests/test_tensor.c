@@ -106,13 +106,13 @@ static void test_reductions(void)
     free(x);
     /* the check runs in blocks of 4096: a bad value in a later block and in the ragged
      * tail must be seen, and so must both infinities and the largest finite float */
-    const size_t nb = 3 * 4096 + 17;
+    const size_t nb = 20 * 4096 + 17; /* above the size where the check is threaded */
     float *big = dgm_calloc_array(nb, sizeof(float));
     DGM_ASSERT(big);
     big[100] = FLT_MAX;
     big[101] = -FLT_MAX;
     CHECK(dgm_all_finite(big, nb));
-    const size_t at[] = {0, 4095, 4096, 2 * 4096 + 5, nb - 1};
+    const size_t at[] = {0, 4095, 4096, 2 * 4096 + 5, 11 * 4096 + 3, nb - 1};
     const float bad[] = {NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
         for (size_t b = 0; b < 3; b++) {
@@ -121,6 +121,27 @@ static void test_reductions(void)
             CHECK(dgm_all_finite(big, at[i]));
             big[at[i]] = 0.0f;
         }
+    /* column sums and scaling at a size where they are threaded, against plain loops */
+    const size_t R = 130, C = 777;
+    float *m = dgm_malloc_array(R * C, sizeof(float)), *cs = dgm_calloc_array(C, sizeof(float));
+    DGM_ASSERT(m && cs);
+    dgm_rng r2;
+    dgm_rng_init(&r2, 9);
+    fill(&r2, m, R * C);
+    dgm_sum_rows(cs, m, R, C);
+    int ok = 1;
+    for (size_t j = 0; j < C; j++) {
+        double ref = 0;
+        for (size_t i = 0; i < R; i++)
+            ref += m[i * C + j];
+        ok &= cs[j] == (float)ref;
+    }
+    CHECK(ok);
+    float m0 = m[R * C - 1], m1 = m[12345];
+    dgm_scale(m, 0.5f, R * C);
+    CHECK(m[R * C - 1] == 0.5f * m0 && m[12345] == 0.5f * m1);
+    free(m);
+    free(cs);
     free(big);
 }
 

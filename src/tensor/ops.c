@@ -10,9 +10,16 @@ void dgm_fill(float *x, float v, size_t n)
         x[i] = v;
 }
 
+/* Elementwise loops of this size and above are split over threads: the VAE step's
+ * gradient scaling and checks touch 100k to 650k floats, and a serial loop there leaves the
+ * other core idle between the threaded matrix products. */
+#define PAR_ELEMS 65536
+
 void dgm_scale(float *x, float a, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    long nl = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_ELEMS)
+    for (long i = 0; i < nl; i++)
         x[i] *= a;
 }
 
@@ -36,9 +43,12 @@ void dgm_sum_rows(float *db, const float *dy, size_t B, size_t N)
     /* Column sums: walk rows for contiguous reads, accumulate in double per column in
      * chunks so that the accumulator array stays on the stack. */
     enum { CHUNK = 256 };
-    double acc[CHUNK];
-    for (size_t j0 = 0; j0 < N; j0 += CHUNK) {
-        size_t w = N - j0 < CHUNK ? N - j0 : CHUNK;
+    long nc = (long)((N + CHUNK - 1) / CHUNK);
+    /* column chunks are independent: threads change no sum's order */
+#pragma omp parallel for schedule(static) if (B * N >= PAR_ELEMS && nc > 1)
+    for (long c = 0; c < nc; c++) {
+        double acc[CHUNK];
+        size_t j0 = (size_t)c * CHUNK, w = N - j0 < CHUNK ? N - j0 : CHUNK;
         for (size_t j = 0; j < w; j++)
             acc[j] = 0;
         for (size_t b = 0; b < B; b++) {
@@ -126,14 +136,16 @@ int dgm_all_finite(const float *x, size_t n)
 {
     /* x * 0 is 0 for finite x and NaN for infinities and NaN, so one vectorised sum
      * answers for a block; the VAE checks its whole gradient every step. */
-    for (size_t i0 = 0; i0 < n; i0 += 4096) {
-        size_t i1 = n - i0 < 4096 ? n : i0 + 4096;
+    long nb = (long)((n + 4095) / 4096);
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= PAR_ELEMS)
+    for (long b = 0; b < nb; b++) {
+        size_t i0 = (size_t)b * 4096, i1 = n - i0 < 4096 ? n : i0 + 4096;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
         for (size_t i = i0; i < i1; i++)
             acc += x[i] * 0.0f;
-        if (acc != 0.0f)
-            return 0;
+        bad |= acc != 0.0f;
     }
-    return 1;
+    return !bad;
 }
