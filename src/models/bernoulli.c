@@ -263,12 +263,10 @@ dgm_status dgm__bernoulli_load(dgm_model **out, const dgm_st_file *f, const cJSO
     if (s)
         return s;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model");
-    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(config, "n_components");
-    if (!cJSON_IsNumber(kv) || !(kv->valuedouble >= 1 && kv->valuedouble <= 1e6) ||
-        kv->valuedouble != floor(kv->valuedouble))
-        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: n_components missing or "
-                        "invalid", path);
-    size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1, K = (size_t)kv->valuedouble;
+    size_t K;
+    if ((s = dgm__mix_read_K(&K, config, path, err)))
+        return s;
+    size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1;
     dgm__bmm *b = dgm__bmm_alloc(G, K, tmp.dim);
     if (!b)
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);

@@ -376,12 +376,6 @@ dgm_status dgm__gmm_model(dgm_model **out, dgm__gmm *g, int single, const dgm_mi
 
 // ---- loading ----------------------------------------------------------------------
 
-static double jnum(const cJSON *o, const char *key, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
 dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                          const char *path, dgm_err *err)
 {
@@ -392,15 +386,17 @@ dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
         return s;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(config, "covariance_type");
-    double K = jnum(config, "n_components", -1);
     int cov = cJSON_IsString(ct) ? dgm_cov_type_from_name(ct->valuestring) : -1;
-    if (cov < 0 || !(K >= 1 && K <= 1e6) || K != floor(K))
-        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: covariance_type or "
-                        "n_components missing or invalid", path);
+    size_t K;
+    if (cov < 0)
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: covariance_type missing or "
+                        "invalid", path);
+    if ((s = dgm__mix_read_K(&K, config, path, err)))
+        return s;
     size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1;
-    dgm__gmm *g = dgm__gmm_alloc((dgm_cov_type)cov, G, (size_t)K, tmp.dim);
+    dgm__gmm *g = dgm__gmm_alloc((dgm_cov_type)cov, G, K, tmp.dim);
     if (!g)
-        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %g components of dimension "
+        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu components of dimension "
                         "%zu", path, K, tmp.dim);
     struct { const char *name; float *dst; size_t n; } want[4] = {
         {"weights", g->weights, G * g->K}, {"means", g->means, G * g->K * g->D},

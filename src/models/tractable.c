@@ -92,6 +92,16 @@ static double jnum(const cJSON *o, const char *key, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+dgm_status dgm__mix_read_K(size_t *K, const cJSON *config, const char *path, dgm_err *err)
+{
+    double k = jnum(config, "n_components", -1);
+    if (!(k >= 1 && k <= 1e6) || k != floor(k))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: n_components missing or "
+                        "invalid", path);
+    *K = (size_t)k;
+    return DGM_OK;
+}
+
 void dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJSON *config)
 {
     o->reg_covar = jnum(config, "reg_covar", 0);

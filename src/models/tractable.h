@@ -144,6 +144,9 @@ cJSON *dgm__mix_fit_json(cJSON *c, const dgm__fit_info *f, const dgm__mix_opts *
 /* Reads them back; both are informative, so missing fields are left zero (NaN for the
  * log-likelihoods). */
 void   dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJSON *config);
+/* n_components from a mixture file's config: an integer in [1, 1e6], or a FORMAT error
+ * naming path. */
+dgm_status dgm__mix_read_K(size_t *K, const cJSON *config, const char *path, dgm_err *err);
 /* Checks shared by every fit: d, n > 0, 1 <= K <= n, x finite; messages start with what.
  * (tractable_em.c, like the EM pieces below.) */
 dgm_status dgm__mix_check(const float *x, size_t n, size_t d, size_t K, const char *what,
