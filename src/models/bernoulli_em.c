@@ -36,77 +36,58 @@ static dgm_status bmm_mstep(dgm__bmm *b, double *nk, double *acc, const double *
     return DGM_OK;
 }
 
+typedef struct {
+    dgm__bmm *b;
+    double   *nk, *acc;   /* K and K x D sums of the M-step */
+    float    *best_w, *best_p;
+    double    min_prob;
+} bmm_em;
+
+static dgm_status em_mstep(void *ctx, const double *resp, const float *x, size_t n,
+                           dgm_err *err)
+{
+    bmm_em *e = ctx;
+    dgm_status s = bmm_mstep(e->b, e->nk, e->acc, resp, x, n, e->min_prob, err);
+    return s ? s : dgm__bmm_prepare(e->b, "EM", err);
+}
+
+static dgm_status em_joint(void *ctx, double *out, const float *x, size_t n, dgm_err *err)
+{
+    (void)err;
+    dgm__bmm_log_joint(out, ((bmm_em *)ctx)->b, 0, x, NULL, n);
+    return DGM_OK;
+}
+
+static void em_keep(void *ctx)
+{
+    bmm_em *e = ctx;
+    memcpy(e->best_w, e->b->weights, e->b->K * sizeof(float));
+    memcpy(e->best_p, e->b->probs, e->b->K * e->b->D * sizeof(float));
+}
+
+static dgm_status em_restore(void *ctx, dgm_err *err)
+{
+    bmm_em *e = ctx;
+    memcpy(e->b->weights, e->best_w, e->b->K * sizeof(float));
+    memcpy(e->b->probs, e->best_p, e->b->K * e->b->D * sizeof(float));
+    return dgm__bmm_prepare(e->b, "EM", err);
+}
+
 dgm_status dgm__bmm_em(dgm__bmm *b, dgm_rng *rng, const float *x, size_t n,
                        const dgm_mixture_cfg *cfg, int cls, dgm_err *err)
 {
+    static const dgm__em_ops ops = {em_mstep, em_joint, em_keep, em_restore};
     const size_t K = b->K, D = b->D;
-    double *resp = dgm_malloc_array(n, K * sizeof(double));
-    double *ll = dgm_malloc_array(n, sizeof(double));
-    double *nk = dgm_malloc_array(K, sizeof(double));
-    double *acc = dgm_malloc_array(K, D * sizeof(double));
-    float *best_w = dgm_malloc_array(K, sizeof(float));
-    float *best_p = dgm_malloc_array(K, D * sizeof(float));
-    dgm_status s = DGM_OK;
-    if (!resp || !ll || !nk || !acc || !best_w || !best_p) {
-        s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for EM on %zu examples", n);
-        goto done;
-    }
-    dgm__fit_info fit = {0};
-    fit.lower_bound = -INFINITY;
-    for (int init = 0; init < cfg->n_init && !s; init++) {
-        dgm_rng r;
-        dgm_rng_fork(&r, rng, (uint64_t)init);
-        if ((s = dgm__em_init_resp(resp, &r, x, n, D, K, cfg->init, err)))
-            break;
-        if ((s = bmm_mstep(b, nk, acc, resp, x, n, cfg->min_prob, err)) ||
-            (s = dgm__bmm_prepare(b, "EM", err)))
-            break;
-        double lb = -INFINITY;
-        int it, converged = 0;
-        for (it = 1; it <= cfg->max_iter; it++) {
-            double prev = lb;
-            dgm__bmm_log_joint(resp, b, 0, x, NULL, n);
-            lb = dgm__em_normalize(resp, ll, n, K);
-            if (!isfinite(lb)) {
-                s = dgm_errf(err, DGM_ERR_NAN, "the log-likelihood is %g at EM iteration %d", lb, it);
-                break;
-            }
-            if ((s = bmm_mstep(b, nk, acc, resp, x, n, cfg->min_prob, err)) ||
-                (s = dgm__bmm_prepare(b, "EM", err)))
-                break;
-            if (cfg->progress)
-                cfg->progress(cfg->progress_ctx, cls, init, it, lb);
-            if (fabs(lb - prev) < cfg->tol) {
-                converged = 1;
-                break;
-            }
-        }
-        if (!s && (lb > fit.lower_bound || init == 0)) {
-            memcpy(best_w, b->weights, K * sizeof(float));
-            memcpy(best_p, b->probs, K * D * sizeof(float));
-            fit.n_iter = it > cfg->max_iter ? cfg->max_iter : it;
-            fit.converged = converged;
-            fit.best_init = init;
-            fit.lower_bound = lb;
-        }
-    }
-    if (s)
-        goto done;
-    memcpy(b->weights, best_w, K * sizeof(float));
-    memcpy(b->probs, best_p, K * D * sizeof(float));
-    if ((s = dgm__bmm_prepare(b, "EM", err)))
-        goto done;
-    dgm__bmm_log_joint(resp, b, 0, x, NULL, n);
-    fit.log_likelihood = dgm__em_normalize(resp, ll, n, K);
-    fit.n = n;
-    b->fit[0] = fit;
-done:
-    free(resp);
-    free(ll);
-    free(nk);
-    free(acc);
-    free(best_w);
-    free(best_p);
+    bmm_em e = {b, dgm_malloc_array(K, sizeof(double)), dgm_malloc_array(K, D * sizeof(double)),
+                dgm_malloc_array(K, sizeof(float)), dgm_malloc_array(K, D * sizeof(float)),
+                cfg->min_prob};
+    dgm_status s = e.nk && e.acc && e.best_w && e.best_p
+                       ? dgm__em_run(&ops, &e, rng, x, n, D, K, cfg, cls, &b->fit[0], err)
+                       : dgm_errf(err, DGM_ERR_NOMEM, "out of memory for EM on %zu examples", n);
+    free(e.nk);
+    free(e.acc);
+    free(e.best_w);
+    free(e.best_p);
     return s;
 }
 

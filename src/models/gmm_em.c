@@ -267,71 +267,50 @@ static void copy_params(dgm__gmm *dst, const dgm__gmm *src)
     memcpy(dst->prec_chol, src->prec_chol, src->csize * sizeof(float));
 }
 
+typedef struct {
+    dgm__gmm     *g, *best;
+    dgm__gmm_work w;
+    double        reg_covar;
+} gmm_em;
+
+static dgm_status em_mstep(void *ctx, const double *resp, const float *x, size_t n,
+                           dgm_err *err)
+{
+    gmm_em *e = ctx;
+    return dgm__gmm_mstep(e->g, &e->w, resp, x, n, e->reg_covar, err);
+}
+
+static dgm_status em_joint(void *ctx, double *out, const float *x, size_t n, dgm_err *err)
+{
+    return dgm__gmm_log_joint(out, ((gmm_em *)ctx)->g, 0, x, NULL, n, err);
+}
+
+static void em_keep(void *ctx)
+{
+    gmm_em *e = ctx;
+    copy_params(e->best, e->g);
+}
+
+static dgm_status em_restore(void *ctx, dgm_err *err)
+{
+    gmm_em *e = ctx;
+    copy_params(e->g, e->best);
+    return dgm__gmm_prepare(e->g, "EM", err);
+}
+
 dgm_status dgm__gmm_em(dgm__gmm *g, dgm_rng *rng, const float *x, size_t n,
                        const dgm_mixture_cfg *cfg, int cls, dgm_err *err)
 {
-    const size_t K = g->K, D = g->D;
-    dgm__gmm_work w;
-    dgm_status s = dgm__gmm_work_init(&w, g, err);
+    static const dgm__em_ops ops = {em_mstep, em_joint, em_keep, em_restore};
+    gmm_em e = {g, NULL, {0}, cfg->reg_covar};
+    dgm_status s = dgm__gmm_work_init(&e.w, g, err);
     if (s)
         return s;
-    double *resp = dgm_malloc_array(n, K * sizeof(double));
-    double *ll = dgm_malloc_array(n, sizeof(double));
-    dgm__gmm *best = dgm__gmm_alloc(g->cov, 1, K, D);
-    if (!resp || !ll || !best) {
-        s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for EM on %zu examples", n);
-        goto done;
-    }
-    dgm__fit_info fit = {0};
-    fit.lower_bound = -INFINITY;
-    for (int init = 0; init < cfg->n_init && !s; init++) {
-        dgm_rng r;
-        dgm_rng_fork(&r, rng, (uint64_t)init);
-        if ((s = dgm__em_init_resp(resp, &r, x, n, D, K, cfg->init, err)) ||
-            (s = dgm__gmm_mstep(g, &w, resp, x, n, cfg->reg_covar, err)))
-            break;
-        double lb = -INFINITY;
-        int it, converged = 0;
-        for (it = 1; it <= cfg->max_iter; it++) {
-            double prev = lb;
-            if ((s = dgm__gmm_log_joint(resp, g, 0, x, NULL, n, err)))
-                break;
-            lb = dgm__em_normalize(resp, ll, n, K);
-            if (!isfinite(lb)) {
-                s = dgm_errf(err, DGM_ERR_NAN, "the log-likelihood is %g at EM iteration %d", lb, it);
-                break;
-            }
-            if ((s = dgm__gmm_mstep(g, &w, resp, x, n, cfg->reg_covar, err)))
-                break;
-            if (cfg->progress)
-                cfg->progress(cfg->progress_ctx, cls, init, it, lb);
-            if (fabs(lb - prev) < cfg->tol) {
-                converged = 1;
-                break;
-            }
-        }
-        if (!s && (lb > fit.lower_bound || init == 0)) {
-            copy_params(best, g);
-            fit.n_iter = it > cfg->max_iter ? cfg->max_iter : it;
-            fit.converged = converged;
-            fit.best_init = init;
-            fit.lower_bound = lb;
-        }
-    }
-    if (s)
-        goto done;
-    copy_params(g, best);
-    if ((s = dgm__gmm_prepare(g, "EM", err)) ||
-        (s = dgm__gmm_log_joint(resp, g, 0, x, NULL, n, err)))
-        goto done;
-    fit.log_likelihood = dgm__em_normalize(resp, ll, n, K);
-    fit.n = n;
-    g->fit[0] = fit;
-done:
-    dgm__gmm_work_free(&w);
-    dgm__gmm_free(best);
-    free(resp);
-    free(ll);
+    e.best = dgm__gmm_alloc(g->cov, 1, g->K, g->D);
+    s = e.best ? dgm__em_run(&ops, &e, rng, x, n, g->D, g->K, cfg, cls, &g->fit[0], err)
+               : dgm_errf(err, DGM_ERR_NOMEM, "out of memory for EM on %zu examples", n);
+    dgm__gmm_work_free(&e.w);
+    dgm__gmm_free(e.best);
     return s;
 }
 

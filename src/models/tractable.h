@@ -182,6 +182,23 @@ dgm_status dgm__em_moments(double *nk, double *s1, double *s2, const double *res
 dgm_status dgm__em_init_resp(double *resp, dgm_rng *rng, const float *x, size_t n, size_t D,
                              size_t K, dgm_mixture_init init, dgm_err *err);
 
+/* What the EM driver needs of one mixture: mstep leaves the model ready to score (its
+ * parameters from resp, n x K, then whatever scoring precomputes); joint writes log p(x_i,
+ * k) (n x K); keep copies the current parameters aside as the best so far, and restore
+ * brings them back ready to score. */
+typedef struct dgm__em_ops {
+    dgm_status (*mstep)(void *ctx, const double *resp, const float *x, size_t n, dgm_err *err);
+    dgm_status (*joint)(void *ctx, double *out, const float *x, size_t n, dgm_err *err);
+    void       (*keep)(void *ctx);
+    dgm_status (*restore)(void *ctx, dgm_err *err);
+} dgm__em_ops;
+/* EM with cfg's n_init restarts (stream init of rng each), initialisation, tol and
+ * max_iter; progress through cfg; the restart with the highest lower bound is restored and
+ * a last E-step gives its log-likelihood. *fit gets the outcome. */
+dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const float *x,
+                       size_t n, size_t D, size_t K, const dgm_mixture_cfg *cfg, int cls,
+                       dgm__fit_info *fit, dgm_err *err);
+
 /* k-means (Lloyd's algorithm from k-means++ seeding, as sklearn.cluster.KMeans with
  * n_init=1): labels (n) and centers (K x D). max_iter 0 stops after the seeding. tol is
  * relative to the mean per-dimension variance of x, as in scikit-learn. */

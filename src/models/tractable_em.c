@@ -1,6 +1,6 @@
-/* The pieces of EM that the Gaussian and Bernoulli mixtures share: sums over examples for
- * an M-step, responsibilities and the mean log-likelihood from a log joint, initial
- * responsibilities, and the checks every fit makes on its data.
+/* The pieces of EM that the Gaussian and Bernoulli mixtures share: the EM loop with its
+ * restarts, sums over examples for an M-step, responsibilities and the mean log-likelihood
+ * from a log joint, initial responsibilities, and the checks every fit makes on its data.
  *
  * Reference: Bishop, PRML section 9.2.2 (responsibilities, eq. 9.23) and scikit-learn's
  * _base.py (_initialize_parameters: k-means labels or random rows; _e_step: log-sum-exp).
@@ -164,4 +164,62 @@ dgm_status dgm__mix_check_weights(double *wsum_out, const float *w, size_t K, si
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, g);
     *wsum_out = wsum;
     return DGM_OK;
+}
+
+dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const float *x,
+                       size_t n, size_t D, size_t K, const dgm_mixture_cfg *cfg, int cls,
+                       dgm__fit_info *fit_out, dgm_err *err)
+{
+    double *resp = dgm_malloc_array(n, K * sizeof(double));
+    double *ll = dgm_malloc_array(n, sizeof(double));
+    dgm_status s = DGM_OK;
+    if (!resp || !ll) {
+        s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for EM on %zu examples", n);
+        goto done;
+    }
+    dgm__fit_info fit = {0};
+    fit.lower_bound = -INFINITY;
+    for (int init = 0; init < cfg->n_init && !s; init++) {
+        dgm_rng r;
+        dgm_rng_fork(&r, rng, (uint64_t)init);
+        if ((s = dgm__em_init_resp(resp, &r, x, n, D, K, cfg->init, err)) ||
+            (s = ops->mstep(ctx, resp, x, n, err)))
+            break;
+        double lb = -INFINITY;
+        int it, converged = 0;
+        for (it = 1; it <= cfg->max_iter; it++) {
+            double prev = lb;
+            if ((s = ops->joint(ctx, resp, x, n, err)))
+                break;
+            lb = dgm__em_normalize(resp, ll, n, K);
+            if (!isfinite(lb)) {
+                s = dgm_errf(err, DGM_ERR_NAN, "the log-likelihood is %g at EM iteration %d", lb, it);
+                break;
+            }
+            if ((s = ops->mstep(ctx, resp, x, n, err)))
+                break;
+            if (cfg->progress)
+                cfg->progress(cfg->progress_ctx, cls, init, it, lb);
+            if (fabs(lb - prev) < cfg->tol) {
+                converged = 1;
+                break;
+            }
+        }
+        if (!s && (lb > fit.lower_bound || init == 0)) {
+            ops->keep(ctx);
+            fit.n_iter = it > cfg->max_iter ? cfg->max_iter : it;
+            fit.converged = converged;
+            fit.best_init = init;
+            fit.lower_bound = lb;
+        }
+    }
+    if (s || (s = ops->restore(ctx, err)) || (s = ops->joint(ctx, resp, x, n, err)))
+        goto done;
+    fit.log_likelihood = dgm__em_normalize(resp, ll, n, K);
+    fit.n = n;
+    *fit_out = fit;
+done:
+    free(resp);
+    free(ll);
+    return s;
 }
