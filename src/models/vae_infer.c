@@ -111,26 +111,21 @@ static dgm_status bf16_dec_forward(bf16_dec *d, const float **out, const float *
                                          d->W[i], I, 0.0f, d->h, O, err);
         if (s)
             return s;
+        /* bias, and for a hidden layer its activation and rounding for the next product,
+         * in one pass over each row */
         const float *b = d->b[i];
+        const int last = i == d->L - 1;
         long rl = (long)rows;
-        if (i == d->L - 1) {
-#pragma omp parallel for schedule(static)
-            for (long r = 0; r < rl; r++) {
-                float *hr = d->h + (size_t)r * O;
-#pragma omp simd
-                for (size_t j = 0; j < O; j++)
-                    hr[j] += b[j];
-            }
-            break;
-        }
 #pragma omp parallel for schedule(static)
         for (long r = 0; r < rl; r++) {
             float *hr = d->h + (size_t)r * O;
 #pragma omp simd
             for (size_t j = 0; j < O; j++)
                 hr[j] += b[j];
-            dgm_act_forward(act, hr, hr, O);
-            dgm_f32_to_bf16_rows(d->in16 + (size_t)r * O, O, hr, O, 1, O);
+            if (!last) {
+                dgm_act_forward(act, hr, hr, O);
+                dgm_f32_to_bf16_rows(d->in16 + (size_t)r * O, O, hr, O, 1, O);
+            }
         }
     }
     *out = d->h;
