@@ -195,4 +195,43 @@ static inline const char *tmp_path(char *buf, size_t cap, const char *tag)
     return buf;
 }
 
+typedef dgm_status (*mix_fit_fn)(dgm_model **, dgm_rng *, const float *, size_t, size_t,
+                                  const dgm_mixture_cfg *, dgm_err *);
+
+/* A per-class mixture must be, bit for bit, a separate fit of each class's rows with
+ * stream c of the fit's generator: lp (N) is the per-class model's log p(x_i | y_i).
+ * Returns -1, or the first class whose separate fit fails or scores differently. */
+static inline int per_class_mismatch(mix_fit_fn fit, const dgm_mixture_cfg *cfg,
+                                     const dgm_rng *root, const double *lp, const float *x,
+                                     const int32_t *y, size_t N, size_t D, int C)
+{
+    float *xc = malloc(N * D * sizeof *xc);
+    size_t *idx = malloc(N * sizeof *idx);
+    double *lc = malloc(N * sizeof *lc);
+    int bad = xc && idx && lc ? -1 : 0;
+    for (int c = 0; bad < 0 && c < C; c++) {
+        size_t nc = 0;
+        for (size_t i = 0; i < N; i++)
+            if (y[i] == c) {
+                memcpy(xc + nc * D, x + i * D, D * sizeof(float));
+                idx[nc++] = i;
+            }
+        dgm_rng rc;
+        dgm_rng_fork(&rc, root, (uint64_t)c);
+        dgm_model *mc = NULL;
+        dgm_err err = {0};
+        int same = fit(&mc, &rc, xc, nc, D, cfg, &err) == DGM_OK &&
+                   dgm_model_log_prob(mc, NULL, lc, xc, NULL, nc, 1, &err) == DGM_OK;
+        for (size_t i = 0; same && i < nc; i++)
+            same = lc[i] == lp[idx[i]];
+        if (!same)
+            bad = c;
+        dgm_model_free(mc);
+    }
+    free(xc);
+    free(idx);
+    free(lc);
+    return bad;
+}
+
 #endif
