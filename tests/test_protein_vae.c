@@ -56,6 +56,24 @@ static dgm_seqvae_cfg tiny_cfg(dgm_seqvae_variant var)
     return c;
 }
 
+/* A tiny model on make_alignment(a, aln), created from rng and then moved off its
+ * initialisation's special values (log-sigma -5, scale 0) by noise * N(0, 1) on every
+ * trained value, drawn from the same rng, so that every term is of ordinary size. */
+static dgm_model *noisy_model(dgm_alignment *a, int aln, dgm_rng *rng, dgm_seqvae_variant var,
+                              float noise)
+{
+    make_alignment(a, aln);
+    dgm_seqvae_cfg cfg = tiny_cfg(var);
+    dgm_model *m = NULL;
+    dgm_err err = {0};
+    CHECK(dgm_seqvae_create(&m, rng, &cfg, a, 7.5, 0.2, &err) == DGM_OK);
+    dgm__seqvae *v = SEQVAE(m);
+    float *w = dgm_params_data(v->p);
+    for (size_t i = 0; i < dgm_params_count(v->p); i++)
+        w[i] += noise * (float)dgm_rng_normal(rng);
+    return m;
+}
+
 typedef struct ctx {
     dgm__seqvae *v;
     const uint8_t *x;
@@ -78,20 +96,12 @@ static double loss_fn(void *p)
 static void check_gradients(dgm_seqvae_variant var)
 {
     dgm_alignment a;
-    make_alignment(&a, 3);
     dgm_rng rng;
     dgm_rng_init(&rng, 11);
-    dgm_seqvae_cfg cfg = tiny_cfg(var);
-    dgm_model *m;
-    dgm_err err = {0};
-    CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, 7.5, 0.2, &err) == DGM_OK);
+    dgm_model *m = noisy_model(&a, 3, &rng, var, 0.3f);
     dgm__seqvae *v = SEQVAE(m);
-    /* move away from the initialisation's special values (log-sigma -5, scale 0) so that
-     * every term has a gradient of ordinary size */
     float *w = dgm_params_data(v->p);
     size_t n = dgm_params_count(v->p);
-    for (size_t i = 0; i < n; i++)
-        w[i] += 0.3f * (float)dgm_rng_normal(&rng);
     if (var == DGM_SEQVAE_BAYES)
         for (int i = 0; i < dgm_params_n_tensors(v->ps); i++)
             dgm_fill(dgm_params_tensor(v->p, v->ls_idx[i]), -1.0f,
@@ -216,17 +226,11 @@ static double ref_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const fl
 static void check_forward(dgm_seqvae_variant var)
 {
     dgm_alignment a;
-    make_alignment(&a, 5);
     dgm_rng rng;
     dgm_rng_init(&rng, 12);
-    dgm_seqvae_cfg cfg = tiny_cfg(var);
-    dgm_model *m;
-    dgm_err err = {0};
-    CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, 7.5, 0.2, &err) == DGM_OK);
+    dgm_model *m = noisy_model(&a, 5, &rng, var, 0.3f);
     dgm__seqvae *v = SEQVAE(m);
-    float *w = dgm_params_data(v->p);
-    for (size_t i = 0; i < dgm_params_count(v->p); i++)
-        w[i] += 0.3f * (float)dgm_rng_normal(&rng);
+    const dgm_seqvae_cfg cfg = tiny_cfg(var);
     float eps[5 * 3];
     dgm_rng_fill_normal(&rng, eps, 15);
     if (var == DGM_SEQVAE_BAYES)
@@ -334,17 +338,11 @@ static void test_train(void)
 static void test_log_prob(void)
 {
     dgm_alignment a;
-    make_alignment(&a, 9);
     dgm_rng rng;
     dgm_rng_init(&rng, 31);
-    dgm_seqvae_cfg cfg = tiny_cfg(DGM_SEQVAE_BAYES);
-    dgm_model *m;
-    dgm_err err = {0};
-    CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, 7.5, 0.2, &err) == DGM_OK);
+    dgm_model *m = noisy_model(&a, 9, &rng, DGM_SEQVAE_BAYES, 0.2f);
     dgm__seqvae *v = SEQVAE(m);
-    float *w = dgm_params_data(v->p);
-    for (size_t i = 0; i < dgm_params_count(v->p); i++)
-        w[i] += 0.2f * (float)dgm_rng_normal(&rng);
+    dgm_err err = {0};
     enum { M = 4000 };
     float *x = malloc(M * LL * DGM_AA_N * sizeof(float));
     uint8_t *xs = malloc(M * LL);
@@ -390,17 +388,11 @@ static void test_log_prob(void)
 static void test_effects(void)
 {
     dgm_alignment a;
-    make_alignment(&a, 13);
     dgm_rng rng;
     dgm_rng_init(&rng, 41);
-    dgm_seqvae_cfg cfg = tiny_cfg(DGM_SEQVAE_PLAIN);
-    dgm_model *m;
-    dgm_err err = {0};
-    CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, 7.5, 0.2, &err) == DGM_OK);
+    dgm_model *m = noisy_model(&a, 13, &rng, DGM_SEQVAE_PLAIN, 0.3f);
     dgm__seqvae *v = SEQVAE(m);
-    float *w = dgm_params_data(v->p);
-    for (size_t i = 0; i < dgm_params_count(v->p); i++)
-        w[i] += 0.3f * (float)dgm_rng_normal(&rng);
+    dgm_err err = {0};
     uint8_t s2[2 * LL];
     memcpy(s2, a.seq, LL);
     memcpy(s2 + LL, a.seq, LL);
@@ -442,17 +434,10 @@ static void test_effects_bf16(void)
 {
     for (int var = 0; var < 2; var++) {
         dgm_alignment a;
-        make_alignment(&a, 13);
         dgm_rng rng;
         dgm_rng_init(&rng, 43);
-        dgm_seqvae_cfg cfg = tiny_cfg(var ? DGM_SEQVAE_BAYES : DGM_SEQVAE_PLAIN);
-        dgm_model *m;
+        dgm_model *m = noisy_model(&a, 13, &rng, var ? DGM_SEQVAE_BAYES : DGM_SEQVAE_PLAIN, 0.3f);
         dgm_err err = {0};
-        CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, 7.5, 0.2, &err) == DGM_OK);
-        dgm__seqvae *v = SEQVAE(m);
-        float *w = dgm_params_data(v->p);
-        for (size_t i = 0; i < dgm_params_count(v->p); i++)
-            w[i] += 0.3f * (float)dgm_rng_normal(&rng);
         enum { NM = 6 };
         uint8_t s[NM * LL];
         for (int k = 0; k < NM; k++) {
