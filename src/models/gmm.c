@@ -379,9 +379,8 @@ dgm_status dgm__gmm_model(dgm_model **out, dgm__gmm *g, int single, const dgm_mi
 dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                          const char *path, dgm_err *err)
 {
-    dgm_model tmp = {0};
-    dgm_status s = dgm__model_read_common(&tmp, config, path, err);
-    free(tmp.log_prior);
+    dgm_model tmp;
+    dgm_status s = dgm__model_peek_common(&tmp, config, path, err);
     if (s)
         return s;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model");
@@ -419,10 +418,5 @@ dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
     int single = cJSON_IsString(type) && !strcmp(type->valuestring, "gaussian");
     if ((s = dgm__gmm_model(&m, g, single, NULL, err)))
         return s;
-    if ((s = dgm__model_read_common(m, config, path, err))) {
-        dgm_model_free(m);
-        return s;
-    }
-    *out = m;
-    return DGM_OK;
+    return dgm__model_finish_load(out, m, config, path, err);
 }

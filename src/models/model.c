@@ -197,6 +197,28 @@ dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char 
     return DGM_OK;
 }
 
+dgm_status dgm__model_peek_common(dgm_model *tmp, const cJSON *config, const char *path,
+                                  dgm_err *err)
+{
+    memset(tmp, 0, sizeof *tmp);
+    dgm_status s = dgm__model_read_common(tmp, config, path, err);
+    free(tmp->log_prior);
+    tmp->log_prior = NULL;
+    return s;
+}
+
+dgm_status dgm__model_finish_load(dgm_model **out, dgm_model *m, const cJSON *config,
+                                  const char *path, dgm_err *err)
+{
+    dgm_status s = dgm__model_read_common(m, config, path, err);
+    if (s) {
+        dgm_model_free(m);
+        return s;
+    }
+    *out = m;
+    return DGM_OK;
+}
+
 const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,
                             const char *path, dgm_err *err)
 {

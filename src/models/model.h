@@ -56,6 +56,13 @@ dgm_status dgm__model_write(const dgm_model *m, const char *path, const dgm_st_t
 /* Reads the common fields written by dgm__model_write back into m. */
 dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char *path,
                                   dgm_err *err);
+/* For a loader sizing its parts: the common fields into the scratch tmp (zeroed first),
+ * keeping nothing allocated (tmp->log_prior stays NULL). */
+dgm_status dgm__model_peek_common(dgm_model *tmp, const cJSON *config, const char *path,
+                                  dgm_err *err);
+/* A loader's last step: m's common fields from config, then *out = m; m is freed on error. */
+dgm_status dgm__model_finish_load(dgm_model **out, dgm_model *m, const cJSON *config,
+                                  const char *path, dgm_err *err);
 
 /* Convenience for loaders: tensor `name` must exist with exactly `numel` floats. */
 const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,

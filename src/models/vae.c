@@ -222,9 +222,8 @@ static int json_size(const cJSON *c, const char *key, size_t *out)
 dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                          const char *path, dgm_err *err)
 {
-    dgm_model tmp = {0};
-    dgm_status s = dgm__model_read_common(&tmp, config, path, err);
-    free(tmp.log_prior);
+    dgm_model tmp;
+    dgm_status s = dgm__model_peek_common(&tmp, config, path, err);
     if (s)
         return s;
     dgm_vae_cfg c = {0};
