@@ -103,8 +103,6 @@ int cmd_mutations(int argc, char **argv)
         if (dgm_model_load(&models[k], paths[k], &err) ||
             dgm_model_seqfocus(k ? &f : &f0, models[k], &err))
             rc = cli_fail_err(CMD, &err);
-        else if (strcmp(prec, "fp32") && !strcmp(dgm_model_type(models[k]), "independent"))
-            rc = cli_fail(CMD, "%s: --precision applies to sequence VAEs", paths[k]);
         else if (cli_apply_precision(CMD, models[k], paths[k], prec))
             rc = 1;
         else if (k && !same_focus(&f0, &f))

@@ -17,7 +17,7 @@
 /* plmc counts identity over the columns where the focus has a residue, not over focus
  * gaps; with that rule, weigh on those columns so that the weights are plmc's own (checked
  * against plmc's DHFR_weights_raw.txt in tests/cli.sh). The model still sees all columns. */
-static dgm_status plmc_weights(double *w, double *neff, const dgm_alignment *a, double theta,
+static dgm_status family_weights(double *w, double *neff, const dgm_alignment *a, double theta,
                                dgm_seqw_rule rule, dgm_err *err)
 {
     size_t Lr = 0;
@@ -195,7 +195,7 @@ int cli_train_protein(int argc, char **argv)
     if (!strcmp(rule, "none"))
         for (size_t i = 0; i < a.n; i++)
             w[i] = 1.0;
-    else if (plmc_weights(w, &neff, &a, theta, wr, &err)) {
+    else if (family_weights(w, &neff, &a, theta, wr, &err)) {
         free(w);
         dgm_alignment_free(&a);
         return cli_fail_err(CMD, &err);

@@ -134,6 +134,9 @@ typedef enum { DGM_PREC_FP32 = 0, DGM_PREC_BF16 } dgm_precision;
 
 /* 1 if this build has oneDNN and it can run bf16 products on this CPU. */
 int  dgm_bf16_available(void);
+/* DGM_OK where dgm_bf16_available(), else DGM_ERR_UNSUPPORTED saying why: no oneDNN in
+ * this build, or a CPU it will not run bf16 products on. */
+dgm_status dgm_bf16_require(dgm_err *err);
 /* out[i] = in[i] rounded to bf16 (nearest, ties to even; NaN stays NaN). */
 void dgm_f32_to_bf16(uint16_t *out, const float *in, size_t n);
 /* The same on a rows x cols block with leading dimensions ldo (out) and ldi (in). */

@@ -70,10 +70,9 @@ dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
         return dgm_errf(err, DGM_ERR_ARG, "unknown precision %d", (int)p);
     dgm__seqvae *v = SEQVAE(m);
     if (p == DGM_PREC_BF16) {
-        if (!dgm_bf16_available())
-            return dgm_errf(err, DGM_ERR_UNSUPPORTED, "bf16 products are not available: dgm "
-                            "was built without oneDNN (install libdnnl-dev and rebuild), or "
-                            "this CPU lacks AVX-512");
+        dgm_status s = dgm_bf16_require(err);
+        if (s)
+            return s;
         if (!v->w16)
             v->w16 = dgm_malloc_array(v->D, v->Hl * sizeof(uint16_t));
         if (!v->h16)

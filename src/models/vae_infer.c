@@ -160,15 +160,9 @@ dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
         return dgm_errf(err, DGM_ERR_ARG, "precision applies to VAE models only");
     if (p != DGM_PREC_FP32 && p != DGM_PREC_BF16)
         return dgm_errf(err, DGM_ERR_ARG, "unknown precision %d", (int)p);
-    if (p == DGM_PREC_BF16 && !dgm_bf16_available()) {
-#ifdef DGM_HAVE_DNNL
-        return dgm_errf(err, DGM_ERR_UNSUPPORTED, "this CPU cannot run oneDNN's bf16 products "
-                        "(they need AVX-512)");
-#else
-        return dgm_errf(err, DGM_ERR_UNSUPPORTED,
-                        "dgm was built without oneDNN (install libdnnl-dev and rebuild)");
-#endif
-    }
+    dgm_status s = p == DGM_PREC_BF16 ? dgm_bf16_require(err) : DGM_OK;
+    if (s)
+        return s;
     VAE(m)->prec = p;
     return DGM_OK;
 }

@@ -97,6 +97,18 @@ int dgm_bf16_available(void)
 #endif
 }
 
+dgm_status dgm_bf16_require(dgm_err *err)
+{
+    if (dgm_bf16_available())
+        return DGM_OK;
+#ifdef DGM_HAVE_DNNL
+    return dgm_errf(err, DGM_ERR_UNSUPPORTED, "this CPU cannot run oneDNN's bf16 products "
+                    "(they need AVX-512)");
+#else
+    return dgm_errf(err, DGM_ERR_UNSUPPORTED, NO_DNNL_MSG);
+#endif
+}
+
 dgm_status dgm_gemm_bf16_raw(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
                              float alpha, const uint16_t *A, size_t lda, const uint16_t *B,
                              size_t ldb, float beta, float *C, size_t ldc, dgm_err *err)
