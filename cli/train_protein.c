@@ -18,7 +18,7 @@
  * gaps; with that rule, weigh on those columns so that the weights are plmc's own (checked
  * against plmc's DHFR_weights_raw.txt in tests/cli.sh). The model still sees all columns. */
 static dgm_status family_weights(double *w, double *neff, const dgm_alignment *a, double theta,
-                               dgm_seqw_rule rule, dgm_err *err)
+                                 dgm_seqw_rule rule, dgm_err *err)
 {
     size_t Lr = 0;
     for (size_t l = 0; l < a->L; l++)
