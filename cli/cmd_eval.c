@@ -77,36 +77,29 @@ int cmd_eval(int argc, char **argv)
     dgm_rng_fork(&er, &rng, 0);
     dgm_rng_fork(&lr, &rng, 1);
     double t_elbo = 0, t_ll = 0;
-    /* the ELBO first: it is quick, and a failure shows before the long estimate */
-    for (size_t i0 = 0; vae && i0 < n; i0 += B) {
-        size_t b = n - i0 < B ? n - i0 : B;
-        dgm_rng br;
-        dgm_rng_fork(&br, &er, i0);
-        if (dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err)) {
-            cli_fail_err("eval", &err);
-            goto done;
-        }
-        double t0 = cli_now();
-        if (dgm_vae_elbo(m, &br, elbo + i0, rec + i0, kl + i0, x, y ? y + i0 : NULL, b, &err)) {
-            cli_fail_err("eval", &err);
-            goto done;
-        }
-        t_elbo += cli_now() - t0;
-    }
+    /* each batch is prepared once, then gets its ELBO (VAEs) and its log p(x) */
     cli_progress pr;
     cli_progress_start(&pr, exact ? "log p(x)" : "log p(x), IS", n);
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t b = n - i0 < B ? n - i0 : B;
-        dgm_rng br;
-        dgm_rng_fork(&br, &lr, i0);
+        const int32_t *yb = y ? y + i0 : NULL;
+        dgm_rng be, bl;
+        dgm_rng_fork(&be, &er, i0);
+        dgm_rng_fork(&bl, &lr, i0);
         dgm_status s = dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err);
         double t0 = cli_now();
-        if (s || dgm_model_log_prob(m, &br, ll + i0, x, y ? y + i0 : NULL, b, (int)k, &err)) {
+        if (!s && vae)
+            s = dgm_vae_elbo(m, &be, elbo + i0, rec + i0, kl + i0, x, yb, b, &err);
+        double t1 = cli_now();
+        if (!s)
+            s = dgm_model_log_prob(m, &bl, ll + i0, x, yb, b, (int)k, &err);
+        if (s) {
             cli_progress_end(&pr);
             cli_fail_err("eval", &err);
             goto done;
         }
-        t_ll += cli_now() - t0;
+        t_elbo += t1 - t0;
+        t_ll += cli_now() - t1;
         cli_progress_update(&pr, i0 + b, "ex/s", NAN);
     }
     cli_progress_end(&pr);
