@@ -12,12 +12,9 @@
 #ifndef DGM_MODELS_TRACTABLE_H
 #define DGM_MODELS_TRACTABLE_H
 
+#include "core/par.h"
 #include "models/model.h"
 
-/* Smallest amount of work (multiply-adds) worth an OpenMP parallel region: below it a loop
- * runs on one thread. Tests and small data make many short regions, and on a busy machine
- * each one can wait a scheduler time slice at its barrier. */
-#define DGM__PAR_MIN 65536
 
 /* What one EM run (the kept restart) ended with, per group. */
 typedef struct dgm__fit_info {

@@ -5,6 +5,7 @@
  *   dx += dy W        (B x O)(O x I)
  * All three are products through dgm_gemm, the only BLAS caller. */
 #include "dgm.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,7 +17,7 @@ void dgm_linear_forward(float *y, const float *x, const float *W, const float *b
     if (b) {
         /* threaded when large: evaluation runs 4,000-row batches through 784 outputs */
         long Bl = (long)B;
-#pragma omp parallel for schedule(static) if (B * O > 65536)
+#pragma omp parallel for schedule(static) if (B * O >= DGM__PAR_MIN)
         for (long r = 0; r < Bl; r++)
             memcpy(y + (size_t)r * O, b, O * sizeof *y);
     }

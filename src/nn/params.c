@@ -3,6 +3,7 @@
  * two optimizer moments, all in the same layout, so that the optimizer, clipping,
  * checkpointing and gradient checks are flat loops over one buffer. */
 #include "dgm.h"
+#include "core/par.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -136,7 +137,7 @@ void dgm_params_zero_grad(dgm_params *p)
 {
     /* in slices over the threads when large: the VAE clears 650k floats every step */
     size_t n = p->count;
-#pragma omp parallel if (n >= 65536)
+#pragma omp parallel if (n >= DGM__PAR_MIN)
     {
         size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
         size_t a = n * id / nt, b = n * (id + 1) / nt;

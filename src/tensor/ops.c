@@ -1,6 +1,7 @@
 /* Elementwise operations, row-wise log-sum-exp and softmax, and reductions accumulated in
  * double (STYLE.md: double accumulators for sums over data sets). */
 #include "dgm.h"
+#include "core/par.h"
 
 #include <math.h>
 
@@ -10,15 +11,14 @@ void dgm_fill(float *x, float v, size_t n)
         x[i] = v;
 }
 
-/* Elementwise loops of this size and above are split over threads: the VAE step's
- * gradient scaling and checks touch 100k to 650k floats, and a serial loop there leaves the
- * other core idle between the threaded matrix products. */
-#define PAR_ELEMS 65536
+/* Elementwise loops of DGM__PAR_MIN elements and more are split over threads: the VAE
+ * step's gradient scaling and checks touch 100k to 650k floats, and a serial loop there
+ * leaves the other core idle between the threaded matrix products. */
 
 void dgm_scale(float *x, float a, size_t n)
 {
     long nl = (long)n;
-#pragma omp parallel for simd schedule(static) if (n >= PAR_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n >= DGM__PAR_MIN)
     for (long i = 0; i < nl; i++)
         x[i] *= a;
 }
@@ -45,7 +45,7 @@ void dgm_sum_rows(float *db, const float *dy, size_t B, size_t N)
     enum { CHUNK = 256 };
     long nc = (long)((N + CHUNK - 1) / CHUNK);
     /* column chunks are independent: threads change no sum's order */
-#pragma omp parallel for schedule(static) if (B * N >= PAR_ELEMS && nc > 1)
+#pragma omp parallel for schedule(static) if (B * N >= DGM__PAR_MIN && nc > 1)
     for (long c = 0; c < nc; c++) {
         double acc[CHUNK];
         size_t j0 = (size_t)c * CHUNK, w = N - j0 < CHUNK ? N - j0 : CHUNK;
@@ -138,7 +138,7 @@ int dgm_all_finite(const float *x, size_t n)
      * answers for a block; the VAE checks its whole gradient every step. */
     long nb = (long)((n + 4095) / 4096);
     int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= PAR_ELEMS)
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= DGM__PAR_MIN)
     for (long b = 0; b < nb; b++) {
         size_t i0 = (size_t)b * 4096, i1 = n - i0 < 4096 ? n : i0 + 4096;
         float acc = 0.0f;
