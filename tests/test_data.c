@@ -96,19 +96,27 @@ static size_t idx_bytes(unsigned char *out, int ndim, const uint32_t *dims,
     return 4 + 4 * (size_t)ndim + n;
 }
 
+/* Three 2x2 images and their labels as an IDX pair, plain or gzip-compressed. */
+static void write_idx_pair(const char *img, const char *lp, int gz, const unsigned char *pix,
+                           const unsigned char *lab)
+{
+    unsigned char buf[256];
+    const uint32_t di[3] = {3, 2, 2}, dl[1] = {3};
+    size_t n = idx_bytes(buf, 3, di, pix, 12);
+    gz ? write_gz(img, buf, n) : write_bytes(img, buf, n);
+    n = idx_bytes(buf, 1, dl, lab, 3);
+    gz ? write_gz(lp, buf, n) : write_bytes(lp, buf, n);
+}
+
 static void test_idx(void)
 {
-    unsigned char pix[3 * 2 * 2], lab[3] = {4, 0, 2}, buf[256];
+    unsigned char pix[3 * 2 * 2], lab[3] = {4, 0, 2};
     for (int i = 0; i < 12; i++)
         pix[i] = (unsigned char)(i * 23);
-    const uint32_t di[3] = {3, 2, 2}, dl[1] = {3};
     for (int gz = 0; gz < 2; gz++) {
         const char *img = tp(gz ? "a-images-idx3-ubyte.gz" : "b-images-idx3-ubyte");
         const char *lp = tp(gz ? "a-labels-idx1-ubyte.gz" : "b-labels-idx1-ubyte");
-        size_t n = idx_bytes(buf, 3, di, pix, 12);
-        gz ? write_gz(img, buf, n) : write_bytes(img, buf, n);
-        n = idx_bytes(buf, 1, dl, lab, 3);
-        gz ? write_gz(lp, buf, n) : write_bytes(lp, buf, n);
+        write_idx_pair(img, lp, gz, pix, lab);
 
         dgm_dataset d;
         dgm_err err = {0};
@@ -701,14 +709,10 @@ static void test_load_8bit(void)
     unsigned char pix[3 * 2 * 2], lab[3] = {1, 0, 2}, buf[512];
     for (int i = 0; i < 12; i++)
         pix[i] = (unsigned char)(255 - i * 21);
-    const uint32_t di[3] = {3, 2, 2}, dl[1] = {3};
     for (int gz = 0; gz < 2; gz++) {
         const char *img = tp(gz ? "c-images-idx3-ubyte.gz" : "c-images-idx3-ubyte");
         const char *lp = tp(gz ? "c-labels-idx1-ubyte.gz" : "c-labels-idx1-ubyte");
-        size_t n = idx_bytes(buf, 3, di, pix, 12);
-        gz ? write_gz(img, buf, n) : write_bytes(img, buf, n);
-        n = idx_bytes(buf, 1, dl, lab, 3);
-        gz ? write_gz(lp, buf, n) : write_bytes(lp, buf, n);
+        write_idx_pair(img, lp, gz, pix, lab);
         check_both_forms(img, pix, 12, __LINE__);
         remove(img);
         remove(lp);
