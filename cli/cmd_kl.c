@@ -108,6 +108,11 @@ static int run_discrete(const cli_common *c, const char *const *paths, int np, d
             rc = cli_fail_err(CMD, &err);
             goto done;
         }
+    /* a one-row file is one table written across (0.2,0.3,0.5), not that many tables of
+     * one outcome each, whose divergences would all be 0; in memory the two layouts agree */
+    for (int i = 0; np == 2 && i < 2; i++)
+        if (R[i] == 1 && C[i] > 1)
+            R[i] = C[i], C[i] = 1;
     size_t rows = R[0], cols = C[0];
     const double *pt = t[0], *qt = t[1];
     size_t pstride = cols, qstride = C[1], poff = 0, qoff = 0;

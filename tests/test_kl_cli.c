@@ -83,6 +83,13 @@ static void test_discrete(void)
     o = cJSON_Parse(out);
     CHECK_NEAR(jnum(o, "kl_nats"), log(5.0 / 3.0), 1e-12);
     cJSON_Delete(o);
+    /* the same tables written as one row each */
+    write_file("pr.csv", "0.5,0.5\n");
+    write_file("qr.csv", "0.9,0.1\n");
+    CHECK(run("kl pr.csv qr.csv --method discrete --json") == 0);
+    o = cJSON_Parse(out);
+    CHECK_NEAR(jnum(o, "kl_nats"), 0.5108256237659907, 1e-12);
+    cJSON_Delete(o);
     CHECK(run("kl p.csv q.csv --method discrete --bits") == 0);
     CHECK_MSG(strstr(out, "0.7369655942 bits") != NULL, "%s", out); /* log2(5/3) */
     write_file("z.csv", "1\n0\n");
