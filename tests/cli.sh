@@ -131,6 +131,8 @@ cmp -s "$tmp/good.safetensors" "$tmp/good.copy" && pass "last good checkpoint ke
 # --- bad input: one line naming the file, non-zero exit, no output left behind
 printf 'not an idx file at all' > "$tmp/bad-images-idx3-ubyte"
 expect_error "wrong magic" "bad-images-idx3-ubyte" "$dgm" train --data "$tmp/bad-images-idx3-ubyte" -o "$tmp/x.safetensors"
+printf '\001\002\010\003\000\000\000\001\000\000\000\002\000\000\000\002abcd' > "$tmp/magic-images-idx3-ubyte"
+expect_error "binary file with a wrong magic" "magic-images-idx3-ubyte: not a data file dgm knows: its first bytes 01 02 08 03" "$dgm" train --data "$tmp/magic-images-idx3-ubyte" -o "$tmp/x.safetensors"
 head -c 1000 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz 2>/dev/null > "$tmp/trunc-images-idx3-ubyte.gz" || true
 [ -s "$tmp/trunc-images-idx3-ubyte.gz" ] && expect_error "truncated images" "trunc-images" "$dgm" train --data "$tmp/trunc-images-idx3-ubyte.gz" -o "$tmp/x.safetensors"
 [ -e "$tmp/x.safetensors" ] && fail "no output after a failed run" || pass "no output after a failed run"

@@ -14,8 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/alignment.h"
-
 #define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define FMNIST_INSTALL "install the Debian package dataset-fashion-mnist (apt-get install " \
                        "dataset-fashion-mnist)"
@@ -109,10 +107,19 @@ static dgm_status detect(data_format *fmt, const char *path, dgm_err *err)
     long i = 0;
     while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
         i++;
-    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0))
+    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0)) {
         *fmt = FMT_ALIGNMENT;
-    else
-        *fmt = FMT_CSV;
+        return DGM_OK;
+    }
+    /* the text formats have no control bytes but tab, CR and LF: anything else is a binary
+     * file of no known format (an IDX file with a wrong magic, say), not a CSV to misparse */
+    for (long j = 0; j < n; j++)
+        if ((b[j] < 0x20 && b[j] != '\t' && b[j] != '\r' && b[j] != '\n') || b[j] == 0x7f)
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: not a data file dgm knows: its first bytes "
+                            "%02x %02x %02x %02x are no IDX magic (00 00 08 dims), gzip, NPY or "
+                            "text", path, b[0], n > 1 ? b[1] : 0, n > 2 ? b[2] : 0,
+                            n > 3 ? b[3] : 0);
+    *fmt = FMT_CSV;
     return DGM_OK;
 }
 
