@@ -2,7 +2,8 @@
  * and pairing of examples with labels. docs/formats.md lists the rules.
  * Detection looks at the first bytes, never at the file name: gzip magic (1f 8b) -> IDX
  * inside; two zero bytes -> IDX; "\x93NUMPY" -> NPY; first non-blank character '>' ->
- * FASTA/A2M; "# STOCKHOLM" -> Stockholm; anything else is read as CSV.
+ * FASTA/A2M; "# STOCKHOLM" -> Stockholm; other text is read as CSV, and
+ * a binary file of none of these formats is an error.
  * Reference for Fashion-MNIST: Xiao, Rasul, Vollgraf (2017), arXiv:1708.07747, file names
  * and class names as in github.com/zalandoresearch/fashion-mnist.
  * Left out: downloads (the data must be installed: Debian package dataset-fashion-mnist). */
