@@ -1,4 +1,4 @@
-/* k-means (src/models/kmeans.c), the initialisation of the Gaussian and Bernoulli mixtures:
+/* k-means (src/models/mixture/kmeans.c), the initialisation of the Gaussian and Bernoulli mixtures:
  * the seeding is scikit-learn's greedy k-means++ draw for draw (against a reference written
  * here in double), Lloyd's iterations never increase the inertia and end at a fixed point
  * (labels nearest, centres the means of their rows), the result is bit for bit the same

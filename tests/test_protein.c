@@ -1,5 +1,5 @@
 /* Rank correlation (src/eval/spearman.c), mutant parsing and scan tables
- * (src/eval/mutations.c), and the site-independent model (src/models/independent.c):
+ * (src/eval/mutations.c), and the site-independent model (src/models/seq/independent.c):
  * hand-computed and brute-force references, every error with its file:line:char, and with
  * ../shared/data the BLAT_ECOLX baseline against its published Spearman. */
 #include "dgm.h"

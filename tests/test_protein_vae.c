@@ -3,7 +3,7 @@
  * formulas in docs/math.md, the lazy bag update, training progress, files, log_prob and
  * mutation effects. Tiny sizes so that the whole file runs in a second or two. */
 #include "gradcheck.h"
-#include "models/seqvae.h"
+#include "models/seq/seqvae.h"
 #include "test.h"
 
 #include <unistd.h>

@@ -4,7 +4,7 @@
  * square is the JS divergence here), both in nats; docs/math.md for the conventions
  * (0 log 0 = 0, p log(p/0) = +inf).
  * Left out: bias corrections for plug-in estimates from counts (Miller-Madow and kin). */
-#include "dist/dist_internal.h"
+#include "distributions/dist_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

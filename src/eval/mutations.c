@@ -5,7 +5,7 @@
  * E ELBO(wild type); for an exact model it is log p(mutant) - log p(wild type) (Hopf et al.
  * 2017). Left out: insertions and deletions, and mutant syntaxes other than
  * <wt letter><residue number><new letter> joined by ':'. */
-#include "models/seqfamily.h"
+#include "models/seq/seqfamily.h"
 
 #include <ctype.h>
 #include <math.h>

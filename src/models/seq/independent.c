@@ -6,7 +6,7 @@
  * Gaps contribute nothing, the convention the sequence VAE uses too (docs/math.md), so
  * both score the same sequences on the same footing. Left out: a gap letter of its own and
  * any pseudocount scheme other than a flat one. */
-#include "models/seqfamily.h"
+#include "models/seq/seqfamily.h"
 
 #include <math.h>
 #include <stdlib.h>

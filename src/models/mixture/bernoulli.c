@@ -9,7 +9,7 @@
  * has probability 0: a log-likelihood is then always finite, and the clamp is the exact
  * maximiser of EM's objective under that box constraint, so EM stays monotone.
  * Left out: Beta priors (MAP) and continuous Bernoulli likelihoods for grey levels. */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <stdlib.h>

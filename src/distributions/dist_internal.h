@@ -1,4 +1,4 @@
-/* Private helpers shared by the files of src/dist (and the discrete KL in src/eval):
+/* Private helpers shared by the files of src/distributions (and the discrete KL in src/eval):
  * Cholesky factorisation, the flattening of a dgm_dist into its leaf families, and the
  * p log(p/q) kernel with the conventions 0 log 0 = 0 and p log(p/0) = +inf. */
 #ifndef DGM_DIST_INTERNAL_H

@@ -7,7 +7,7 @@
  * Reference: Bishop, PRML eq. 2.121-2.122; sklearn.mixture.GaussianMixture(n_components=1)
  * gives the same estimate (sklearn.covariance.EmpiricalCovariance without reg_covar).
  * Left out: shrinkage estimators (Ledoit-Wolf, OAS). */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <stdlib.h>
 

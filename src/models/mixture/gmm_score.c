@@ -16,7 +16,7 @@
  * at worst on Fashion-MNIST, 1/sigma up to 671). Full and tied covariances,
  * where the work is D^2 per example and component, go through dgm_gemm on centred rows.
  * Left out: a float64 GEMM path (dgm_gemm is float32 only). */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  * whose responsibility underflowed to exactly 0: on high-dimensional data, all (i, k) but
  * about one per example.
  * Left out: warm_start, the variational (Dirichlet-process) mixture, precisions_init. */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <float.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  * the generative classifier of Bishop, PRML section 4.2 (used by dgm classify through
  * Bayes' rule); the defaults are sklearn.mixture.GaussianMixture's.
  * Left out: priors other than the label frequencies. */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <stdlib.h>

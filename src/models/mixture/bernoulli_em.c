@@ -10,7 +10,7 @@
  * [min_prob, 1 - min_prob], so this is EM for the box-constrained likelihood and the
  * log-likelihood never decreases (docs/math.md, "Tractable baselines").
  * Left out: Beta-prior (MAP) updates, whose monotone quantity is the posterior instead. */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <float.h>
 #include <math.h>

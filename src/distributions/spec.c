@@ -6,7 +6,7 @@
  * The parsed dgm_dist owns every array it points to; dgm_dist_free releases them.
  * Reference: the format is dgm's own (docs/math.md, "Divergences and likelihood
  * estimators"); parsing is cJSON's. Left out: other parameterisations (std, logits). */
-#include "dist/dist_internal.h"
+#include "distributions/dist_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * Independent) define the same densities and entropies.
  * Left out: mixtures (they have no closed-form KL; gmm models give exact log_prob through
  * their own model ops), gradients with respect to parameters. */
-#include "dist/dist_internal.h"
+#include "distributions/dist_internal.h"
 
 #include <math.h>
 #include <omp.h>

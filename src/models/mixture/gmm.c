@@ -8,7 +8,7 @@
  * precisions_cholesky_), log N(x | mu, Sigma) = -D/2 log 2 pi + log det U - |(x - mu) U|^2 / 2
  * with U U^T = Sigma^{-1}, and the same parameter count for BIC/AIC.
  * Left out: scikit-learn's predict/predict_proba (responsibilities are internal to EM). */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <stdlib.h>

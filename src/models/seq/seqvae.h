@@ -3,7 +3,7 @@
 #ifndef DGM_MODELS_SEQVAE_H
 #define DGM_MODELS_SEQVAE_H
 
-#include "models/seqfamily.h"
+#include "models/seq/seqfamily.h"
 #include "tensor/fastmath.h"
 
 #include <math.h>

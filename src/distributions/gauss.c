@@ -6,7 +6,7 @@
  * + log|Sq| - log|Sp|]; docs/math.md has the derivation.
  * Left out: pivoted or LDL^T factorisations for semidefinite covariances (they are
  * rejected), and blocked/BLAS Cholesky (D is at most a few thousand here). */
-#include "dist/dist_internal.h"
+#include "distributions/dist_internal.h"
 
 #include <math.h>
 

@@ -7,7 +7,7 @@
  * n_patterns, "final_pwm_scale"). Parallel loops split rows or columns so that every sum
  * is taken in the same order whatever the thread count. Left out: dropout, batch norm and
  * the other DeepSequence options that its published models do not use. */
-#include "models/seqvae.h"
+#include "models/seq/seqvae.h"
 
 #include <math.h>
 #include <omp.h>

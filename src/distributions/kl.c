@@ -7,7 +7,7 @@
  * Reference: torch.distributions.kl_divergence's registered pairs (Normal, Bernoulli,
  * Categorical, MultivariateNormal, Independent); docs/math.md gives the formulas.
  * Left out: mixtures and pairs of different supports (reported as unsupported). */
-#include "dist/dist_internal.h"
+#include "distributions/dist_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * 60000 x 784 (K = 10) took 30 ms instead of 50 on one thread, 16 instead of 35 on two,
  * where one multithreaded product over all rows was followed by a pass summing them.
  * Left out: Elkan's algorithm, sample weights, n_init restarts (the mixture restarts). */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <omp.h>

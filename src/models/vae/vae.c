@@ -3,7 +3,7 @@
  * gives, so a PyTorch module with the same layout loads the same tensors (bench/vae_torch.py).
  * With keep_optimizer, Adam's moments are saved as "optimizer.exp_avg.<name>" and
  * "optimizer.exp_avg_sq.<name>" for an exact --resume. */
-#include "models/vae.h"
+#include "models/vae/vae.h"
 
 #include <math.h>
 #include <stdlib.h>

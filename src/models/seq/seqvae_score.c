@@ -9,7 +9,7 @@
  * together with the draw. The encoder is deterministic, so it runs once per sequence.
  * Left out: the Bayesian decoder's weight uncertainty in log_prob and sample, which use
  * the posterior means (a draw per example would make log_prob a bound of another model). */
-#include "models/seqvae.h"
+#include "models/seq/seqvae.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * BAYES keeps "<name>_mu" and "<name>_log_sigma" for every decoder tensor.
  * Left out: saving Adam's moments (a saved model can be scored and sampled, not resumed
  * bit for bit), and the encoder-side variational weights DeepSequence does not use either. */
-#include "models/seqvae.h"
+#include "models/seq/seqvae.h"
 
 #include <math.h>
 #include <stdlib.h>

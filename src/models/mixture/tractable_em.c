@@ -6,7 +6,7 @@
  * _base.py (_initialize_parameters: k-means labels or random rows; _e_step: log-sum-exp).
  * Sums are in double over fixed chunks of rows added in chunk order, so they do not depend
  * on the thread count. Left out: sample weights. */
-#include "models/tractable.h"
+#include "models/mixture/tractable.h"
 
 #include <math.h>
 #include <stdlib.h>

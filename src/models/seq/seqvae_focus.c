@@ -1,7 +1,7 @@
 /* The focus sequence a protein-family model keeps so that mutants written as "H24A" can be
  * placed (DeepSequence helper.py: focus_start_loc and uniprot_focus_cols_list), and its
  * round trip through the model file's JSON config. */
-#include "models/seqfamily.h"
+#include "models/seq/seqfamily.h"
 
 #include <stdlib.h>
 #include <string.h>

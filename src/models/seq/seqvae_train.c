@@ -6,7 +6,7 @@
  * EmbeddingBag(sparse=True): only rows of letters present in the batch move, which is
  * what a one-hot input makes cheap; every other tensor gets dense Adam.
  * Left out: KL warm-up and learning-rate schedules (DeepSequence uses neither). */
-#include "models/seqvae.h"
+#include "models/seq/seqvae.h"
 
 #include <math.h>
 #include <stdlib.h>
