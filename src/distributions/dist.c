@@ -6,13 +6,13 @@
  * Left out: mixtures (they have no closed-form KL; gmm models give exact log_prob through
  * their own model ops), gradients with respect to parameters. */
 #include "distributions/dist_internal.h"
+#include "distributions/gaussian.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_2PI 1.8378770664093454836
 
 const char *dgm_dist_name(const dgm_dist *d)
 {
@@ -24,15 +24,6 @@ const char *dgm_dist_name(const dgm_dist *d)
     case DGM_DIST_PRODUCT: return "product";
     }
     return "unknown";
-}
-
-double dgm__plogpq(double p, double q)
-{
-    if (p == 0.0)
-        return 0.0;
-    if (q == 0.0)
-        return INFINITY;
-    return p * (log(p) - log(q));
 }
 
 // ---- validation
@@ -363,10 +354,10 @@ dgm_status dgm_dist_entropy(double *out, const dgm_dist *d, dgm_err *err)
         switch (f->kind) {
         case DGM_DIST_GAUSS_DIAG:
             for (size_t j = 0; j < D; j++)
-                h += 0.5 * (1.0 + LOG_2PI + log(f->var[j]));
+                h += 0.5 * (1.0 + DGM__LOG_2PI + log(f->var[j]));
             break;
         case DGM_DIST_GAUSS_FULL:
-            h += 0.5 * ((double)D * (1.0 + LOG_2PI) + l[i].logdet);
+            h += 0.5 * ((double)D * (1.0 + DGM__LOG_2PI) + l[i].logdet);
             break;
         case DGM_DIST_BERNOULLI:
             for (size_t j = 0; j < D; j++)

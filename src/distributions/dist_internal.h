@@ -1,10 +1,11 @@
-/* Private helpers shared by the files of src/distributions (and the discrete KL in src/eval):
- * Cholesky factorisation, the flattening of a dgm_dist into its leaf families, and the
- * p log(p/q) kernel with the conventions 0 log 0 = 0 and p log(p/0) = +inf. */
+/* Private helpers shared by the files of src/distributions only: the flattening of a
+ * dgm_dist into its leaf families, and the leaves' log-densities and closed-form KL. */
 #ifndef DGM_DIST_INTERNAL_H
 #define DGM_DIST_INTERNAL_H
 
 #include "dgm.h"
+#include "distributions/categorical.h"
+#include "tensor/linalg.h"
 
 /* A leaf family (not PRODUCT) placed at offset off of x; chol is the lower Cholesky
  * factor (D x D, owned) for GAUSS_FULL leaves when requested, with logdet = log|cov|. */
@@ -20,17 +21,6 @@ typedef struct dgm__leaf {
 dgm_status dgm__dist_leaves(dgm__leaf **out, size_t *n_out, const dgm_dist *d, int with_chol,
                             dgm_err *err);
 void       dgm__leaves_free(dgm__leaf *l, size_t n);
-
-/* In place lower Cholesky factor of the D x D matrix a (upper triangle zeroed). Returns 0
- * if a is not positive definite (a pivot <= 0 or non-finite). */
-int    dgm__cholesky(double *a, size_t D);
-/* Solves L y = b in place (L lower triangular D x D). */
-void   dgm__trsv_lower(const double *L, double *b, size_t D);
-/* 2 sum log L_jj. */
-double dgm__chol_logdet(const double *L, size_t D);
-
-/* p log(p / q) for p, q >= 0: 0 when p = 0, +inf when q = 0 < p. */
-double dgm__plogpq(double p, double q);
 
 /* Leaf log-densities of one row x (the leaf's slice of it). */
 double dgm__gauss_diag_logpdf(const double *mean, const double *var, const float *x, size_t D);

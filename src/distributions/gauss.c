@@ -1,4 +1,4 @@
-/* Gaussian kernels in double: Cholesky factorisation, log-densities and closed-form KL for
+/* Gaussian kernels in double: log-densities and closed-form KL for
  * diagonal and full covariances.
  * Reference: the multivariate normal KL, e.g. torch.distributions.kl for
  * MultivariateNormal (_kl_multivariatenormal_multivariatenormal), which uses the same
@@ -7,53 +7,10 @@
  * Left out: pivoted or LDL^T factorisations for semidefinite covariances (they are
  * rejected), and blocked/BLAS Cholesky (D is at most a few thousand here). */
 #include "distributions/dist_internal.h"
+#include "distributions/gaussian.h"
+#include "tensor/linalg.h"
 
 #include <math.h>
-
-#define LOG_2PI 1.8378770664093454836
-
-int dgm__cholesky(double *a, size_t D)
-{
-    for (size_t j = 0; j < D; j++) {
-        double *aj = a + j * D;
-        double s = aj[j];
-        for (size_t k = 0; k < j; k++)
-            s -= aj[k] * aj[k];
-        if (!(s > 0) || !isfinite(s))
-            return 0;
-        double ljj = sqrt(s);
-        aj[j] = ljj;
-        for (size_t i = j + 1; i < D; i++) {
-            double *ai = a + i * D;
-            double t = ai[j];
-            for (size_t k = 0; k < j; k++)
-                t -= ai[k] * aj[k];
-            ai[j] = t / ljj;
-        }
-        for (size_t k = j + 1; k < D; k++)
-            aj[k] = 0.0;
-    }
-    return 1;
-}
-
-void dgm__trsv_lower(const double *L, double *b, size_t D)
-{
-    for (size_t i = 0; i < D; i++) {
-        const double *li = L + i * D;
-        double t = b[i];
-        for (size_t k = 0; k < i; k++)
-            t -= li[k] * b[k];
-        b[i] = t / li[i];
-    }
-}
-
-double dgm__chol_logdet(const double *L, size_t D)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < D; i++)
-        s += log(L[i * D + i]);
-    return 2.0 * s;
-}
 
 double dgm__gauss_diag_logpdf(const double *mean, const double *var, const float *x, size_t D)
 {
@@ -62,7 +19,7 @@ double dgm__gauss_diag_logpdf(const double *mean, const double *var, const float
         double r = (double)x[j] - mean[j];
         s += log(var[j]) + r * r / var[j];
     }
-    return -0.5 * (s + (double)D * LOG_2PI);
+    return -0.5 * (s + (double)D * DGM__LOG_2PI);
 }
 
 double dgm__gauss_full_logpdf(const double *mean, const double *L, double logdet,
@@ -74,7 +31,7 @@ double dgm__gauss_full_logpdf(const double *mean, const double *L, double logdet
     double m = 0.0;
     for (size_t j = 0; j < D; j++)
         m += work[j] * work[j];
-    return -0.5 * ((double)D * LOG_2PI + logdet + m);
+    return -0.5 * ((double)D * DGM__LOG_2PI + logdet + m);
 }
 
 double dgm__kl_gauss_diag(const double *mp, const double *vp, const double *mq,

@@ -4,7 +4,8 @@
  * square is the JS divergence here), both in nats; docs/math.md for the conventions
  * (0 log 0 = 0, p log(p/0) = +inf).
  * Left out: bias corrections for plug-in estimates from counts (Miller-Madow and kin). */
-#include "distributions/dist_internal.h"
+#include "dgm.h"
+#include "distributions/categorical.h"
 
 #include <math.h>
 #include <stdlib.h>

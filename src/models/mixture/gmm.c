@@ -9,6 +9,7 @@
  * with U U^T = Sigma^{-1}, and the same parameter count for BIC/AIC.
  * Left out: scikit-learn's predict/predict_proba (responsibilities are internal to EM). */
 #include "models/mixture/tractable.h"
+#include "distributions/gaussian.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ dgm_status dgm__gmm_prepare(dgm__gmm *g, const char *where, dgm_err *err)
                     logdet *= (double)D;
             }
             g->wd[gi * K + k] = w[k];
-            g->log_norm[gi * K + k] = log(w[k] / wsum) + logdet - 0.5 * (double)D * log(2 * M_PI);
+            g->log_norm[gi * K + k] = log(w[k] / wsum) + logdet - 0.5 * (double)D * DGM__LOG_2PI;
         }
     }
     if (!square) {

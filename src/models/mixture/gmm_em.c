@@ -19,6 +19,7 @@
  * about one per example.
  * Left out: warm_start, the variational (Dirichlet-process) mixture, precisions_init. */
 #include "models/mixture/tractable.h"
+#include "tensor/linalg.h"
 
 #include <float.h>
 #include <math.h>

@@ -94,9 +94,6 @@ dgm_status dgm__gmm_mstep(dgm__gmm *g, dgm__gmm_work *w, const double *resp, con
 dgm_status dgm__gmm_em(dgm__gmm *g, dgm_rng *rng, const float *x, size_t n,
                        const dgm_mixture_cfg *cfg, int cls, dgm_err *err);
 
-/* Lower Cholesky factor in place; returns 0 if a is not positive definite
- * (src/distributions/gauss.c, shared rather than repeated). */
-int  dgm__cholesky(double *a, size_t D);
 
 /* ---- Bernoulli mixture ------------------------------------------------------------- */
 

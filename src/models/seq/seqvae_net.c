@@ -8,6 +8,7 @@
  * is taken in the same order whatever the thread count. Left out: dropout, batch norm and
  * the other DeepSequence options that its published models do not use. */
 #include "models/seq/seqvae.h"
+#include "distributions/categorical.h"
 
 #include <math.h>
 #include <omp.h>
@@ -156,50 +157,11 @@ void dgm__seqvae_decode(dgm__seqvae *v, const float *z, size_t R)
 
 void dgm__seqvae_loglik(dgm__seqvae *v, double *ll, const uint8_t *x, size_t R, float dscale)
 {
-    size_t L = v->L, D = v->D, A = DGM_AA_N;
+    size_t L = v->L, D = v->D;
     #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < R; r++) {
-        float *row = v->logits + r * D, *mx = v->lse + r * 2 * L, *lse = mx + L;
-        const uint8_t *xr = x + r * L;
-        /* max and sum of e^(y - max) per position, then the logs in one vector loop */
-        for (size_t l = 0; l < L; l++) {
-            const float *q = row + l * A;
-            float m = q[0], e[DGM_AA_N];
-            for (size_t a = 1; a < A; a++)
-                m = q[a] > m ? q[a] : m;
-            #pragma omp simd
-            for (size_t a = 0; a < A; a++)
-                e[a] = dgm__expf(q[a] - m);
-            /* a fixed tree of sums: short dependency chains (an `omp simd reduction` over
-             * 20 lanes spent most of its time adding its lane array back up serially) */
-            float s0 = (e[0] + e[1]) + (e[2] + e[3]) + e[4], s1 = (e[5] + e[6]) + (e[7] + e[8]) + e[9];
-            float s2 = (e[10] + e[11]) + (e[12] + e[13]) + e[14];
-            float s3 = (e[15] + e[16]) + (e[17] + e[18]) + e[19];
-            mx[l] = m;
-            lse[l] = (s0 + s1) + (s2 + s3);
-        }
-        #pragma omp simd
-        for (size_t l = 0; l < L; l++)
-            lse[l] = mx[l] + dgm__logf(lse[l]);
-        double s = 0;
-        for (size_t l = 0; l < L; l++)
-            if (xr[l] < A) /* a gap has no term */
-                s += (double)(row[l * A + xr[l]] - lse[l]);
-        ll[r] = s;
-        if (dscale == 0.0f)
-            continue;
-        for (size_t l = 0; l < L; l++) {
-            float *q = row + l * A;
-            if (xr[l] >= A) { /* and no gradient */
-                memset(q, 0, A * sizeof *q);
-                continue;
-            }
-            #pragma omp simd
-            for (size_t a = 0; a < A; a++)
-                q[a] = dscale * dgm__expf(q[a] - lse[l]);
-            q[xr[l]] -= dscale;
-        }
-    }
+    for (size_t r = 0; r < R; r++)
+        ll[r] = dgm__categorical_loglik(v->logits + r * D, v->lse + r * 2 * L, x + r * L, L,
+                                        DGM_AA_N, dscale);
 }
 
 void dgm__seqvae_decode_backward(dgm__seqvae *v, float *dz, size_t R)

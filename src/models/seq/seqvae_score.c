@@ -10,6 +10,8 @@
  * Left out: the Bayesian decoder's weight uncertainty in log_prob and sample, which use
  * the posterior means (a draw per example would make log_prob a bound of another model). */
 #include "models/seq/seqvae.h"
+#include "distributions/gaussian.h"
+#include "objectives/iwae.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -103,14 +105,8 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
         memcpy(x, v->si.wt, L);
         memcpy(x + L, seqs, n * L);
         encode_all(v, mu, lv, x, N);
-        for (size_t i = 0; i < N; i++) {
-            double k = 0;
-            for (size_t j = 0; j < Z; j++) {
-                double a = mu[i * Z + j], b = lv[i * Z + j];
-                k += 0.5 * (a * a + exp(b) - 1.0 - b);
-            }
-            kl[i] = k;
-        }
+        for (size_t i = 0; i < N; i++)
+            kl[i] = dgm__gauss_kl_std(mu + i * Z, lv + i * Z, Z);
     }
     float eps[1024];
     if (!s && Z > 1024)
@@ -128,10 +124,8 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
         dgm_rng_fill_normal(&r, eps, Z);
         for (size_t a = 0; a < N; a += ROWS) {
             size_t R = a + ROWS < N ? ROWS : N - a;
-            for (size_t i = 0; i < R * Z; i++) {
-                size_t j = (a * Z + i);
-                v->z[i] = mu[j] + expf(0.5f * lv[j]) * eps[i % Z];
-            }
+            for (size_t r2 = 0; r2 < R; r2++)
+                dgm__gauss_rsample(v->z + r2 * Z, mu + (a + r2) * Z, lv + (a + r2) * Z, eps, Z);
             if (v->prec == DGM_PREC_BF16) {
                 if ((s = decode_bf16(v, R, err)))
                     break;
@@ -196,21 +190,17 @@ dgm_status dgm__seqvae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
                 memmove(x + (i * (size_t)k + (size_t)j) * L, x + i * L, L);
         for (size_t q = 0; q < RK; q++) {
             size_t i = q / (size_t)k;
-            double lpz = 0, lqz = 0;
-            for (size_t j = 0; j < Z; j++) {
-                float e = v->eps[q * Z + j], zz = mu[i * Z + j] + expf(0.5f * lv[i * Z + j]) * e;
-                v->z[q * Z + j] = zz;
-                lpz += -0.5 * ((double)zz * zz + 1.8378770664093453);
-                lqz += -0.5 * ((double)e * e + 1.8378770664093453 + (double)lv[i * Z + j]);
-            }
-            lw[q] = lpz - lqz;
+            dgm__gauss_rsample(v->z + q * Z, mu + i * Z, lv + i * Z, v->eps + q * Z, Z);
         }
         dgm__seqvae_decode(v, v->z, RK);
         dgm__seqvae_loglik(v, v->ll, x, RK, 0.0f);
         for (size_t i = 0; i < R; i++) {
-            for (int j = 0; j < k; j++)
-                lw[i * (size_t)k + (size_t)j] += v->ll[i * (size_t)k + (size_t)j];
-            out[a + i] = dgm_logsumexp_d(lw + i * (size_t)k, (size_t)k) - log((double)k);
+            double lvsum = dgm__iwae_lvsum(lv + i * Z, Z);
+            for (size_t j = 0; j < (size_t)k; j++) {
+                size_t q = i * (size_t)k + j;
+                lw[q] = dgm__iwae_log_weight(v->ll[q], v->z + q * Z, v->eps + q * Z, lvsum, Z);
+            }
+            out[a + i] = dgm__iwae_bound(lw + i * (size_t)k, (size_t)k);
         }
     }
     free(x);

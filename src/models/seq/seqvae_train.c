@@ -7,6 +7,7 @@
  * what a one-hot input makes cheap; every other tensor gets dense Adam.
  * Left out: KL warm-up and learning-rate schedules (DeepSequence uses neither). */
 #include "models/seq/seqvae.h"
+#include "distributions/gaussian.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,27 +21,24 @@ double dgm__seqvae_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const f
     const float *enc = dgm__seqvae_encode(v, x, B);
     double obj = 0;
     for (size_t b = 0; b < B; b++) {
-        double kl = 0;
-        for (size_t j = 0; j < Z; j++) {
-            float mu = enc[b * 2 * Z + j], lv = enc[b * 2 * Z + Z + j];
-            v->z[b * Z + j] = mu + expf(0.5f * lv) * eps[b * Z + j];
-            kl += 0.5 * ((double)mu * mu + exp((double)lv) - 1.0 - (double)lv);
-        }
-        v->klz[b] = kl;
+        const float *mu = enc + b * 2 * Z, *lv = mu + Z;
+        dgm__gauss_rsample(v->z + b * Z, mu, lv, eps + b * Z, Z);
+        v->klz[b] = dgm__gauss_kl_std(mu, lv, Z);
     }
     dgm__seqvae_decode(v, v->z, B);
     float inv = 1.0f / (float)B;
     dgm__seqvae_loglik(v, v->ll, x, B, inv);
     memset(v->dz, 0, B * Z * sizeof(float));
     dgm__seqvae_decode_backward(v, v->dz, B);
-    /* z = mu + e^(lv/2) eps: dmu = dz + mu/B, dlv = dz eps e^(lv/2) / 2 + (e^lv - 1) / 2B */
+    /* z = mu + e^(lv/2) eps: dmu = dz + mu/B, dlv = dz eps e^(lv/2) / 2 + (e^lv - 1) / 2B,
+     * with e^lv taken as the square of e^(lv/2) */
     for (size_t b = 0; b < B; b++) {
+        const float *mu = enc + b * 2 * Z, *lv = mu + Z;
+        float *dmu = v->denc + b * 2 * Z, *dlv = dmu + Z;
+        dgm__gauss_rsample_backward(dmu, dlv, v->dz + b * Z, lv, eps + b * Z, Z, 0);
         for (size_t j = 0; j < Z; j++) {
-            float mu = enc[b * 2 * Z + j], lv = enc[b * 2 * Z + Z + j], dz = v->dz[b * Z + j];
-            float sd = expf(0.5f * lv);
-            v->denc[b * 2 * Z + j] = dz + mu * inv;
-            v->denc[b * 2 * Z + Z + j] = 0.5f * dz * eps[b * Z + j] * sd +
-                                         0.5f * (sd * sd - 1.0f) * inv;
+            float sd = expf(0.5f * lv[j]);
+            dgm__gauss_kl_std_grad1(dmu + j, dlv + j, mu[j], sd * sd, inv);
         }
         obj += v->klz[b] - v->ll[b];
     }

@@ -53,7 +53,4 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
                               const float *x, const int32_t *y, size_t B, size_t K,
                               int want_grad);
 
-/* Analytic KL(N(mu, e^lv) || N(0, I)) of one example, Z dims. */
-double dgm__vae_kl_row(const float *h, size_t Z);
-
 #endif

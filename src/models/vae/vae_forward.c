@@ -1,63 +1,25 @@
 /* The VAE's batched forward pass and the gradients of its two objectives
  * (docs/math.md, "VAE"): the ELBO with the analytic Gaussian KL, optionally with KL
- * warm-up and free bits, and the importance-weighted bound of Burda et al. (2015),
- * whose gradient weights each sample's gradient by its normalised importance weight.
- * Reparameterisation: z = mu + exp(logvar / 2) eps, eps ~ N(0, I). */
+ * warm-up and free bits (src/objectives/elbo.c), and the importance-weighted bound of
+ * Burda et al. (2015), whose gradient weights each sample's gradient by its normalised
+ * importance weight (src/objectives/iwae.c). The encoder's Gaussian and the decoder's
+ * likelihoods are the kernels of src/distributions/. */
 #include "models/vae/vae.h"
-#include "tensor/fastmath.h"
+#include "distributions/bernoulli.h"
+#include "distributions/gaussian.h"
+#include "objectives/elbo.h"
+#include "objectives/iwae.h"
 
 #include <math.h>
 #include <string.h>
 
-#define LOG_2PI 1.8378770664093453
-
-double dgm__vae_kl_row(const float *h, size_t Z)
-{
-    const float *mu = h, *lv = h + Z;
-    double kl = 0;
-    for (size_t j = 0; j < Z; j++)
-        kl += 0.5 * ((double)mu[j] * mu[j] + exp(lv[j]) - 1.0 - lv[j]);
-    return kl;
-}
-
-/* log p(x|out) for one row, and (if g) d(-log p)/d(out) into g. */
 double dgm__vae_row_loglik(const dgm__vae *v, const float *out, const float *x, float *g)
 {
     size_t D = v->cfg.dim;
-    double ll = 0;
-    if (v->cfg.likelihood == DGM_LIK_BERNOULLI) {
-        /* log p = x l - softplus(l); softplus(l) = max(l, 0) + log1p(e^-|l|) and
-         * sigmoid(l) share the one exponential. The SIMD kernels of fastmath.h keep this
-         * loop vectorized: it runs once per pixel per importance sample. */
-        if (g) {
-#pragma omp simd reduction(+ : ll)
-            for (size_t j = 0; j < D; j++) {
-                float l = out[j], t = dgm__exp_neg(-fabsf(l));
-                float sp = (l > 0 ? l : 0.0f) + dgm__log1p_unit(t);
-                ll += (double)(x[j] * l - sp);
-                float inv = 1.0f / (1.0f + t);
-                g[j] = (l >= 0 ? inv : t * inv) - x[j];
-            }
-        } else {
-#pragma omp simd reduction(+ : ll)
-            for (size_t j = 0; j < D; j++) {
-                float l = out[j];
-                ll += (double)(x[j] * l - dgm__softplus(l));
-            }
-        }
-    } else {
-        const float *lv = v->cfg.sigma_predicted ? out + D
-                                                 : dgm_params_tensor(v->p, v->dec_logvar);
-        for (size_t j = 0; j < D; j++) {
-            float d = x[j] - out[j], iv = expf(-lv[j]);
-            ll += -0.5 * (LOG_2PI + lv[j] + (double)d * d * iv);
-            if (g) {
-                g[j] = -d * iv;
-                g[D + j] = 0.5f * (1.0f - d * d * iv);
-            }
-        }
-    }
-    return ll;
+    if (v->cfg.likelihood == DGM_LIK_BERNOULLI)
+        return dgm__bernoulli_logits_loglik(x, out, g, D);
+    const float *lv = v->cfg.sigma_predicted ? out + D : dgm_params_tensor(v->p, v->dec_logvar);
+    return dgm__gauss_logvar_loglik(x, out, lv, g, g ? g + D : NULL, D);
 }
 
 const float *dgm__vae_encode_z(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps_in,
@@ -90,8 +52,7 @@ const float *dgm__vae_encode_z(dgm__vae *v, dgm_rng *rng, uint64_t first, const 
         const float *mu = h + i * 2 * Z, *lv = mu + Z;
         for (size_t k = 0; k < K; k++) {
             float *zin = v->dec_x + (i * K + k) * v->dec_in;
-            for (size_t j = 0; j < Z; j++)
-                zin[j] = mu[j] + expf(0.5f * lv[j]) * e[k * Z + j];
+            dgm__gauss_rsample(zin, mu, lv, e + k * Z, Z);
             if (C) {
                 memset(zin + Z, 0, C * sizeof(float));
                 zin[Z + (size_t)y[i]] = 1.0f;
@@ -159,66 +120,28 @@ dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const
     if (obj->objective == DGM_OBJ_ELBO) {
         /* Free bits: a latent dimension whose batch-mean KL is below the floor is charged
          * the floor instead, with no gradient (Kingma et al. 2016, eq. 15). */
-        double klbar[256];
-        int active[256];
-        DGM_ASSERT(Z <= 256);
-        for (size_t j = 0; j < Z; j++)
-            klbar[j] = 0;
-        for (size_t i = 0; i < B; i++) {
-            const float *mu = h + i * 2 * Z, *lv = mu + Z;
-            for (size_t j = 0; j < Z; j++)
-                klbar[j] += 0.5 * ((double)mu[j] * mu[j] + exp(lv[j]) - 1.0 - lv[j]) * invB;
-        }
-        double klpen = 0;
-        for (size_t j = 0; j < Z; j++) {
-            active[j] = !(obj->free_bits > 0 && klbar[j] < obj->free_bits);
-            kl += klbar[j];
-            klpen += active[j] ? klbar[j] : obj->free_bits;
-        }
+        int active[DGM__ELBO_MAX_Z];
+        double klpen;
+        dgm__elbo_kl(&kl, &klpen, active, h, B, Z, obj->free_bits);
         for (size_t i = 0; i < B; i++)
             recon -= v->ll[i] * invB;
         loss = recon + obj->kl_weight * klpen;
         dgm_scale(v->ddec, (float)invB, rows * v->grad_w);
         decoder_backward(v, rows);
-        const float beta = (float)(obj->kl_weight * invB);
-        for (size_t i = 0; i < B; i++) {
-            const float *mu = h + i * 2 * Z, *lv = mu + Z, *e = v->eps + i * Z;
-            const float *dz = v->ddec_in + i * v->dec_in;
-            float *dmu = v->denc + i * 2 * Z, *dlv = dmu + Z;
-            for (size_t j = 0; j < Z; j++) {
-                float sd = expf(0.5f * lv[j]);
-                dmu[j] = dz[j] + (active[j] ? beta * mu[j] : 0.0f);
-                dlv[j] = dz[j] * e[j] * 0.5f * sd +
-                         (active[j] ? beta * 0.5f * (expf(lv[j]) - 1.0f) : 0.0f);
-            }
-        }
+        dgm__elbo_encoder_backward(v->denc, h, v->ddec_in, v->dec_in, v->eps, active,
+                                   (float)(obj->kl_weight * invB), B, Z);
     } else {
-        /* log w = log p(x|z) + log p(z) - log q(z|x); with z = mu + sd eps the Gaussian
-         * constants cancel and log q = -0.5 sum(lv + eps^2). */
         for (size_t i = 0; i < B; i++) {
-            const float *lv = h + i * 2 * Z + Z;
-            double lw[K], lvsum = 0, mx = -INFINITY;
-            for (size_t j = 0; j < Z; j++)
-                lvsum += lv[j];
+            double lw[K], lvsum = dgm__iwae_lvsum(h + i * 2 * Z + Z, Z);
             for (size_t k = 0; k < K; k++) {
                 size_t r = i * K + k;
-                const float *z = v->dec_x + r * v->dec_in, *e = v->eps + r * Z;
-                double zz = 0, ee = 0;
-                for (size_t j = 0; j < Z; j++) {
-                    zz += (double)z[j] * z[j];
-                    ee += (double)e[j] * e[j];
-                }
-                lw[k] = v->ll[r] - 0.5 * zz + 0.5 * lvsum + 0.5 * ee;
-                if (lw[k] > mx)
-                    mx = lw[k];
+                lw[k] = dgm__iwae_log_weight(v->ll[r], v->dec_x + r * v->dec_in,
+                                             v->eps + r * Z, lvsum, Z);
                 recon -= v->ll[r] * invB / (double)K;
             }
-            double se = 0;
-            for (size_t k = 0; k < K; k++)
-                se += exp(lw[k] - mx);
-            double lse = mx + log(se);
+            double lse = dgm_logsumexp_d(lw, K);
             loss -= (lse - log((double)K)) * invB;
-            kl += dgm__vae_kl_row(h + i * 2 * Z, Z) * invB;
+            kl += dgm__gauss_kl_std(h + i * 2 * Z, h + i * 2 * Z + Z, Z) * invB;
             for (size_t k = 0; k < K; k++) {
                 float wt = (float)(exp(lw[k] - lse) * invB);
                 v->ll[i * K + k] = wt; /* keep the weight for the encoder gradient */
@@ -226,22 +149,14 @@ dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const
             }
         }
         decoder_backward(v, rows);
+        float wt[K];
         for (size_t i = 0; i < B; i++) {
-            const float *lv = h + i * 2 * Z + Z;
-            float *dmu = v->denc + i * 2 * Z, *dlv = dmu + Z;
-            for (size_t j = 0; j < Z; j++)
-                dmu[j] = 0, dlv[j] = (float)(-0.5 * invB);
-            for (size_t k = 0; k < K; k++) {
-                size_t r = i * K + k;
-                float wt = (float)v->ll[r];
-                const float *z = v->dec_x + r * v->dec_in, *e = v->eps + r * Z;
-                const float *dz = v->ddec_in + r * v->dec_in;
-                for (size_t j = 0; j < Z; j++) {
-                    float G = dz[j] + wt * z[j];
-                    dmu[j] += G;
-                    dlv[j] += G * e[j] * 0.5f * expf(0.5f * lv[j]);
-                }
-            }
+            for (size_t k = 0; k < K; k++)
+                wt[k] = (float)v->ll[i * K + k];
+            dgm__iwae_encoder_backward(v->denc + i * 2 * Z, v->denc + i * 2 * Z + Z,
+                                       h + i * 2 * Z + Z, wt, v->ddec_in + i * K * v->dec_in,
+                                       v->dec_x + i * K * v->dec_in, v->dec_in,
+                                       v->eps + i * K * Z, invB, K, Z);
         }
     }
     dgm_mlp_backward(v->enc, NULL, v->denc, B);

@@ -8,6 +8,8 @@
  * sums (src/tensor/gemm_bf16.c, docs/math.md "bf16 evaluation"); the encoder, the noise
  * and the likelihood stay float32. */
 #include "models/vae/vae.h"
+#include "distributions/gaussian.h"
+#include "objectives/iwae.h"
 #include "tensor/fastmath.h"
 
 #include <math.h>
@@ -221,26 +223,13 @@ dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const floa
 #pragma omp parallel for schedule(static)
             for (long il = 0; il < bl; il++) {
                 size_t i = (size_t)il;
-                const float *lv = h + i * 2 * Z + Z;
-                double lvsum = 0;
-                for (size_t j = 0; j < Z; j++)
-                    lvsum += lv[j];
+                double lvsum = dgm__iwae_lvsum(h + i * 2 * Z + Z, Z);
                 /* running log-sum-exp over sample blocks */
                 for (size_t q = 0; q < kk; q++) {
                     size_t r = i * kk + q;
-                    const float *z = v->dec_x + r * v->dec_in, *e = v->eps + r * Z;
-                    double zz = 0, ee = 0;
-                    for (size_t j = 0; j < Z; j++) {
-                        zz += (double)z[j] * z[j];
-                        ee += (double)e[j] * e[j];
-                    }
-                    double lw = v->ll[r] - 0.5 * zz + 0.5 * lvsum + 0.5 * ee;
-                    if (lw > acc_m[i]) {
-                        acc_s[i] = acc_s[i] * exp(acc_m[i] - lw) + 1.0;
-                        acc_m[i] = lw;
-                    } else {
-                        acc_s[i] += exp(lw - acc_m[i]);
-                    }
+                    dgm__lse_push(&acc_m[i], &acc_s[i],
+                                  dgm__iwae_log_weight(v->ll[r], v->dec_x + r * v->dec_in,
+                                                       v->eps + r * Z, lvsum, Z));
                 }
             }
         }
@@ -265,7 +254,7 @@ dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon,
         size_t b = n - i0 < nb ? n - i0 : nb;
         const float *h = dgm__vae_forward(v, rng, i0, NULL, x + i0 * D, y ? y + i0 : NULL, b, 1, 0);
         for (size_t i = 0; i < b; i++) {
-            double k = dgm__vae_kl_row(h + i * 2 * Z, Z);
+            double k = dgm__gauss_kl_std(h + i * 2 * Z, h + i * 2 * Z + Z, Z);
             if (recon) recon[i0 + i] = -v->ll[i];
             if (kl) kl[i0 + i] = k;
             if (elbo) elbo[i0 + i] = v->ll[i] - k;
