@@ -26,6 +26,8 @@ void cli_progress_update(cli_progress *p, size_t done, const char *unit, double 
 {
     if (!p->tty)
         return;
+    if (done > p->total) /* a last partial batch must not run past 100% (size_t wraps) */
+        done = p->total;
     double now = cli_now();
     if (now - p->last < 0.125 && done < p->total)
         return;

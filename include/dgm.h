@@ -645,6 +645,11 @@ typedef struct dgm_mixture_cfg {
     size_t height, width;     /* image geometry to record, 0 if none */
     dgm_em_progress progress; /* optional */
     void  *progress_ctx;
+    /* for dgm_fit on a model from dgm_mixture_create: */
+    int    per_class;         /* one fit per label: a class-conditional model */
+    int    no_dequantize;     /* Gaussians: fit 8-bit data as k/255 */
+    int    binarize_threshold;/* Bernoullis: grey levels to 1 above 1/2 (else a draw) */
+    const char *save_data;    /* also write the matrix as fitted to this NPY file */
 } dgm_mixture_cfg;
 
 /* scikit-learn's defaults: K 1, full covariance, reg_covar 1e-6, tol 1e-3, max_iter 100,
@@ -692,6 +697,132 @@ typedef struct dgm_mixture_info {
 /* DGM_ERR_ARG if m is not one of these models or cls is out of range. */
 dgm_status dgm_mixture_fit_info(dgm_mixture_info *out, const dgm_model *m, int cls,
                                 dgm_err *err);
+
+/* ======================================================================= train === */
+
+/* ---- The training driver: one loop for every trainable model (src/train/fit.c).
+ * dgm_fit runs what the model's family needs:
+ *   - minibatch models (vae, cvae): epochs over a seeded shuffle of the training rows,
+ *     the optimizer and its schedule, validation on held-out rows, a checkpoint written
+ *     atomically after every epoch, and resume bit for bit from the training state a
+ *     checkpoint holds;
+ *   - sampled models (seqvae): Adam steps on minibatches drawn with probability
+ *     proportional to the sequence weights, reported every `report_every` steps, with a
+ *     mutational scan scored as validation;
+ *   - whole-data fits (gaussian, gmm, bernoulli, bernoulli-mixture by EM or closed form;
+ *     the site-independent sequence model): one fit of a model made unfitted by
+ *     dgm_mixture_create or dgm_indep_create, reporting each EM iteration.
+ * The library never prints: progress goes to the caller's callback. The caller stops a
+ * run by setting *stop (from a signal handler, say): a minibatch run then finishes its
+ * step, writes the checkpoint with its position and returns DGM_OK with res->stopped.
+ * A non-finite loss or gradient stops with DGM_ERR_NAN and keeps the last checkpoint.
+ * Randomness (docs/design.md): minibatch runs split the rows with fork(seed, 2^64 - 1),
+ * shuffle epoch e with fork(seed, e), and give step s of it fork(fork(seed, e), s + 1);
+ * sampled runs draw from fork(seed, 1); whole fits prepare the data with fork(seed, 0)
+ * and fit with fork(seed, 1). The initialisation stream is the caller's choice when it
+ * creates the model (the CLI: fork(seed, 2^64 - 2) for VAEs, fork(seed, 0) for the
+ * sequence VAE). */
+typedef enum {
+    DGM_FIT_BEGIN = 0, /* once, before the first step: sizes in n_train, n_val */
+    DGM_FIT_STEP,      /* after each step (minibatch) or each report (sampled) */
+    DGM_FIT_EPOCH,     /* after each epoch, with its means and the validation figure */
+    DGM_FIT_ITER       /* after each EM iteration (whole fits) */
+} dgm_fit_event;
+
+typedef struct dgm_fit_progress {
+    dgm_fit_event event;
+    long   epoch, epochs;   /* 1-based epoch and the total (minibatch) */
+    size_t done, total;     /* examples done in this epoch and its size (minibatch); steps
+                             * done and the total (sampled) */
+    long   step;            /* optimizer steps taken over the model's life */
+    double loss;            /* mean loss per example over the epoch so far (minibatch) or
+                             * over the steps since the last report (sampled) */
+    double recon, kl;       /* the loss's two parts, epoch means (VAE family) */
+    double val;             /* EPOCH: validation -ELBO per example; sampled: the scan's
+                             * Spearman; NaN when there is none */
+    double seconds;         /* of this epoch (EPOCH), or of training so far (sampled) */
+    double lr;              /* the learning rate of the last step */
+    size_t n_train, n_val;  /* BEGIN */
+    int    cls, init, iter; /* ITER: class (-1 for p(x)), restart and iteration */
+    double loglik;          /* ITER: mean log-likelihood per example */
+} dgm_fit_progress;
+
+typedef void (*dgm_fit_callback)(void *ctx, const dgm_fit_progress *p);
+
+typedef struct dgm_fit_data {
+    const dgm_dataset   *data;  /* rows (and labels) for the image/vector models */
+    size_t limit;               /* use only the first `limit` rows (0: all) */
+    const char *data_spec;      /* how the data were named (recorded for --resume) */
+    const char *labels_spec;    /* and the label file, or NULL */
+    const struct dgm_alignment *aln; /* sequences for the protein models */
+    const double *weights;      /* per sequence, NULL for all 1 */
+    double neff, theta;         /* their sum and the identity threshold they used */
+    struct dgm_scan *scan;      /* optional validation for sequence VAEs: a mutational scan
+                                 * (dgm_scan_load), scored every report */
+} dgm_fit_data;
+
+typedef struct dgm_fit_cfg {
+    uint64_t seed;              /* 1 */
+    long   epochs;              /* minibatch: the total, counting epochs already run (10) */
+    size_t batch;               /* minibatch size (128) */
+    dgm_opt_kind optimizer;     /* adam */
+    double lr;                  /* 1e-3 */
+    double weight_decay, clip;  /* 0, 0 (off) */
+    dgm_sched_kind schedule;    /* constant, or cosine over the whole run */
+    dgm_objective objective;    /* VAE family: ELBO or IWAE with k samples (5) */
+    int    k;
+    double kl_warmup;           /* epochs over which the KL weight rises to 1 (0: off) */
+    double free_bits;           /* per latent dimension (0: off) */
+    size_t n_val;               /* rows held out for validation (0) */
+    long   steps;               /* sampled: total steps (10000) */
+    long   report_every;        /* sampled: steps between reports and validations (1000) */
+    double time_limit;          /* sampled: stop after this many seconds of steps (0: none) */
+    int    scan_samples;        /* sampled: ELBO samples per mutant when scoring (20) */
+    const char *checkpoint;     /* minibatch: the file rewritten after every epoch and at a
+                                 * stop (NULL: none) */
+    volatile int *stop;         /* set non-zero to stop after the current step */
+    dgm_fit_callback progress;  /* optional */
+    void  *progress_ctx;
+} dgm_fit_cfg;
+
+typedef struct dgm_fit_result {
+    long   epochs, steps;       /* epochs completed and optimizer steps over the model's life */
+    double loss, val;           /* last epoch's (or report's) mean loss; validation (NaN) */
+    double seconds;             /* of training */
+    size_t n_train, n_val;
+    int    stopped;             /* stopped by *stop; the checkpoint holds the position */
+    long   stop_epoch, stop_step; /* 1-based epoch and step it stopped after */
+    int    checkpointed;        /* a checkpoint of this run (or of the one resumed) exists */
+} dgm_fit_result;
+
+/* The defaults above. */
+dgm_fit_cfg dgm_fit_defaults(void);
+/* Trains m on data; see above. res may be NULL. */
+dgm_status  dgm_fit(dgm_model *m, const dgm_fit_data *data, const dgm_fit_cfg *cfg,
+                    dgm_fit_result *res, dgm_err *err);
+/* For --resume: the options of the run saved in m's training state into cfg (seed,
+ * epochs, batch, optimizer, lr, schedule, weight decay, clip, objective, k, warm-up, free
+ * bits, n_val), the data and label specs it trained on into data_spec and labels_spec ("" if
+ * none; cap bytes each) and its row limit. DGM_ERR_FORMAT without a usable state. A
+ * dgm_fit on a model with a saved state continues from the saved epoch and step. */
+dgm_status  dgm_fit_resume_cfg(dgm_fit_cfg *cfg, char *data_spec, char *labels_spec,
+                               size_t cap, size_t *limit, const dgm_model *m, dgm_err *err);
+/* Names of the optimizer, schedule and objective kinds ("adam", "adamw", "sgd";
+ * "constant", "step", "cosine"; "elbo", "iwae"), and back (-1 if unknown). */
+const char *dgm_opt_kind_name(dgm_opt_kind k);
+int         dgm_opt_kind_from_name(const char *s);
+const char *dgm_sched_kind_name(dgm_sched_kind k);
+int         dgm_sched_kind_from_name(const char *s);
+const char *dgm_objective_name(dgm_objective o);
+int         dgm_objective_from_name(const char *s);
+
+/* An unfitted tractable model of this kind and configuration, for dgm_fit: it prepares
+ * the rows (8-bit images dequantised as (k + u)/256 for the Gaussians unless
+ * cfg->no_dequantize, grey levels binarized by a seeded draw or at 1/2 for the
+ * Bernoullis), fits by EM or in closed form (per class with cfg->per_class) and becomes
+ * the fitted model. Until then it cannot be evaluated or saved. */
+dgm_status dgm_mixture_create(dgm_model **out, dgm_tractable_kind kind,
+                              const dgm_mixture_cfg *cfg, dgm_err *err);
 
 /* @@models@@ */
 /* ======================================================================== eval === */
@@ -961,6 +1092,23 @@ dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, doubl
 /* w NULL means all 1; theta is only recorded (the weights' identity threshold). */
 dgm_status dgm_indep_fit(dgm_model **out, const dgm_alignment *a, const double *w,
                          double theta, double pseudocount, dgm_err *err);
+
+/* An unfitted site-independent model with this pseudocount, for dgm_fit (which fits it
+ * to the weighted alignment of its data, as dgm_indep_fit does). */
+dgm_status dgm_indep_create(dgm_model **out, double pseudocount, dgm_err *err);
+
+/* ---- A mutational scan's scorable mutants prepared for one model, for scoring while
+ * training (dgm_fit_data.scan) or after: the mutants of `column` that apply to the model's
+ * focus and have a measurement. */
+typedef struct dgm_scan dgm_scan;
+dgm_status dgm_scan_load(dgm_scan **out, const char *path, const char *column,
+                         const dgm_model *m, dgm_err *err);
+void       dgm_scan_free(dgm_scan *s);
+size_t     dgm_scan_count(const dgm_scan *s);   /* scorable mutants with a measurement */
+/* Spearman's rho between the model's mutation effects (`samples` ELBO samples each,
+ * from dgm_rng_init(seed)) and the measurements. */
+dgm_status dgm_scan_spearman(double *rho, dgm_model *m, const dgm_scan *s, int samples,
+                             uint64_t seed, dgm_err *err);
 
 /* ---- sequence VAE ("seqvae"), DeepSequence's model. Encoder: one-hot x -> an
  * EmbeddingBag-style first layer (a sum of one weight row per non-gap position) -> ReLU

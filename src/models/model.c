@@ -26,6 +26,16 @@ dgm_model *dgm__model_new(const dgm__model_ops *ops, void *impl)
     return m;
 }
 
+void dgm__model_become(dgm_model *dst, dgm_model *src)
+{
+    if (dst->ops && dst->ops->destroy)
+        dst->ops->destroy(dst->impl);
+    free(dst->log_prior);
+    free(dst->train_state);
+    *dst = *src;
+    free(src);
+}
+
 void dgm_model_free(dgm_model *m)
 {
     if (!m)

@@ -24,7 +24,49 @@ typedef struct dgm__model_ops {
      * header's dist section) for closed-form KL. Pointers in *out stay owned by the model.
      * NULL, or DGM_ERR_UNSUPPORTED, when the model is not such a distribution. */
     dgm_status (*as_dist)(const dgm_model *m, struct dgm_dist *out, dgm_err *err);
+    /* Optional: how dgm_fit trains the model (NULL: it is not trainable). */
+    const struct dgm__fit_ops *fit;
 } dgm__model_ops;
+
+/* ---- Training hooks: what a family gives the driver of src/train/ (dgm_fit). The
+ * driver owns the loop (epochs, shuffling, streams, schedule, checkpoints, resume, the
+ * stop flag, progress); the family owns its data preparation, step and validation. */
+typedef enum { DGM__FIT_MINIBATCH = 1, DGM__FIT_SAMPLED, DGM__FIT_WHOLE } dgm__fit_kind;
+
+typedef struct dgm__fit_stats { double loss, recon, kl; } dgm__fit_stats;
+
+/* The rows a minibatch run trains and validates on (indices into data->data). */
+typedef struct dgm__fit_rows {
+    const size_t *train, *val;
+    size_t n_train, n_val;
+    int resumed;            /* continuing a saved run: the model's state is kept */
+} dgm__fit_rows;
+
+typedef struct dgm__fit_ops {
+    dgm__fit_kind kind;
+    /* MINIBATCH and SAMPLED: check the data against the model and make the run's scratch
+     * (*state, released by end). rows is NULL for SAMPLED. */
+    dgm_status (*begin)(void **state, dgm_model *m, const dgm_fit_data *d,
+                        const dgm_fit_cfg *c, const dgm__fit_rows *rows, dgm_err *err);
+    /* MINIBATCH: one optimizer step on rows idx[0..b) with the step's stream. */
+    dgm_status (*step)(void *state, dgm_model *m, const size_t *idx, size_t b,
+                       const dgm_rng *step_rng, const dgm_optim_cfg *opt, double kl_weight,
+                       long t, dgm__fit_stats *st, dgm_err *err);
+    /* SAMPLED: `steps` steps drawing from rng; *loss their mean loss. */
+    dgm_status (*run)(void *state, dgm_model *m, dgm_rng *rng, long steps, double *loss,
+                      dgm_err *err);
+    /* Optional: the validation figure (NaN when there is nothing to validate on). */
+    dgm_status (*validate)(void *state, dgm_model *m, double *val, dgm_err *err);
+    void (*end)(void *state);
+    /* WHOLE: the fit itself, from the streams prep (data preparation) and fit; reports
+     * EM iterations through c's callback as DGM_FIT_ITER. m becomes the fitted model. */
+    dgm_status (*fit)(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
+                      dgm_rng *prep, dgm_rng *fit, dgm_err *err);
+} dgm__fit_ops;
+
+/* Moves the fitted model src into the shell dst (whose impl is destroyed) and frees src's
+ * husk: a whole fit's way of becoming its result. */
+void dgm__model_become(dgm_model *dst, dgm_model *src);
 
 struct dgm_model {
     const dgm__model_ops *ops;

@@ -298,7 +298,9 @@ static void vae_describe(const dgm_model *m, cJSON *o)
 
 static const dgm__model_ops vae_ops = {
     .type = "vae", .log_prob = dgm__vae_log_prob, .sample = dgm__vae_sample,
-    .save = vae_save, .destroy = vae_destroy, .describe = vae_describe};
+    .save = vae_save, .destroy = vae_destroy, .describe = vae_describe,
+    .fit = &dgm__vae_fit_ops};
 static const dgm__model_ops cvae_ops = {
     .type = "cvae", .log_prob = dgm__vae_log_prob, .sample = dgm__vae_sample,
-    .save = vae_save, .destroy = vae_destroy, .describe = vae_describe};
+    .save = vae_save, .destroy = vae_destroy, .describe = vae_describe,
+    .fit = &dgm__vae_fit_ops};

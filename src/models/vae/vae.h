@@ -53,4 +53,7 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
                               const float *x, const int32_t *y, size_t B, size_t K,
                               int want_grad);
 
+/* The driver hooks of vae_fit.c (minibatch training). */
+extern const dgm__fit_ops dgm__vae_fit_ops;
+
 #endif

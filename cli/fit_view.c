@@ -1,0 +1,118 @@
+/* The dgm train progress view (fit_view.h). */
+#include "fit_view.h"
+
+#include <math.h>
+#include <string.h>
+
+void cli_fit_view_init(cli_fit_view *v, const char *what)
+{
+    memset(v, 0, sizeof *v);
+    v->what = what;
+    v->last_t = cli_now();
+    v->last_cls = -2;
+    v->last_init = -1;
+}
+
+void cli_fit_view_end(cli_fit_view *v)
+{
+    if (v->bar_on)
+        cli_progress_end(&v->bar);
+    v->bar_on = 0;
+}
+
+static void on_epoch(cli_fit_view *v, const dgm_fit_progress *p)
+{
+    cli_fit_view_end(v);
+    fprintf(stderr, "epoch %ld/%ld  loss %.3f  recon %.3f  kl %.3f", p->epoch, p->epochs,
+            p->loss, p->recon, p->kl);
+    if (!isnan(p->val))
+        fprintf(stderr, "  val -elbo %.3f", p->val);
+    double rate = (double)p->n_train / p->seconds;
+    fprintf(stderr, "  %.1f s  %.0f img/s\n", p->seconds, rate);
+    if (v->log) {
+        /* JSON has no NaN: without validation the field is null */
+        char val[32] = "null";
+        if (isfinite(p->val))
+            snprintf(val, sizeof val, "%.6f", p->val);
+        fprintf(v->log, "{\"epoch\":%ld,\"train_loss\":%.6f,\"train_recon\":%.6f,"
+                "\"train_kl\":%.6f,\"val_neg_elbo\":%s,\"seconds\":%.3f,\"images_per_s\":%.1f,"
+                "\"step\":%ld,\"lr\":%.6g}\n", p->epoch, p->loss, p->recon, p->kl, val,
+                p->seconds, rate, p->step, p->lr);
+        fflush(v->log);
+    }
+}
+
+static void on_report(cli_fit_view *v, const dgm_fit_progress *p)
+{
+    if (v->log) {
+        fprintf(v->log, "%zu,%.3f,%.6g", p->done, p->seconds, p->loss);
+        if (v->scan)
+            fprintf(v->log, ",%.6f,%zu", p->val, v->scan_n);
+        fprintf(v->log, "\n");
+        fflush(v->log);
+    }
+    double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;
+    if (v->bar.tty) {
+        cli_progress_update(&v->bar, p->done, "steps", p->loss);
+        return;
+    }
+    fprintf(stderr, "step %zu  loss %.3f  %.1f steps/s", p->done, p->loss, rate);
+    if (v->scan)
+        fprintf(stderr, "  spearman %.4f", p->val);
+    fprintf(stderr, "\n");
+}
+
+static void on_iter(cli_fit_view *v, const dgm_fit_progress *p)
+{
+    double now = cli_now();
+    char cl[24] = "", change[48] = "";
+    if (p->cls >= 0)
+        snprintf(cl, sizeof cl, "class %d ", p->cls);
+    if (p->iter > 1 && p->cls == v->last_cls && p->init == v->last_init)
+        snprintf(change, sizeof change, " (%+.4g%s)", p->loglik - v->last_ll,
+                 p->loglik < v->last_ll ? ", DECREASED" : "");
+    fprintf(stderr, "%sinit %d iter %3d: log-likelihood %.6f nats/example%s  %.2f s\n", cl,
+            p->init + 1, p->iter, p->loglik, change, now - v->last_t);
+    v->last_t = now;
+    v->last_ll = p->loglik;
+    v->last_cls = p->cls;
+    v->last_init = p->init;
+}
+
+void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
+{
+    cli_fit_view *v = ctx;
+    char label[32];
+    switch (p->event) {
+    case DGM_FIT_BEGIN:
+        if (p->epochs > 0) {
+            fprintf(stderr, "dgm train: %s (%zu train, %zu validation), %ld epochs, batch %zu, "
+                    "%d threads, %zu parameters\n", v->what, p->n_train, p->n_val, p->epochs,
+                    v->batch, dgm_get_threads(), v->n_params);
+        } else {
+            cli_progress_start(&v->bar, "train", p->total);
+            v->bar_on = 1;
+        }
+        break;
+    case DGM_FIT_STEP:
+        if (p->epochs == 0) {
+            on_report(v, p);
+            break;
+        }
+        if (!v->bar_on || strncmp(v->bar.label, "epoch", 5) || v->bar.total != p->total ||
+            p->done <= v->batch) {
+            cli_fit_view_end(v);
+            snprintf(label, sizeof label, "epoch %ld/%ld", p->epoch, p->epochs);
+            cli_progress_start(&v->bar, label, p->total);
+            v->bar_on = 1;
+        }
+        cli_progress_update(&v->bar, p->done, "img/s", p->loss);
+        break;
+    case DGM_FIT_EPOCH:
+        on_epoch(v, p);
+        break;
+    case DGM_FIT_ITER:
+        on_iter(v, p);
+        break;
+    }
+}

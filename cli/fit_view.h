@@ -1,0 +1,31 @@
+/* What dgm train shows while dgm_fit runs: the progress bar on a terminal (or one plain line
+ * per epoch or report when stderr is a file), the per-epoch lines, the EM iteration lines,
+ * and the --log file (JSON lines per epoch for images, CSV per report for proteins). The
+ * library reports through dgm_fit_progress; this is the callback. */
+#ifndef DGM_CLI_FIT_VIEW_H
+#define DGM_CLI_FIT_VIEW_H
+
+#include "dgm.h"
+#include "progress.h"
+
+#include <stdio.h>
+
+typedef struct cli_fit_view {
+    const char *what;       /* BEGIN line: "vae 784-400-20 on fashion-mnist" */
+    size_t batch, n_params;
+    FILE  *log;             /* JSON lines (epochs) or CSV (sampled reports), or NULL */
+    int    log_csv, scan;   /* sampled: CSV log; a scan is scored */
+    size_t scan_n;          /* its scorable mutants (the CSV's n column) */
+    cli_progress bar;
+    int    bar_on;
+    double last_t, last_ll; /* EM lines */
+    int    last_cls, last_init;
+} cli_fit_view;
+
+void cli_fit_view_init(cli_fit_view *v, const char *what);
+/* The dgm_fit_callback; ctx is a cli_fit_view. */
+void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p);
+/* Clears a bar left on the terminal. */
+void cli_fit_view_end(cli_fit_view *v);
+
+#endif

@@ -1,0 +1,308 @@
+/* The minibatch training loop of dgm_fit: a seeded split into training and validation
+ * rows, epochs over a fresh shuffle each, the optimizer with its schedule and KL warm-up,
+ * validation after every epoch, and the checkpoint: the model file rewritten atomically
+ * (dgm_model_save) with the training state in its metadata, after every epoch and when the
+ * caller's stop flag is seen. A resumed run reads that state back and repeats what the
+ * uninterrupted run would have done, bit for bit (same threads).
+ * Streams: the split is fork(seed, 2^64 - 1); epoch e shuffles with fork(seed, e); step s
+ * of it gets fork(fork(seed, e), s + 1), which the model splits further (the VAE: 0 for
+ * binarization, 1 for the reparameterisation). */
+#include "train/fit.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The running sums of an epoch, saved with a stopped run so that the resumed epoch
+ * reports the mean over all its steps, not only those after the resume. */
+typedef struct { double loss, recon, kl; size_t seen; } sums;
+
+/* The training state kept in the model file ("dgm.train_state"): the position and every
+ * option needed to continue. The field order is part of the file's bytes. */
+static char *state_text(const dgm_fit_cfg *c, const dgm_fit_data *d, long epoch, long step,
+                        long t, double loss, const sums *partial)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddNumberToObject(s, "epoch", (double)epoch);
+    cJSON_AddNumberToObject(s, "step", (double)step);
+    cJSON_AddNumberToObject(s, "global_step", (double)t);
+    cJSON_AddNumberToObject(s, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(s, "epochs", (double)c->epochs);
+    cJSON_AddNumberToObject(s, "batch", (double)c->batch);
+    cJSON_AddNumberToObject(s, "lr", c->lr);
+    cJSON_AddStringToObject(s, "objective", dgm_objective_name(c->objective));
+    cJSON_AddNumberToObject(s, "k", (double)c->k);
+    cJSON_AddNumberToObject(s, "kl_warmup", c->kl_warmup);
+    cJSON_AddNumberToObject(s, "free_bits", c->free_bits);
+    cJSON_AddStringToObject(s, "optimizer", dgm_opt_kind_name(c->optimizer));
+    cJSON_AddStringToObject(s, "schedule", dgm_sched_kind_name(c->schedule));
+    cJSON_AddNumberToObject(s, "weight_decay", c->weight_decay);
+    cJSON_AddNumberToObject(s, "clip", c->clip);
+    cJSON_AddStringToObject(s, "data", d->data_spec ? d->data_spec : d->data->source);
+    if (d->labels_spec)
+        cJSON_AddStringToObject(s, "labels", d->labels_spec);
+    cJSON_AddNumberToObject(s, "limit", (double)d->limit);
+    cJSON_AddNumberToObject(s, "val", (double)c->n_val);
+    cJSON_AddNumberToObject(s, "train_loss", loss);
+    if (partial) {
+        cJSON_AddNumberToObject(s, "epoch_loss_sum", partial->loss);
+        cJSON_AddNumberToObject(s, "epoch_recon_sum", partial->recon);
+        cJSON_AddNumberToObject(s, "epoch_kl_sum", partial->kl);
+        cJSON_AddNumberToObject(s, "epoch_seen", (double)partial->seen);
+    }
+    char *txt = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    return txt;
+}
+
+static dgm_status checkpoint(dgm_model *m, const dgm_fit_cfg *c, const dgm_fit_data *d,
+                             long epoch, long step, long t, double loss, const sums *partial,
+                             dgm_err *err)
+{
+    if (!c->checkpoint)
+        return DGM_OK;
+    char *txt = state_text(c, d, epoch, step, t, loss, partial);
+    dgm_status s = txt ? dgm_model_set_train_state(m, txt, err)
+                       : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    free(txt);
+    return s ? s : dgm_model_save(m, c->checkpoint, err);
+}
+
+static int num(const cJSON *st, const char *key, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, key);
+    if (!cJSON_IsNumber(v))
+        return 0;
+    *out = v->valuedouble;
+    return 1;
+}
+
+static const char *str(const cJSON *st, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The saved position of m's run: epoch, step within it and global step; the stopped
+ * epoch's sums when it has them. 0 without a usable state. */
+static int position(const dgm_model *m, long *epoch, long *step, long *t, sums *partial)
+{
+    const char *txt = dgm_model_train_state(m);
+    cJSON *st = txt ? cJSON_Parse(txt) : NULL;
+    double e, s, g, seen = 0;
+    int ok = st && num(st, "epoch", &e) && num(st, "step", &s) && num(st, "global_step", &g);
+    memset(partial, 0, sizeof *partial);
+    if (ok && num(st, "epoch_seen", &seen) && num(st, "epoch_loss_sum", &partial->loss) &&
+        num(st, "epoch_recon_sum", &partial->recon) && num(st, "epoch_kl_sum", &partial->kl))
+        partial->seen = (size_t)seen;
+    else
+        memset(partial, 0, sizeof *partial);
+    if (ok)
+        *epoch = (long)e, *step = (long)s, *t = (long)g;
+    cJSON_Delete(st);
+    return ok;
+}
+
+dgm_status dgm_fit_resume_cfg(dgm_fit_cfg *c, char *data_spec, char *labels_spec, size_t cap,
+                              size_t *limit, const dgm_model *m, dgm_err *err)
+{
+    const char *txt = dgm_model_train_state(m);
+    cJSON *st = txt ? cJSON_Parse(txt) : NULL;
+    double v[12];
+    static const char *const keys[] = {"epoch", "step", "global_step", "seed", "epochs",
+                                       "batch", "lr", "k", "kl_warmup", "free_bits",
+                                       "weight_decay", "clip"};
+    int ok = st != NULL;
+    for (int i = 0; ok && i < 12; i++)
+        ok = num(st, keys[i], &v[i]);
+    double lim = 0, val = 0;
+    ok = ok && num(st, "limit", &lim) && num(st, "val", &val);
+    int obj = ok ? dgm_objective_from_name(str(st, "objective")) : -1;
+    int opt = ok ? dgm_opt_kind_from_name(str(st, "optimizer")) : -1;
+    int sch = ok ? dgm_sched_kind_from_name(str(st, "schedule")) : -1;
+    const char *data = ok ? str(st, "data") : NULL;
+    if (!ok || obj < 0 || opt < 0 || sch < 0 || !data) {
+        cJSON_Delete(st);
+        return dgm_errf(err, DGM_ERR_FORMAT, "no usable training state to resume from");
+    }
+    c->seed = (uint64_t)v[3];
+    c->epochs = (long)v[4];
+    c->batch = (size_t)v[5];
+    c->lr = v[6];
+    c->k = (int)v[7];
+    c->kl_warmup = v[8];
+    c->free_bits = v[9];
+    c->weight_decay = v[10];
+    c->clip = v[11];
+    c->objective = (dgm_objective)obj;
+    c->optimizer = (dgm_opt_kind)opt;
+    c->schedule = (dgm_sched_kind)sch;
+    c->n_val = (size_t)val;
+    *limit = (size_t)lim;
+    const char *lab = str(st, "labels");
+    int fits = strlen(data) < cap && (!lab || strlen(lab) < cap);
+    if (fits) {
+        snprintf(data_spec, cap, "%s", data);
+        snprintf(labels_spec, cap, "%s", lab ? lab : "");
+    }
+    cJSON_Delete(st);
+    return fits ? DGM_OK : dgm_errf(err, DGM_ERR_FORMAT, "the saved data path is longer than "
+                                    "%zu bytes", cap - 1);
+}
+
+// --------------------------------------------------------------------------- loop ---
+
+typedef struct {
+    size_t *order, *perm, *shuffle;
+} buffers;
+
+static void buffers_free(buffers *b)
+{
+    dgm_free(b->order);
+    dgm_free(b->perm);
+    dgm_free(b->shuffle);
+}
+
+dgm_status dgm__fit_minibatch(dgm_model *m, const dgm__fit_ops *ops, const dgm_fit_data *d,
+                              const dgm_fit_cfg *c, dgm_fit_result *res, dgm_err *err)
+{
+    if (!d->data)
+        return dgm_errf(err, DGM_ERR_ARG, "fit: a %s model trains on rows of data",
+                        dgm_model_type(m));
+    if (c->batch < 1 || c->epochs < 1)
+        return dgm_errf(err, DGM_ERR_ARG, "fit: batch and epochs must be >= 1");
+    const dgm_dataset *ds = d->data;
+    size_t n = d->limit > 0 && d->limit < ds->n ? d->limit : ds->n;
+    if (c->n_val >= n)
+        return dgm_errf(err, DGM_ERR_ARG, "--val %zu leaves no training data (%zu examples)",
+                        c->n_val, n);
+    long epoch0 = 0, step0 = 0, t = 0;
+    sums carried;
+    int resumed = position(m, &epoch0, &step0, &t, &carried);
+    if (!resumed)
+        memset(&carried, 0, sizeof carried);
+
+    buffers bf = {0};
+    dgm_rng root;
+    dgm_rng_init(&root, c->seed);
+    size_t n_val = c->n_val, n_train = n - n_val, B = c->batch;
+    bf.order = dgm_malloc_array(n, sizeof(size_t));
+    bf.perm = dgm_malloc_array(n_train, sizeof(size_t));
+    bf.shuffle = dgm_malloc_array(n_train, sizeof(size_t));
+    if (!bf.order || !bf.perm || !bf.shuffle) {
+        buffers_free(&bf);
+        return dgm_errf(err, DGM_ERR_NOMEM, "fit: out of memory for %zu examples", n);
+    }
+    {
+        dgm_rng split;
+        dgm_rng_fork(&split, &root, UINT64_MAX);
+        dgm_rng_permutation(&split, bf.order, n);
+    }
+    const size_t *train_idx = bf.order + n_val;
+    dgm__fit_rows rows = {train_idx, bf.order, n_train, n_val, resumed};
+    void *state = NULL;
+    dgm_status s = ops->begin(&state, m, d, c, &rows, err);
+    if (s) {
+        buffers_free(&bf);
+        return s;
+    }
+    dgm_optim_cfg opt = dgm__fit_optim(c);
+    size_t steps_per_epoch = (n_train + B - 1) / B;
+    if (c->schedule == DGM_SCHED_COSINE) {
+        opt.sched = DGM_SCHED_COSINE;
+        opt.total_steps = (long)steps_per_epoch * c->epochs;
+    }
+    dgm_model_keep_optimizer(m, 1);
+    int saved = resumed && c->checkpoint;
+    dgm_fit_progress p = {.event = DGM_FIT_BEGIN, .epochs = c->epochs, .n_train = n_train,
+                          .n_val = n_val, .step = t, .loss = NAN, .val = NAN, .cls = -1};
+    dgm__fit_report(c, &p);
+    double last_loss = NAN, val = NAN, t_start = dgm__fit_now();
+    long epoch = epoch0;
+    int stopped = 0;
+    for (; !s && !stopped && epoch < c->epochs; epoch++) {
+        dgm_rng er;
+        dgm_rng_fork(&er, &root, (uint64_t)epoch);
+        dgm_rng_permutation(&er, bf.shuffle, n_train);
+        for (size_t i = 0; i < n_train; i++)
+            bf.perm[i] = train_idx[bf.shuffle[i]];
+        sums sm = {0};
+        if (epoch == epoch0 && step0 > 0)
+            sm = carried;
+        double t_epoch = dgm__fit_now();
+        size_t st0 = epoch == epoch0 ? (size_t)step0 : 0;
+        for (size_t st = st0; st < steps_per_epoch; st++) {
+            size_t b0 = st * B, b = n_train - b0 < B ? n_train - b0 : B;
+            dgm_rng sr;
+            dgm_rng_fork(&sr, &er, (uint64_t)st + 1);
+            double klw = c->kl_warmup > 0
+                ? fmin(1.0, ((double)epoch + (double)st / (double)steps_per_epoch) / c->kl_warmup)
+                : 1.0;
+            dgm__fit_stats fs;
+            if ((s = ops->step(state, m, bf.perm + b0, b, &sr, &opt, klw, t, &fs, err))) {
+                /* the NaN guard: the message says where, and what is kept */
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+                if (saved)
+                    dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped, the last good "
+                             "checkpoint %s is kept", epoch + 1, st + 1, msg, c->checkpoint);
+                else
+                    dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped before any checkpoint "
+                             "was written", epoch + 1, st + 1, msg);
+                break;
+            }
+            t++;
+            sm.loss += fs.loss * (double)b;
+            sm.recon += fs.recon * (double)b;
+            sm.kl += fs.kl * (double)b;
+            sm.seen += b;
+            p = (dgm_fit_progress){.event = DGM_FIT_STEP, .epoch = epoch + 1,
+                                   .epochs = c->epochs, .done = b0 + b, .total = n_train,
+                                   .step = t, .loss = sm.loss / (double)sm.seen,
+                                   .val = NAN, .lr = dgm_optim_lr_at(&opt, t - 1), .cls = -1,
+                                   .seconds = dgm__fit_now() - t_epoch};
+            dgm__fit_report(c, &p);
+            if (c->stop && *c->stop) {
+                stopped = 1;
+                if (res) {
+                    res->stop_epoch = epoch + 1;
+                    res->stop_step = (long)st + 1;
+                }
+                s = checkpoint(m, c, d, epoch, (long)st + 1, t, sm.loss / (double)sm.seen,
+                               &sm, err);
+                break;
+            }
+        }
+        if (s || stopped)
+            break;
+        double secs = dgm__fit_now() - t_epoch;
+        last_loss = sm.seen ? sm.loss / (double)sm.seen : NAN;
+        if (ops->validate && (s = ops->validate(state, m, &val, err)))
+            break;
+        double seen = (double)(sm.seen ? sm.seen : 1);
+        p = (dgm_fit_progress){.event = DGM_FIT_EPOCH, .epoch = epoch + 1, .epochs = c->epochs,
+                               .done = n_train, .total = n_train, .step = t,
+                               .loss = last_loss, .recon = sm.recon / seen, .kl = sm.kl / seen,
+                               .val = val, .seconds = secs, .n_train = sm.seen, .cls = -1,
+                               .lr = dgm_optim_lr_at(&opt, t - 1)};
+        dgm__fit_report(c, &p);
+        if ((s = checkpoint(m, c, d, epoch + 1, 0, t, last_loss, NULL, err)))
+            break;
+        saved = c->checkpoint != NULL;
+    }
+    ops->end(state);
+    buffers_free(&bf);
+    if (res) {
+        res->epochs = epoch;
+        res->steps = t;
+        res->loss = last_loss;
+        res->val = val;
+        res->seconds = dgm__fit_now() - t_start;
+        res->n_train = n_train;
+        res->n_val = n_val;
+        res->stopped = stopped;
+        res->checkpointed = saved;
+    }
+    return s;
+}
