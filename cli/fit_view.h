@@ -28,4 +28,15 @@ void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p);
 /* Clears a bar left on the terminal. */
 void cli_fit_view_end(cli_fit_view *v);
 
+/* The summary of a protein-family fit on stdout (text, or one JSON object). variant is
+ * NULL for the site-independent model; eval_csv NULL without a scan. */
+void cli_print_protein_fit(const dgm_model *m, const dgm_fit_result *res,
+                           const dgm_alignment *a, const char *data, const char *out,
+                           const char *variant, const char *eval_csv, const char *eval_col,
+                           size_t scan_n, double neff, double weights_seconds, int json);
+/* The summary of a tractable baseline's fit on stdout (text, or one JSON object). */
+void cli_print_mixture_fit(const dgm_model *m, const dgm_dataset *ds, const char *lik, size_t n,
+                           int per_class, int mixture, int gaussian, long K, const char *cov,
+                           double secs, const char *out, int json);
+
 #endif

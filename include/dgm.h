@@ -1020,6 +1020,13 @@ typedef enum { DGM_SEQW_DEEPSEQ = 0, DGM_SEQW_PLMC } dgm_seqw_rule;
 dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n, size_t L,
                            double theta, dgm_seqw_rule rule, dgm_err *err);
 
+/* The weights of an alignment's sequences, as the training commands use them: with
+ * DGM_SEQW_PLMC identity is counted over the columns where the focus has a residue
+ * (plmc drops focus-gap columns), so the weights are plmc's own; DGM_SEQW_DEEPSEQ counts
+ * over all of a's columns (dgm_seq_weights gives the two rules). */
+dgm_status dgm_alignment_weights(double *w, double *neff, const struct dgm_alignment *a,
+                                 double theta, dgm_seqw_rule rule, dgm_err *err);
+
 /* out (n x L*20): one-hot rows, a gap as all zeros. */
 void dgm_seq_onehot(float *out, const uint8_t *seq, size_t n, size_t L);
 /* seq (n x L): the largest entry of each 20-wide block of x, the gap where the block is

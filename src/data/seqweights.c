@@ -107,3 +107,26 @@ dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n
     free(cnt);
     return DGM_OK;
 }
+
+/* plmc counts identity over the columns where the focus has a residue, not over focus
+ * gaps; with that rule, weigh on those columns so that the weights are plmc's own (checked
+ * against plmc's DHFR_weights_raw.txt in tests/cli.sh). The model still sees all columns. */
+dgm_status dgm_alignment_weights(double *w, double *neff, const dgm_alignment *a, double theta,
+                                 dgm_seqw_rule rule, dgm_err *err)
+{
+    size_t Lr = 0;
+    for (size_t l = 0; l < a->L; l++)
+        Lr += a->pos[l] >= 0;
+    if (rule != DGM_SEQW_PLMC || Lr == a->L || Lr == 0)
+        return dgm_seq_weights(w, neff, a->seq, a->n, a->L, theta, rule, err);
+    uint8_t *x = dgm_malloc_array(a->n, Lr);
+    if (!x)
+        return dgm_errf(err, DGM_ERR_NOMEM, "sequence weights: out of memory");
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t l = 0, k = 0; l < a->L; l++)
+            if (a->pos[l] >= 0)
+                x[i * Lr + k++] = a->seq[i * a->L + l];
+    dgm_status st = dgm_seq_weights(w, neff, x, a->n, Lr, theta, rule, err);
+    free(x);
+    return st;
+}

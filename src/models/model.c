@@ -26,6 +26,26 @@ dgm_model *dgm__model_new(const dgm__model_ops *ops, void *impl)
     return m;
 }
 
+dgm_status dgm__unfitted_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
+                                  const int32_t *y, size_t n, int k, dgm_err *err)
+{
+    (void)rng, (void)out, (void)x, (void)y, (void)n, (void)k;
+    return dgm_errf(err, DGM_ERR_ARG, "the %s model is not fitted yet (dgm_fit)", m->ops->type);
+}
+
+dgm_status dgm__unfitted_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
+                                size_t n, int mean, dgm_err *err)
+{
+    (void)rng, (void)out, (void)y, (void)n, (void)mean;
+    return dgm_errf(err, DGM_ERR_ARG, "the %s model is not fitted yet (dgm_fit)", m->ops->type);
+}
+
+dgm_status dgm__unfitted_save(const dgm_model *m, const char *path, dgm_err *err)
+{
+    return dgm_errf(err, DGM_ERR_ARG, "%s: the %s model is not fitted yet (dgm_fit)", path,
+                    m->ops->type);
+}
+
 void dgm__model_become(dgm_model *dst, dgm_model *src)
 {
     if (dst->ops && dst->ops->destroy)

@@ -64,6 +64,14 @@ typedef struct dgm__fit_ops {
                       dgm_rng *prep, dgm_rng *fit, dgm_err *err);
 } dgm__fit_ops;
 
+/* The operations of a model made by a *_create for a whole fit, before dgm_fit: it has no
+ * parameters to evaluate, sample or save yet, and says so. */
+dgm_status dgm__unfitted_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
+                                  const int32_t *y, size_t n, int k, dgm_err *err);
+dgm_status dgm__unfitted_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
+                                size_t n, int mean, dgm_err *err);
+dgm_status dgm__unfitted_save(const dgm_model *m, const char *path, dgm_err *err);
+
 /* Moves the fitted model src into the shell dst (whose impl is destroyed) and frees src's
  * husk: a whole fit's way of becoming its result. */
 void dgm__model_become(dgm_model *dst, dgm_model *src);

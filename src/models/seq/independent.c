@@ -190,3 +190,41 @@ dgm_status dgm__indep_load(dgm_model **out, const dgm_st_file *f, const cJSON *c
     *out = m;
     return DGM_OK;
 }
+
+// ------------------------------------------------------------------- unfitted, for dgm_fit ---
+
+typedef struct { double pseudocount; } indep_spec;
+
+static dgm_status indep_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
+                                  dgm_rng *prep, dgm_rng *fit, dgm_err *err)
+{
+    (void)c, (void)prep, (void)fit;
+    if (!d->aln)
+        return dgm_errf(err, DGM_ERR_ARG, "fit: the independent model needs an alignment");
+    dgm_model *fitted;
+    dgm_status s = dgm_indep_fit(&fitted, d->aln, d->weights, d->theta,
+                                 ((indep_spec *)m->impl)->pseudocount, err);
+    if (!s)
+        dgm__model_become(m, fitted);
+    return s;
+}
+
+static const dgm__fit_ops indep_fit_ops = {.kind = DGM__FIT_WHOLE, .fit = indep_whole_fit};
+static const dgm__model_ops indep_unfitted_ops = {
+    .type = "independent", .log_prob = dgm__unfitted_log_prob, .sample = dgm__unfitted_sample,
+    .save = dgm__unfitted_save, .destroy = free, .fit = &indep_fit_ops};
+
+dgm_status dgm_indep_create(dgm_model **out, double pseudocount, dgm_err *err)
+{
+    *out = NULL;
+    if (!(pseudocount > 0) || !isfinite(pseudocount))
+        return dgm_errf(err, DGM_ERR_ARG, "independent model: the pseudocount must be > 0 "
+                        "(got %g)", pseudocount);
+    indep_spec *p = malloc(sizeof *p);
+    if (!p || !(*out = dgm__model_new(&indep_unfitted_ops, p))) {
+        free(p);
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    }
+    p->pseudocount = pseudocount;
+    return DGM_OK;
+}

@@ -455,4 +455,5 @@ dgm_status dgm__seqvae_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
 
 const dgm__model_ops dgm__seqvae_ops = {
     .type = "seqvae", .log_prob = dgm__seqvae_log_prob, .sample = dgm__seqvae_sample,
-    .save = seqvae_save, .destroy = seqvae_destroy, .describe = seqvae_describe};
+    .save = seqvae_save, .destroy = seqvae_destroy, .describe = seqvae_describe,
+    .fit = &dgm__seqvae_fit_ops};

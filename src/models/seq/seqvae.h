@@ -77,4 +77,7 @@ double dgm__seqvae_regularise(dgm__seqvae *v);
 double dgm__seqvae_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const float *eps);
 void   dgm__seqvae_clear_grad(dgm__seqvae *v);
 
+/* The driver hooks of seqvae_fit.c (sampled steps). */
+extern const dgm__fit_ops dgm__seqvae_fit_ops;
+
 #endif
