@@ -47,6 +47,9 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 int cli_fail_err(const char *cmd, const dgm_err *err);
 /* Prints the JSON object on stdout (one line) and frees it; returns 0. */
 int cli_print_json(cJSON *obj);
+/* "1500,1500" into out (at most max sizes, each 1..maxv): the count, or -1 when the list
+ * is malformed; "" gives 0. */
+int cli_parse_sizes(size_t *out, int max, const char *s, long maxv);
 /* 1 if stderr is a terminal (progress bars), 0 otherwise. */
 int cli_isatty_err(void);
 

@@ -49,6 +49,20 @@ int cli_print_json(cJSON *obj)
 
 int cli_isatty_err(void) { return isatty(STDERR_FILENO); }
 
+int cli_parse_sizes(size_t *out, int max, const char *s, long maxv)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > maxv || n == max || (*end && *end != ','))
+            return -1;
+        out[n++] = (size_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return n;
+}
+
 static void print_default(const cli_opt *o)
 {
     switch (o->type) {

@@ -136,3 +136,31 @@ void cli_print_mixture_fit(const dgm_model *m, const dgm_dataset *ds, const char
     }
     cJSON_Delete(j);
 }
+
+void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                       long epochs, int json)
+{
+    if (res->stopped) {
+        fprintf(stderr, "dgm train: interrupted in epoch %ld after step %ld; saved %s (continue "
+                "with: dgm train --resume %s)\n", res->stop_epoch, res->stop_step, out, out);
+        return;
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", out);
+        cJSON_AddStringToObject(j, "type", dgm_model_type(m));
+        cJSON_AddNumberToObject(j, "epochs", (double)epochs);
+        cJSON_AddNumberToObject(j, "steps", (double)res->steps);
+        cJSON_AddNumberToObject(j, "train_loss", res->loss);
+        if (res->n_val)
+            cJSON_AddNumberToObject(j, "val_neg_elbo", res->val);
+        cJSON_AddNumberToObject(j, "seconds", res->seconds);
+        cJSON_AddNumberToObject(j, "n_train", (double)res->n_train);
+        cli_print_json(j);
+        return;
+    }
+    printf("trained %s: %ld epochs, final train loss %.3f nats", out, epochs, res->loss);
+    if (res->n_val)
+        printf(", validation -ELBO %.3f nats", res->val);
+    printf(" (%.1f s)\n", res->seconds);
+}

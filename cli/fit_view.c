@@ -13,6 +13,20 @@ void cli_fit_view_init(cli_fit_view *v, const char *what)
     v->last_init = -1;
 }
 
+void cli_fit_view_init_vae(cli_fit_view *v, const dgm_model *m, const dgm_vae_cfg *cfg,
+                           const char *source, size_t batch)
+{
+    char shape[160] = "";
+    for (int i = 0; i < cfg->n_hidden; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%zu", i ? "-" : "",
+                 cfg->hidden[i]);
+    cli_fit_view_init(v, v->what_buf);
+    snprintf(v->what_buf, sizeof v->what_buf, "%s %zu-%s-%zu on %s", m ? dgm_model_type(m) : "",
+             cfg->dim, shape, cfg->latent, source);
+    v->batch = batch;
+    v->n_params = m ? dgm_model_n_params(m) : 0;
+}
+
 void cli_fit_view_end(cli_fit_view *v)
 {
     if (v->bar_on)

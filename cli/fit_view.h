@@ -20,9 +20,13 @@ typedef struct cli_fit_view {
     int    bar_on;
     double last_t, last_ll; /* EM lines */
     int    last_cls, last_init;
+    char   what_buf[1024];
 } cli_fit_view;
 
 void cli_fit_view_init(cli_fit_view *v, const char *what);
+/* The view of a VAE run: what = "vae 784-400-20 on SOURCE", the batch and the size. */
+void cli_fit_view_init_vae(cli_fit_view *v, const dgm_model *m, const dgm_vae_cfg *cfg,
+                           const char *source, size_t batch);
 /* The dgm_fit_callback; ctx is a cli_fit_view. */
 void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p);
 /* Clears a bar left on the terminal. */
@@ -38,5 +42,9 @@ void cli_print_protein_fit(const dgm_model *m, const dgm_fit_result *res,
 void cli_print_mixture_fit(const dgm_model *m, const dgm_dataset *ds, const char *lik, size_t n,
                            int per_class, int mixture, int gaussian, long K, const char *cov,
                            double secs, const char *out, int json);
+/* The summary of a VAE or CVAE training run on stdout (text, or one JSON object), or, for
+ * a stopped run, where it stopped and how to resume, on stderr. */
+void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                       long epochs, int json);
 
 #endif

@@ -12,21 +12,6 @@
 
 #define CMD "train"
 
-/* "1500,1500" -> sizes; returns the count, 0 on a malformed list. */
-static int parse_sizes(size_t *out, int max, const char *s)
-{
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 100000 || n == max || (*end && *end != ','))
-            return 0;
-        out[n++] = (size_t)v;
-        s = *end ? end + 1 : end;
-    }
-    return n;
-}
-
 int cli_train_protein(int argc, char **argv)
 {
     const char *model = "vae", *data = NULL, *out = "model.safetensors", *variant = "bayesian";
@@ -83,9 +68,10 @@ int cli_train_protein(int argc, char **argv)
         return cli_fail(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
     if (strcmp(variant, "plain") && strcmp(variant, "bayesian"))
         return cli_fail(CMD, "--variant: '%s' is not plain or bayesian", variant);
-    if (!(cfg.n_enc = parse_sizes(cfg.enc, 4, hidden)) || !(cfg.n_dec = parse_sizes(cfg.dec, 4, decoder)))
-        return cli_fail(CMD, cfg.n_enc ? "--decoder: '%s' is not a list of 1 to 4 sizes like 100,500"
-                        : "--hidden: '%s' is not a list of 1 to 4 sizes like 1500,1500", cfg.n_enc ? decoder : hidden);
+    if ((cfg.n_enc = cli_parse_sizes(cfg.enc, 4, hidden, 100000)) < 1 ||
+        (cfg.n_dec = cli_parse_sizes(cfg.dec, 4, decoder, 100000)) < 1)
+        return cli_fail(CMD, cfg.n_enc > 0 ? "--decoder: '%s' is not a list of 1 to 4 sizes like 100,500"
+                        : "--hidden: '%s' is not a list of 1 to 4 sizes like 1500,1500", cfg.n_enc > 0 ? decoder : hidden);
     cfg.latent = (size_t)latent, cfg.dict = (size_t)dict, cfg.n_patterns = (size_t)patterns;
     cfg.l2 = l2, cfg.batch = (size_t)batch, cfg.lr = lr;
     dgm_err err = {0};

@@ -6,27 +6,11 @@
 #include "fit_view.h"
 #include "train.h"
 
-#include <math.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 
 static volatile int interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
-
-static int parse_hidden(const char *s, dgm_vae_cfg *cfg)
-{
-    cfg->n_hidden = 0;
-    while (*s && strcmp(s, "none")) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 65536 || cfg->n_hidden == 8 || (*end && *end != ','))
-            return 0;
-        cfg->hidden[cfg->n_hidden++] = (size_t)v;
-        s = *end ? end + 1 : end;
-    }
-    return 1;
-}
 
 int cli_train_vae(int argc, char **argv)
 {
@@ -76,9 +60,10 @@ int cli_train_vae(int argc, char **argv)
         return r == 1 ? 0 : 2;
     cli_common_apply(&c);
     dgm_err err = {0};
-    dgm_model *m = NULL;
+    dgm_model *m = NULL; /* a new model, or the one resumed */
     dgm_fit_cfg fc = dgm_fit_defaults();
-    dgm_fit_data fd = {.data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
+    dgm_dataset ds = {0}; /* 8-bit images stay bytes: 47 MB instead of 188 MB as floats */
+    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
     char saved_data[1024], saved_labels[1024];
     int obj = dgm_objective_from_name(objective), opt = dgm_opt_kind_from_name(optimizer);
     int sch = dgm_sched_kind_from_name(schedule), a = dgm_act_from_name(act);
@@ -105,32 +90,28 @@ int cli_train_vae(int argc, char **argv)
                            .schedule = sch, .objective = obj, .k = (int)k, .kl_warmup = kl_warmup,
                            .free_bits = free_bits, .n_val = (size_t)val};
     }
-    fc.epochs = epochs > 0 ? epochs : fc.epochs;
-    fc.lr = lr > 0 ? lr : fc.lr;
-    dgm_dataset ds = {0}; /* 8-bit images stay bytes: 47 MB instead of 188 MB as floats */
+    fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr; /* override saved ones */
     if (dgm_data_load_8bit(&ds, data, labels, &err)) {
         dgm_model_free(m);
         return cli_fail_err("train", &err);
     }
-    fd.data = &ds;
     int rc = 1, cond = !strcmp(model, "cvae");
     dgm_vae_cfg cfg = m ? *dgm_vae_config(m) : dgm_vae_defaults();
     if (!m) {
-        cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width;
-        cfg.latent = (size_t)latent;
+        cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width, cfg.latent = (size_t)latent;
         cfg.likelihood = !strcmp(decoder, "gaussian") ? DGM_LIK_GAUSSIAN : DGM_LIK_BERNOULLI;
         cfg.sigma_predicted = !strcmp(sigma, "predicted");
-        cfg.n_classes = cond ? ds.n_classes : 0;
-        cfg.act = (dgm_act)(a < 0 ? 0 : a);
+        cfg.n_classes = cond ? ds.n_classes : 0, cfg.act = (dgm_act)(a < 0 ? 0 : a);
         if (strcmp(model, "vae") && !cond)
             cli_fail("train", "--model: unknown model '%s'", model);
-        else if (a < 0 || !parse_hidden(hidden, &cfg))
+        else if (a < 0 || (cfg.n_hidden = strcmp(hidden, "none") ? cli_parse_sizes(cfg.hidden, 8, hidden, 65536) : 0) < 0)
             cli_fail("train", a < 0 ? "--activation: unknown activation '%s'" : "--hidden: '%s' "
                      "is not a list of widths like 512,256", a < 0 ? act : hidden);
-        else if (strcmp(decoder, "gaussian") && strcmp(decoder, "bernoulli"))
-            cli_fail("train", "--decoder: unknown decoder '%s' (bernoulli, gaussian)", decoder);
-        else if (strcmp(sigma, "learned") && strcmp(sigma, "predicted"))
-            cli_fail("train", "--sigma: unknown value '%s' (learned, predicted)", sigma);
+        else if ((strcmp(decoder, "gaussian") && strcmp(decoder, "bernoulli")) ||
+                 (strcmp(sigma, "learned") && strcmp(sigma, "predicted")))
+            cli_fail("train", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? "--sigma: "
+                     "unknown value '%s' (learned, predicted)" : "--decoder: unknown decoder '%s' "
+                     "(bernoulli, gaussian)", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? sigma : decoder);
         else if (ds.kind == DGM_DATA_REAL && cond && (!ds.y || ds.n_classes < 1))
             cli_fail("train", "%s: a cvae needs labels (give --labels)", ds.source);
         else if (ds.kind != DGM_DATA_REAL)
@@ -143,22 +124,12 @@ int cli_train_vae(int argc, char **argv)
                 cli_fail_err("train", &err);
         }
     }
-    char shape[160] = "", what[1024];
-    for (int i = 0; i < cfg.n_hidden; i++)
-        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%zu", i ? "-" : "", cfg.hidden[i]);
-    snprintf(what, sizeof what, "%s %zu-%s-%zu on %s", m ? dgm_model_type(m) : "", cfg.dim, shape,
-             cfg.latent, ds.source);
     cli_fit_view view;
-    cli_fit_view_init(&view, what);
-    view.batch = fc.batch;
-    view.n_params = m ? dgm_model_n_params(m) : 0;
+    cli_fit_view_init_vae(&view, m, &cfg, ds.source, fc.batch);
     if (m && log && !(view.log = fopen(log, "a")))
         cli_fail("train", "%s: cannot open the log for appending", log);
     else if (m) {
-        fc.checkpoint = out;
-        fc.stop = &interrupted;
-        fc.progress = cli_fit_view_cb;
-        fc.progress_ctx = &view;
+        fc.checkpoint = out, fc.stop = &interrupted, fc.progress = cli_fit_view_cb, fc.progress_ctx = &view;
         dgm_fit_result res;
         signal(SIGINT, on_sigint);
         dgm_status s = dgm_fit(m, &fd, &fc, &res, &err);
@@ -166,27 +137,8 @@ int cli_train_vae(int argc, char **argv)
         cli_fit_view_end(&view);
         if (s)
             cli_fail_err("train", &err);
-        else if (res.stopped)
-            fprintf(stderr, "dgm train: interrupted in epoch %ld after step %ld; saved %s (continue "
-                    "with: dgm train --resume %s)\n", res.stop_epoch, res.stop_step, out, out);
-        else if (c.json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "model", out);
-            cJSON_AddStringToObject(j, "type", dgm_model_type(m));
-            cJSON_AddNumberToObject(j, "epochs", (double)fc.epochs);
-            cJSON_AddNumberToObject(j, "steps", (double)res.steps);
-            cJSON_AddNumberToObject(j, "train_loss", res.loss);
-            if (res.n_val)
-                cJSON_AddNumberToObject(j, "val_neg_elbo", res.val);
-            cJSON_AddNumberToObject(j, "seconds", res.seconds);
-            cJSON_AddNumberToObject(j, "n_train", (double)res.n_train);
-            cli_print_json(j);
-        } else {
-            printf("trained %s: %ld epochs, final train loss %.3f nats", out, fc.epochs, res.loss);
-            if (res.n_val)
-                printf(", validation -ELBO %.3f nats", res.val);
-            printf(" (%.1f s)\n", res.seconds);
-        }
+        else
+            cli_print_vae_fit(m, &res, out, fc.epochs, c.json);
         rc = s ? 1 : res.stopped ? 130 : 0;
     }
     if (view.log)
