@@ -59,10 +59,6 @@ void  dgm_free(void *p);
 /* out = a*b, returning 0 on overflow. */
 int   dgm_size_mul(size_t *out, size_t a, size_t b);
 
-/* Programmer-error check, active in every build: prints file:line and aborts. */
-void dgm__assert_fail(const char *expr, const char *file, int line);
-#define DGM_ASSERT(c) ((c) ? (void)0 : dgm__assert_fail(#c, __FILE__, __LINE__))
-
 /* Threads used by OpenMP regions and by OpenBLAS. n <= 0 means all cores. */
 void dgm_set_threads(int n);
 int  dgm_get_threads(void);

@@ -10,6 +10,7 @@
  * Left out: the tolerances are gradcheck.h's defaults, calibrated on these networks
  * (docs/math.md, "Gradient checks"), not derived per case. */
 #include "dgm.h"
+#include "core/assert.h"
 #include "gradcheck.h"
 
 #include <stdint.h>

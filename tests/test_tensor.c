@@ -2,6 +2,7 @@
  * odd sizes, leading dimensions larger than the width, and alpha/beta; the elementwise
  * and row-wise helpers against direct formulas. */
 #include "dgm.h"
+#include "core/assert.h"
 #include "test.h"
 
 #include <float.h>

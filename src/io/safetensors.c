@@ -7,6 +7,7 @@
  * memory mapping (the data section is copied into one malloc'd buffer, which also gives the
  * 4-byte alignment that float pointers need). */
 #include "dgm.h"
+#include "core/assert.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -5,6 +5,7 @@
  * linear layer (docs/math.md, "MLP backward"). Two ping-pong buffers hold the running
  * gradient, so backward never allocates. */
 #include "dgm.h"
+#include "core/assert.h"
 #include "nn/nn.h"
 
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * two optimizer moments, all in the same layout, so that the optimizer, clipping,
  * checkpointing and gradient checks are flat loops over one buffer. */
 #include "dgm.h"
+#include "core/assert.h"
 #include "core/par.h"
 
 #include <omp.h>

@@ -3,6 +3,7 @@
  * warm-up and free bits, and the importance-weighted bound of Burda et al. (2015),
  * whose gradient weights each sample's gradient by its normalised importance weight.
  * Reparameterisation: z = mu + exp(logvar / 2) eps, eps ~ N(0, I). */
+#include "core/assert.h"
 #include "models/vae/vae.h"
 #include "tensor/fastmath.h"
 
