@@ -53,9 +53,15 @@ cli: $(BUILD)/dgm
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on this file too: a flag changed here (-fvisibility=hidden, say) rebuilds them.
+$(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Library objects hide every symbol that the headers do not mark DGM_API, so libdgm.so
+# exports the public API and nothing else. The CLI, tests and benchmarks link libdgm.a,
+# where hidden symbols still link, and may call dgm__ internals.
+$(LIB_OBJ): override CFLAGS += -fvisibility=hidden
 
 $(BUILD)/libdgm.a: $(LIB_OBJ)
 	@rm -f $@
