@@ -120,7 +120,7 @@ install: lib cli
 	install -m 755 $(BUILD)/libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdgm.so
-	install -m 644 include/dgm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/dgm.h include/dgm_blocks.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/dgm $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LDLIBS)|' dgm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dgm.pc
 

@@ -1,5 +1,11 @@
 /*
- * dgm.h — the one public header of libdgm, deep generative models in C.
+ * dgm.h — the public header of libdgm, deep generative models in C, for programs that use
+ * its models: status and errors, allocation, threads, the RNG, data sets, models (the VAE
+ * and CVAE, tractable baselines, protein-family models), training, evaluation, sampling,
+ * closed-form distributions and divergences, and the image and matrix writers. What the
+ * models are built from (matrix products, tensor ops, layers, the parameter store's
+ * functions, the MLP, optimizer kernels, safetensors) is in dgm_blocks.h, which includes
+ * this header. Both are installed; libdgm.so exports what they declare and nothing else.
  *
  * Conventions (docs/design.md has the full vocabulary):
  *   - Row-major float32 everywhere. Shapes are written in comments with the letters
@@ -9,8 +15,7 @@
  *   - Functions that can fail return dgm_status and fill a caller-owned dgm_err with a
  *     one-line message naming the file and the problem. The library never prints to
  *     stdout and never calls exit(). Programmer errors (NULL where a buffer is required,
- *     sizes that contradict each other) trip DGM_ASSERT, which prints file:line.
- *   - Every backward function ADDS into its gradient outputs; callers zero them first.
+ *     sizes that contradict each other) trip an assertion that prints file:line.
  *   - Randomness only through dgm_rng, a counter-based Philox-4x32-10 generator.
  */
 #ifndef DGM_H
@@ -114,27 +119,14 @@ DGM_API void     dgm_rng_permutation(dgm_rng *rng, size_t *out, size_t n);
 
 /* ====================================================================== tensor === */
 
-typedef enum { DGM_NOTRANS = 0, DGM_TRANS = 1 } dgm_trans;
-
-/* C (M x N) = alpha * op(A) op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N.
- * The only caller of BLAS in dgm; BLAS=none builds a blocked plain-C fallback. */
-DGM_API void dgm_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                      float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                      float beta, float *C, size_t ldc);
-/* The textbook triple loop, in double accumulation: the reference the tests and
- * benchmarks compare dgm_gemm with. */
-DGM_API void dgm_gemm_ref(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                          float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                          float beta, float *C, size_t ldc);
-/* Name of the matrix-product backend ("openblas 0.3.21 ..." or "plain C"). */
-DGM_API const char *dgm_gemm_backend(void);
-
 /* ---- bf16 products (optional, oneDNN): inputs rounded to bfloat16 (the top half of a
  * float32, 8 significant bits), products and sums in float32, C in float32. For
  * inference; each rounded input is off by at most 2^-8 relative, so an entry of C is
  * within about 2^-7 |alpha| sum_k |a_ik||b_kj| of the float32 product. Built only when
  * libdnnl-dev is installed (make DNNL=0 leaves it out); otherwise the products return
- * DGM_ERR_UNSUPPORTED with a message that says so. */
+ * DGM_ERR_UNSUPPORTED with a message that says so. The models take a precision
+ * (dgm_vae_set_precision, dgm_seqvae_set_precision); the products and the conversions
+ * are building blocks, in dgm_blocks.h. */
 typedef enum { DGM_PREC_FP32 = 0, DGM_PREC_BF16 } dgm_precision;
 
 /* 1 if this build has oneDNN and it can run bf16 products on this CPU. */
@@ -142,42 +134,11 @@ DGM_API int  dgm_bf16_available(void);
 /* DGM_OK where dgm_bf16_available(), else DGM_ERR_UNSUPPORTED saying why: no oneDNN in
  * this build, or a CPU it will not run bf16 products on. */
 DGM_API dgm_status dgm_bf16_require(dgm_err *err);
-/* out[i] = in[i] rounded to bf16 (nearest, ties to even; NaN stays NaN). */
-DGM_API void dgm_f32_to_bf16(uint16_t *out, const float *in, size_t n);
-/* The same on a rows x cols block with leading dimensions ldo (out) and ldi (in). */
-DGM_API void dgm_f32_to_bf16_rows(uint16_t *out, size_t ldo, const float *in, size_t ldi,
-                                  size_t rows, size_t cols);
-/* out[i] = in[i] as float32 (exact). */
-DGM_API void dgm_bf16_to_f32(float *out, const uint16_t *in, size_t n);
-/* dgm_gemm with A and B rounded to bf16 (converted into scratch allocated per call). */
-DGM_API dgm_status dgm_gemm_bf16(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                                 float alpha, const float *A, size_t lda, const float *B,
-                                 size_t ldb, float beta, float *C, size_t ldc, dgm_err *err);
-/* The same with A and B already in bf16 (weights converted once, say). */
-DGM_API dgm_status dgm_gemm_bf16_raw(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                                     float alpha, const uint16_t *A, size_t lda, const uint16_t *B,
-                                     size_t ldb, float beta, float *C, size_t ldc, dgm_err *err);
-
-DGM_API void   dgm_fill(float *x, float v, size_t n);
-DGM_API void   dgm_scale(float *x, float a, size_t n);             /* x *= a */
-DGM_API void   dgm_axpy(float *y, float a, const float *x, size_t n); /* y += a x */
-/* y[b, :] += bias[:] for each of B rows of width N. */
-DGM_API void   dgm_add_row_bias(float *y, const float *bias, size_t B, size_t N);
-/* db[:] += sum over rows of dy (B x N), double accumulation. */
-DGM_API void   dgm_sum_rows(float *db, const float *dy, size_t B, size_t N);
-DGM_API double dgm_sum(const float *x, size_t n);                  /* double accumulator */
-DGM_API double dgm_dot(const float *x, const float *y, size_t n);  /* double accumulator */
-DGM_API double dgm_sumsq(const float *x, size_t n);
-/* out[b] = log sum_j exp(x[b, j]) for B rows of width N, max subtracted. */
-DGM_API void   dgm_logsumexp_rows(float *out, const float *x, size_t B, size_t N);
-DGM_API double dgm_logsumexp_d(const double *x, size_t n);
-/* y = softmax(x) row-wise (y may alias x). */
-DGM_API void   dgm_softmax_rows(float *y, const float *x, size_t B, size_t N);
-/* 1 if every element is finite. */
-DGM_API int    dgm_all_finite(const float *x, size_t n);
 
 /* ========================================================================== nn === */
 
+/* Activations, as model configurations name them (dgm_vae_cfg); the layers that apply
+ * them are building blocks, in dgm_blocks.h. */
 typedef enum {
     DGM_ACT_IDENTITY = 0,
     DGM_ACT_RELU,
@@ -192,73 +153,10 @@ typedef enum {
 DGM_API int         dgm_act_from_name(const char *name);
 DGM_API const char *dgm_act_name(dgm_act a);
 
-/* y = act(x), n elements (y may alias x). */
-DGM_API void dgm_act_forward(dgm_act a, float *y, const float *x, size_t n);
-/* dx += dy * act'(x); y = act(x) is passed too since some derivatives are cheaper
- * from the output. */
-DGM_API void dgm_act_backward(dgm_act a, float *dx, const float *dy, const float *x,
-                              const float *y, size_t n);
-
-/* Linear layer as torch.nn.Linear: y (B x O) = x (B x I) W^T + b, W is (O x I). */
-DGM_API void dgm_linear_forward(float *y, const float *x, const float *W, const float *b,
-                                size_t B, size_t I, size_t O);
-/* dW += dy^T x, db += sum_rows dy, dx += dy W. dx, dW or db may be NULL to skip. */
-DGM_API void dgm_linear_backward(float *dx, float *dW, float *db, const float *dy,
-                                 const float *x, const float *W, size_t B, size_t I, size_t O);
-/* torch.nn.Linear's default init: W, b ~ U(-1/sqrt(I), 1/sqrt(I)). */
-DGM_API void dgm_linear_init(dgm_rng *rng, float *W, float *b, size_t I, size_t O);
-
-/* ---- Parameter store: one contiguous buffer for parameters, one for gradients, and the
- * optimizer's moments in the same layout. Tensors are registered by PyTorch-style name
- * before dgm_params_alloc; afterwards their offsets are stable views. */
+/* A model's parameter store (dgm_vae_params): parameters, gradients and the optimizer's
+ * moments, one buffer each in the same layout; dgm_optim_step updates it. Its functions
+ * (dgm_params_*) are building blocks, in dgm_blocks.h. */
 typedef struct dgm_params dgm_params;
-
-DGM_API dgm_params *dgm_params_create(void);
-DGM_API void        dgm_params_free(dgm_params *p);
-/* Registers a tensor of ndim <= 4 dims; returns its index, or -1 on allocation failure.
- * Must be called before dgm_params_alloc. */
-DGM_API int         dgm_params_add(dgm_params *p, const char *name, const size_t *shape, int ndim);
-/* Allocates data, grad, and the two optimizer moment buffers, all zeroed. */
-DGM_API dgm_status  dgm_params_alloc(dgm_params *p, dgm_err *err);
-DGM_API size_t      dgm_params_count(const dgm_params *p);      /* total floats */
-DGM_API int         dgm_params_n_tensors(const dgm_params *p);
-DGM_API float      *dgm_params_data(dgm_params *p);
-DGM_API float      *dgm_params_grad(dgm_params *p);
-DGM_API float      *dgm_params_m(dgm_params *p);
-DGM_API float      *dgm_params_v(dgm_params *p);
-/* View of tensor i into data (or grad); info about tensor i. */
-DGM_API float      *dgm_params_tensor(dgm_params *p, int i);
-DGM_API float      *dgm_params_tensor_grad(dgm_params *p, int i);
-DGM_API const char *dgm_params_name(const dgm_params *p, int i);
-/* Fills shape with tensor i's dims; returns ndim. */
-DGM_API int         dgm_params_shape(const dgm_params *p, int i, size_t shape[4]);
-DGM_API size_t      dgm_params_offset(const dgm_params *p, int i);
-DGM_API size_t      dgm_params_numel(const dgm_params *p, int i);
-DGM_API int         dgm_params_find(const dgm_params *p, const char *name); /* -1 if absent */
-DGM_API void        dgm_params_zero_grad(dgm_params *p);
-
-/* ---- MLP: Linear, act, Linear, act, ..., Linear (no activation on the output unless
- * out_act is set). Layer sizes dims[0..n_layers]. Weights live in a dgm_params under
- * "<prefix>.<2i>.weight" / ".bias" — the names torch.nn.Sequential(Linear, Act, ...)
- * gives. Scratch for activations is reserved for a maximum batch once. */
-typedef struct dgm_mlp dgm_mlp;
-
-/* Registers the MLP's tensors in p (before dgm_params_alloc). */
-DGM_API dgm_mlp    *dgm_mlp_create(dgm_params *p, const char *prefix, const size_t *dims,
-                                   int n_layers, dgm_act act, dgm_act out_act);
-DGM_API void        dgm_mlp_free(dgm_mlp *m);
-/* After dgm_params_alloc: PyTorch default init for every layer. */
-DGM_API void        dgm_mlp_init(dgm_mlp *m, dgm_rng *rng);
-/* Reserves activation scratch for batches up to max_B (no-op if already large enough). */
-DGM_API dgm_status  dgm_mlp_reserve(dgm_mlp *m, size_t max_B, dgm_err *err);
-/* Forward on B <= max_B rows; returns a pointer to the output (B x dims[n_layers]) inside
- * the MLP's scratch, valid until the next forward. Keeps what backward needs. */
-DGM_API const float *dgm_mlp_forward(dgm_mlp *m, const float *x, size_t B);
-/* Backward of the last forward: accumulates parameter gradients into p's grad buffer and
- * adds the input gradient into dx (B x dims[0]) unless dx is NULL. Overwrites dy. */
-DGM_API void        dgm_mlp_backward(dgm_mlp *m, float *dx, float *dy, size_t B);
-DGM_API size_t      dgm_mlp_in(const dgm_mlp *m);
-DGM_API size_t      dgm_mlp_out(const dgm_mlp *m);
 
 /* ======================================================================= optim === */
 
@@ -289,21 +187,10 @@ DGM_API dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind);
  * COSINE min_lr + (lr - min_lr) (1 + cos(pi min(t, total_steps) / total_steps)) / 2
  * (torch CosineAnnealingLR with eta_min = min_lr, T_max = total_steps). */
 DGM_API float dgm_optim_lr_at(const dgm_optim_cfg *cfg, long t);
-/* Scales g so that its L2 norm is at most max_norm; returns the norm before clipping. */
-DGM_API double dgm_clip_grad_norm(float *g, size_t n, double max_norm);
-
-/* Flat update loops over n parameters. t is the 1-based step count used for Adam's bias
- * correction. m (and v) are the moment buffers in the parameters' layout. */
-DGM_API void dgm_sgd_step(float *w, const float *g, float *m, size_t n, float lr,
-                          float momentum, int nesterov, float weight_decay, long t);
-DGM_API void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float lr,
-                           float beta1, float beta2, float eps, float weight_decay,
-                           int decoupled, long t);
 /* One optimizer step on a parameter store: clipping, schedule and update. t is the
  * number of steps already taken (0 on the first call); returns the lr used. */
 DGM_API float dgm_optim_step(const dgm_optim_cfg *cfg, dgm_params *p, long t);
 
-/* ========================================================== sections (others) === */
 /* ======================================================================== dist === */
 
 /* A closed-form distribution over a vector x of `dim` floats. The struct only describes:
@@ -369,7 +256,6 @@ DGM_API dgm_status dgm_dist_parse_json(dgm_dist **out, const char *text, const c
 DGM_API dgm_status dgm_dist_load_json(dgm_dist **out, const char *path, dgm_err *err);
 DGM_API void       dgm_dist_free(dgm_dist *d);
 
-/* @@dist@@ */
 /* ======================================================================== data === */
 
 typedef enum { DGM_DATA_REAL = 0, DGM_DATA_SEQ } dgm_data_kind;
@@ -434,7 +320,6 @@ DGM_API void       dgm_data_example(dgm_rng *rng, float *out, const dgm_dataset 
  * no class names or c is out of range. */
 DGM_API const char *dgm_data_class_name(const dgm_dataset *d, int c);
 
-/* @@data@@ */
 /* ========================================================================== io === */
 
 /* Atomic output: write to a temporary file beside `path`, then rename it into place, so
@@ -457,33 +342,6 @@ DGM_API dgm_status dgm_csv_write(const char *path, const float *x, size_t rows, 
 DGM_API dgm_status dgm_idx_write(const char *path, const float *x, size_t rows, size_t h, size_t w,
                                  dgm_err *err);
 
-/* ---- safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian
- * header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
- * {str: str}}, then the raw little-endian data. dgm writes F32 only and reads F32. */
-typedef struct dgm_st_tensor {
-    const char *name;
-    const float *data;
-    size_t shape[4];
-    int ndim;
-} dgm_st_tensor;
-
-/* Writes atomically. meta_kv holds n_meta (key, value) string pairs: 2*n_meta strings. */
-DGM_API dgm_status dgm_safetensors_write(const char *path, const dgm_st_tensor *t, size_t n,
-                                         const char *const *meta_kv, size_t n_meta, dgm_err *err);
-
-typedef struct dgm_st_file dgm_st_file;
-/* Reads and validates a whole file (offsets, sizes, dtypes, overlapping ranges). */
-DGM_API dgm_status  dgm_safetensors_read(dgm_st_file **out, const char *path, dgm_err *err);
-DGM_API void        dgm_safetensors_free(dgm_st_file *f);
-DGM_API size_t      dgm_st_count(const dgm_st_file *f);
-/* Tensor i's description (data points into the file's buffer), or by name (NULL if absent). */
-DGM_API const dgm_st_tensor *dgm_st_get(const dgm_st_file *f, size_t i);
-DGM_API const dgm_st_tensor *dgm_st_find(const dgm_st_file *f, const char *name);
-/* Metadata value for key, or NULL. */
-DGM_API const char *dgm_st_meta(const dgm_st_file *f, const char *key);
-DGM_API size_t      dgm_st_meta_count(const dgm_st_file *f);
-DGM_API const char *dgm_st_meta_key(const dgm_st_file *f, size_t i);
-
 /* An h x w RGB image (rgb holds h*w*3 bytes, row-major, R G B per pixel) as 8-bit PNG,
  * written atomically: for figures drawn by callers. */
 DGM_API dgm_status dgm_png_write_rgb(const char *path, const uint8_t *rgb, size_t h, size_t w,
@@ -496,7 +354,6 @@ DGM_API dgm_status dgm_png_write_grid_labeled(const char *path, const float *img
                                               const char *const *labels, size_t n_labels,
                                               dgm_err *err);
 
-/* @@io@@ */
 /* ====================================================================== models === */
 
 /* Every model dgm fits is a dgm_model: an opaque handle with a common interface, so that
@@ -706,7 +563,6 @@ typedef struct dgm_mixture_info {
 DGM_API dgm_status dgm_mixture_fit_info(dgm_mixture_info *out, const dgm_model *m, int cls,
                                         dgm_err *err);
 
-/* @@models@@ */
 /* ======================================================================== eval === */
 
 /* ---- Divergences. docs/math.md, "Divergences and likelihood estimators", gives every
@@ -836,7 +692,6 @@ DGM_API dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_
 DGM_API dgm_status dgm_classify(dgm_rng *rng, double *log_post, dgm_model *m, const float *x,
                                 size_t n, int k, dgm_err *err);
 
-/* @@eval@@ */
 /* ===================================================================== protein === */
 /* Protein-family models as in DeepSequence (Riesselman et al., Nature Methods 2018):
  * alignment readers, sequence weights, a site-independent model, a sequence VAE, and
@@ -1020,8 +875,6 @@ DGM_API long       dgm_seqvae_steps(const dgm_model *m);
  * mutation effects: DGM_PREC_BF16 rounds its weights and activations to bf16 with float32
  * sums (dgm_gemm_bf16); everything else stays float32. DGM_ERR_UNSUPPORTED without oneDNN. */
 DGM_API dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
-
-/* @@protein@@ */
 
 #ifdef __cplusplus
 }
