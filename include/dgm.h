@@ -29,6 +29,8 @@
 extern "C" {
 #endif
 
+/* The library's version, VERSION in the Makefile: the shared library is libdgm.so.VERSION
+ * with the SONAME libdgm.so.MAJOR (docs/design.md, "Public API"). */
 #define DGM_VERSION "0.1.0"
 
 /* DGM_API marks each function libdgm.so exports. The library is compiled with
@@ -188,7 +190,8 @@ DGM_API dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind);
  * (torch CosineAnnealingLR with eta_min = min_lr, T_max = total_steps). */
 DGM_API float dgm_optim_lr_at(const dgm_optim_cfg *cfg, long t);
 /* One optimizer step on a parameter store: clipping, schedule and update. t is the
- * number of steps already taken (0 on the first call); returns the lr used. */
+ * number of steps already taken (0 on the first call); returns the lr used. The raw
+ * kernels it runs (dgm_clip_grad_norm, dgm_sgd_step, dgm_adam_step) are in dgm_blocks.h. */
 DGM_API float dgm_optim_step(const dgm_optim_cfg *cfg, dgm_params *p, long t);
 
 /* ======================================================================== dist === */
