@@ -6,6 +6,11 @@ BUILD   ?= build
 BLAS    ?= openblas
 PREFIX  ?= /usr/local
 CC      ?= cc
+# The library's version. Its first number is the ABI: libdgm.so.0.1.0 has the SONAME
+# libdgm.so.0, and a change that breaks callers built against it bumps that number
+# (docs/design.md, "Public API"). DGM_VERSION in include/dgm.h says the same.
+VERSION := 0.1.0
+SONAME  := libdgm.so.$(firstword $(subst ., ,$(VERSION)))
 
 CFLAGS  ?= -O2 -march=native -g
 # -fno-math-errno lets sqrtf and friends vectorise: Adam's loop was scalar for its sqrtf
@@ -48,21 +53,35 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all lib cli tests benches test bench asan install clean demo
 all: lib cli tests benches
-lib: $(BUILD)/libdgm.a $(BUILD)/libdgm.so
+lib: $(BUILD)/libdgm.a $(BUILD)/libdgm.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/libdgm.so
 cli: $(BUILD)/dgm
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on this file too: a flag changed here (-fvisibility=hidden, say) rebuilds them.
+$(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Library objects hide every symbol that the headers do not mark DGM_API, so libdgm.so
+# exports the public API and nothing else. The CLI, tests and benchmarks link libdgm.a,
+# where hidden symbols still link, and may call dgm__ internals.
+$(LIB_OBJ): override CFLAGS += -fvisibility=hidden
 
 $(BUILD)/libdgm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libdgm.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The shared library and its two links: libdgm.so.0 (the SONAME, what programs load) and
+# libdgm.so (what -ldgm finds when linking).
+$(BUILD)/libdgm.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(BUILD)/libdgm.so.$(VERSION)
+	ln -sf libdgm.so.$(VERSION) $@
+
+$(BUILD)/libdgm.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/dgm: $(CLI_OBJ) $(BUILD)/libdgm.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdgm.a $(LDLIBS)
@@ -98,10 +117,12 @@ bench:
 install: lib cli
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libdgm.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libdgm.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/dgm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdgm.so
+	install -m 644 include/dgm.h include/dgm_blocks.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/dgm $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LDLIBS)|' dgm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dgm.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LDLIBS)|' dgm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dgm.pc
 
 clean:
 	rm -rf build build-*

@@ -9,7 +9,7 @@
  * (validate, warm up, time). Left out: batch sizes other than 128, and the reference loop
  * at 1024^3 is timed on its first 64 rows only (a full run would take seconds).
  * Usage: bench_gemm [--threads N] [--budget SECONDS_PER_SHAPE]. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <errno.h>
 #include <math.h>

@@ -21,7 +21,7 @@
  * Targets (issue 5): test bits/dim within 0.5% of scikit-learn's, fit at least 3x faster.
  * Timings are single runs (a fit takes seconds); each row shows the 1-minute load average
  * read before it. Where /usr/bin/python3 has no scikit-learn, its rows say so. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -9,7 +9,7 @@
  * Timings are medians of --reps runs after one warm-up run of the smallest size.
  * Reference: llm.c's dev/cpu benchmarks (validate, warm up, time).
  * Usage: bench_knn [--threads N] [--reps R] [--synthetic]. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,7 @@
 /* dgm <command> [options]: dispatch to one file per subcommand. Commands are declared weak
  * so that the tool builds while a command's file is absent; an absent one says so. */
 #include "cli.h"
+#include "dgm_blocks.h"
 
 #include <stdlib.h>
 #include <string.h>

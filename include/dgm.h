@@ -1,5 +1,11 @@
 /*
- * dgm.h — the one public header of libdgm, deep generative models in C.
+ * dgm.h — the public header of libdgm, deep generative models in C, for programs that use
+ * its models: status and errors, allocation, threads, the RNG, data sets, models (the VAE
+ * and CVAE, tractable baselines, protein-family models), training, evaluation, sampling,
+ * closed-form distributions and divergences, and the image and matrix writers. What the
+ * models are built from (matrix products, tensor ops, layers, the parameter store's
+ * functions, the MLP, optimizer kernels, safetensors) is in dgm_blocks.h, which includes
+ * this header. Both are installed; libdgm.so exports what they declare and nothing else.
  *
  * Conventions (docs/design.md has the full vocabulary):
  *   - Row-major float32 everywhere. Shapes are written in comments with the letters
@@ -9,8 +15,7 @@
  *   - Functions that can fail return dgm_status and fill a caller-owned dgm_err with a
  *     one-line message naming the file and the problem. The library never prints to
  *     stdout and never calls exit(). Programmer errors (NULL where a buffer is required,
- *     sizes that contradict each other) trip DGM_ASSERT, which prints file:line.
- *   - Every backward function ADDS into its gradient outputs; callers zero them first.
+ *     sizes that contradict each other) trip an assertion that prints file:line.
  *   - Randomness only through dgm_rng, a counter-based Philox-4x32-10 generator.
  */
 #ifndef DGM_H
@@ -24,7 +29,18 @@
 extern "C" {
 #endif
 
+/* The library's version, VERSION in the Makefile: the shared library is libdgm.so.VERSION
+ * with the SONAME libdgm.so.MAJOR (docs/design.md, "Public API"). */
 #define DGM_VERSION "0.1.0"
+
+/* DGM_API marks each function libdgm.so exports. The library is compiled with
+ * -fvisibility=hidden, so nothing else leaves it: not its static helpers, not the dgm__
+ * functions its files share. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DGM_API __attribute__((visibility("default")))
+#else
+#define DGM_API
+#endif
 
 /* ======================================================================== core === */
 
@@ -46,26 +62,22 @@ typedef struct dgm_err {
 } dgm_err;
 
 /* Sets err (if non-NULL) to code and a printf-style message; returns code. */
-dgm_status dgm_errf(dgm_err *err, dgm_status code, const char *fmt, ...)
+DGM_API dgm_status dgm_errf(dgm_err *err, dgm_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A short constant name for a status ("io error", "format error", ...). */
-const char *dgm_status_str(dgm_status s);
+DGM_API const char *dgm_status_str(dgm_status s);
 
 /* Size-checked allocation: returns NULL (never aborts) if n*size overflows or malloc
  * fails. dgm_calloc_array zero-fills. Free with dgm_free (plain free). */
-void *dgm_malloc_array(size_t n, size_t size);
-void *dgm_calloc_array(size_t n, size_t size);
-void  dgm_free(void *p);
+DGM_API void *dgm_malloc_array(size_t n, size_t size);
+DGM_API void *dgm_calloc_array(size_t n, size_t size);
+DGM_API void  dgm_free(void *p);
 /* out = a*b, returning 0 on overflow. */
-int   dgm_size_mul(size_t *out, size_t a, size_t b);
-
-/* Programmer-error check, active in every build: prints file:line and aborts. */
-void dgm__assert_fail(const char *expr, const char *file, int line);
-#define DGM_ASSERT(c) ((c) ? (void)0 : dgm__assert_fail(#c, __FILE__, __LINE__))
+DGM_API int   dgm_size_mul(size_t *out, size_t a, size_t b);
 
 /* Threads used by OpenMP regions and by OpenBLAS. n <= 0 means all cores. */
-void dgm_set_threads(int n);
-int  dgm_get_threads(void);
+DGM_API void dgm_set_threads(int n);
+DGM_API int  dgm_get_threads(void);
 
 /* ========================================================================= rng === */
 
@@ -83,96 +95,52 @@ typedef struct dgm_rng {
     double   spare;
 } dgm_rng;
 
-void     dgm_rng_init(dgm_rng *rng, uint64_t seed);
+DGM_API void     dgm_rng_init(dgm_rng *rng, uint64_t seed);
 /* Child stream number `index` of parent's stream; the parent is not advanced. */
-void     dgm_rng_fork(dgm_rng *child, const dgm_rng *parent, uint64_t index);
-uint32_t dgm_rng_u32(dgm_rng *rng);
-uint64_t dgm_rng_u64(dgm_rng *rng);
+DGM_API void     dgm_rng_fork(dgm_rng *child, const dgm_rng *parent, uint64_t index);
+DGM_API uint32_t dgm_rng_u32(dgm_rng *rng);
+DGM_API uint64_t dgm_rng_u64(dgm_rng *rng);
 /* Uniform on [0, 1) with 24 (float) or 53 (double) random bits. */
-float    dgm_rng_uniform(dgm_rng *rng);
-double   dgm_rng_uniform_d(dgm_rng *rng);
+DGM_API float    dgm_rng_uniform(dgm_rng *rng);
+DGM_API double   dgm_rng_uniform_d(dgm_rng *rng);
 /* Uniform integer in [0, n), unbiased (rejection). n > 0. */
-uint64_t dgm_rng_below(dgm_rng *rng, uint64_t n);
+DGM_API uint64_t dgm_rng_below(dgm_rng *rng, uint64_t n);
 /* Standard normal (Box-Muller on two 53-bit uniforms; both outputs are used). */
-double   dgm_rng_normal(dgm_rng *rng);
-int      dgm_rng_bernoulli(dgm_rng *rng, double p);
+DGM_API double   dgm_rng_normal(dgm_rng *rng);
+DGM_API int      dgm_rng_bernoulli(dgm_rng *rng, double p);
 /* Index drawn with probability p[i] / sum(p); p >= 0, n > 0. */
-size_t   dgm_rng_categorical(dgm_rng *rng, const double *p, size_t n);
+DGM_API size_t   dgm_rng_categorical(dgm_rng *rng, const double *p, size_t n);
 /* Index drawn from softmax(logits) via the Gumbel-max trick. */
-size_t   dgm_rng_categorical_logits(dgm_rng *rng, const float *logits, size_t n);
-void     dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n);
+DGM_API size_t   dgm_rng_categorical_logits(dgm_rng *rng, const float *logits, size_t n);
+DGM_API void     dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n);
 /* n standard normals in bulk (vectorised Box-Muller in float, from fresh blocks: not the
  * numbers repeated dgm_rng_normal calls would give). */
-void     dgm_rng_fill_normal(dgm_rng *rng, float *out, size_t n);
+DGM_API void     dgm_rng_fill_normal(dgm_rng *rng, float *out, size_t n);
 /* Fisher-Yates permutation of 0..n-1. */
-void     dgm_rng_permutation(dgm_rng *rng, size_t *out, size_t n);
+DGM_API void     dgm_rng_permutation(dgm_rng *rng, size_t *out, size_t n);
 
 /* ====================================================================== tensor === */
-
-typedef enum { DGM_NOTRANS = 0, DGM_TRANS = 1 } dgm_trans;
-
-/* C (M x N) = alpha * op(A) op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N.
- * The only caller of BLAS in dgm; BLAS=none builds a blocked plain-C fallback. */
-void dgm_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-              float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-              float beta, float *C, size_t ldc);
-/* The textbook triple loop, in double accumulation: the reference the tests and
- * benchmarks compare dgm_gemm with. */
-void dgm_gemm_ref(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                  float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                  float beta, float *C, size_t ldc);
-/* Name of the matrix-product backend ("openblas 0.3.21 ..." or "plain C"). */
-const char *dgm_gemm_backend(void);
 
 /* ---- bf16 products (optional, oneDNN): inputs rounded to bfloat16 (the top half of a
  * float32, 8 significant bits), products and sums in float32, C in float32. For
  * inference; each rounded input is off by at most 2^-8 relative, so an entry of C is
  * within about 2^-7 |alpha| sum_k |a_ik||b_kj| of the float32 product. Built only when
  * libdnnl-dev is installed (make DNNL=0 leaves it out); otherwise the products return
- * DGM_ERR_UNSUPPORTED with a message that says so. */
+ * DGM_ERR_UNSUPPORTED with a message that says so. The models take a precision
+ * (dgm_vae_set_precision, dgm_seqvae_set_precision); the products and the conversions
+ * are building blocks, in dgm_blocks.h. */
 typedef enum { DGM_PREC_FP32 = 0, DGM_PREC_BF16 } dgm_precision;
 
 /* 1 if this build has oneDNN and it can run bf16 products on this CPU. */
-int  dgm_bf16_available(void);
+DGM_API int  dgm_bf16_available(void);
 /* DGM_OK where dgm_bf16_available(), else DGM_ERR_UNSUPPORTED saying why: no oneDNN in
  * this build, or a CPU it will not run bf16 products on. */
-dgm_status dgm_bf16_require(dgm_err *err);
-/* out[i] = in[i] rounded to bf16 (nearest, ties to even; NaN stays NaN). */
-void dgm_f32_to_bf16(uint16_t *out, const float *in, size_t n);
-/* The same on a rows x cols block with leading dimensions ldo (out) and ldi (in). */
-void dgm_f32_to_bf16_rows(uint16_t *out, size_t ldo, const float *in, size_t ldi,
-                          size_t rows, size_t cols);
-/* out[i] = in[i] as float32 (exact). */
-void dgm_bf16_to_f32(float *out, const uint16_t *in, size_t n);
-/* dgm_gemm with A and B rounded to bf16 (converted into scratch allocated per call). */
-dgm_status dgm_gemm_bf16(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                         float alpha, const float *A, size_t lda, const float *B, size_t ldb,
-                         float beta, float *C, size_t ldc, dgm_err *err);
-/* The same with A and B already in bf16 (weights converted once, say). */
-dgm_status dgm_gemm_bf16_raw(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
-                             float alpha, const uint16_t *A, size_t lda, const uint16_t *B,
-                             size_t ldb, float beta, float *C, size_t ldc, dgm_err *err);
-
-void   dgm_fill(float *x, float v, size_t n);
-void   dgm_scale(float *x, float a, size_t n);             /* x *= a */
-void   dgm_axpy(float *y, float a, const float *x, size_t n); /* y += a x */
-/* y[b, :] += bias[:] for each of B rows of width N. */
-void   dgm_add_row_bias(float *y, const float *bias, size_t B, size_t N);
-/* db[:] += sum over rows of dy (B x N), double accumulation. */
-void   dgm_sum_rows(float *db, const float *dy, size_t B, size_t N);
-double dgm_sum(const float *x, size_t n);                  /* double accumulator */
-double dgm_dot(const float *x, const float *y, size_t n);  /* double accumulator */
-double dgm_sumsq(const float *x, size_t n);
-/* out[b] = log sum_j exp(x[b, j]) for B rows of width N, max subtracted. */
-void   dgm_logsumexp_rows(float *out, const float *x, size_t B, size_t N);
-double dgm_logsumexp_d(const double *x, size_t n);
-/* y = softmax(x) row-wise (y may alias x). */
-void   dgm_softmax_rows(float *y, const float *x, size_t B, size_t N);
-/* 1 if every element is finite. */
-int    dgm_all_finite(const float *x, size_t n);
+DGM_API dgm_status dgm_bf16_require(dgm_err *err);
 
 /* ========================================================================== nn === */
 
+/* Activations, as model configurations name them (dgm_vae_cfg); the layers that apply
+ * them are building blocks, in dgm_blocks.h. */
 typedef enum {
     DGM_ACT_IDENTITY = 0,
     DGM_ACT_RELU,
@@ -184,75 +152,13 @@ typedef enum {
 } dgm_act;
 
 /* "relu" -> DGM_ACT_RELU etc.; returns -1 for an unknown name. */
-int         dgm_act_from_name(const char *name);
-const char *dgm_act_name(dgm_act a);
+DGM_API int         dgm_act_from_name(const char *name);
+DGM_API const char *dgm_act_name(dgm_act a);
 
-/* y = act(x), n elements (y may alias x). */
-void dgm_act_forward(dgm_act a, float *y, const float *x, size_t n);
-/* dx += dy * act'(x); y = act(x) is passed too since some derivatives are cheaper
- * from the output. */
-void dgm_act_backward(dgm_act a, float *dx, const float *dy, const float *x,
-                      const float *y, size_t n);
-
-/* Linear layer as torch.nn.Linear: y (B x O) = x (B x I) W^T + b, W is (O x I). */
-void dgm_linear_forward(float *y, const float *x, const float *W, const float *b,
-                        size_t B, size_t I, size_t O);
-/* dW += dy^T x, db += sum_rows dy, dx += dy W. dx, dW or db may be NULL to skip. */
-void dgm_linear_backward(float *dx, float *dW, float *db, const float *dy,
-                         const float *x, const float *W, size_t B, size_t I, size_t O);
-/* torch.nn.Linear's default init: W, b ~ U(-1/sqrt(I), 1/sqrt(I)). */
-void dgm_linear_init(dgm_rng *rng, float *W, float *b, size_t I, size_t O);
-
-/* ---- Parameter store: one contiguous buffer for parameters, one for gradients, and the
- * optimizer's moments in the same layout. Tensors are registered by PyTorch-style name
- * before dgm_params_alloc; afterwards their offsets are stable views. */
+/* A model's parameter store (dgm_vae_params): parameters, gradients and the optimizer's
+ * moments, one buffer each in the same layout; dgm_optim_step updates it. Its functions
+ * (dgm_params_*) are building blocks, in dgm_blocks.h. */
 typedef struct dgm_params dgm_params;
-
-dgm_params *dgm_params_create(void);
-void        dgm_params_free(dgm_params *p);
-/* Registers a tensor of ndim <= 4 dims; returns its index, or -1 on allocation failure.
- * Must be called before dgm_params_alloc. */
-int         dgm_params_add(dgm_params *p, const char *name, const size_t *shape, int ndim);
-/* Allocates data, grad, and the two optimizer moment buffers, all zeroed. */
-dgm_status  dgm_params_alloc(dgm_params *p, dgm_err *err);
-size_t      dgm_params_count(const dgm_params *p);      /* total floats */
-int         dgm_params_n_tensors(const dgm_params *p);
-float      *dgm_params_data(dgm_params *p);
-float      *dgm_params_grad(dgm_params *p);
-float      *dgm_params_m(dgm_params *p);
-float      *dgm_params_v(dgm_params *p);
-/* View of tensor i into data (or grad); info about tensor i. */
-float      *dgm_params_tensor(dgm_params *p, int i);
-float      *dgm_params_tensor_grad(dgm_params *p, int i);
-const char *dgm_params_name(const dgm_params *p, int i);
-int         dgm_params_shape(const dgm_params *p, int i, size_t shape[4]); /* returns ndim */
-size_t      dgm_params_offset(const dgm_params *p, int i);
-size_t      dgm_params_numel(const dgm_params *p, int i);
-int         dgm_params_find(const dgm_params *p, const char *name); /* -1 if absent */
-void        dgm_params_zero_grad(dgm_params *p);
-
-/* ---- MLP: Linear, act, Linear, act, ..., Linear (no activation on the output unless
- * out_act is set). Layer sizes dims[0..n_layers]. Weights live in a dgm_params under
- * "<prefix>.<2i>.weight" / ".bias" — the names torch.nn.Sequential(Linear, Act, ...)
- * gives. Scratch for activations is reserved for a maximum batch once. */
-typedef struct dgm_mlp dgm_mlp;
-
-/* Registers the MLP's tensors in p (before dgm_params_alloc). */
-dgm_mlp    *dgm_mlp_create(dgm_params *p, const char *prefix, const size_t *dims,
-                           int n_layers, dgm_act act, dgm_act out_act);
-void        dgm_mlp_free(dgm_mlp *m);
-/* After dgm_params_alloc: PyTorch default init for every layer. */
-void        dgm_mlp_init(dgm_mlp *m, dgm_rng *rng);
-/* Reserves activation scratch for batches up to max_B (no-op if already large enough). */
-dgm_status  dgm_mlp_reserve(dgm_mlp *m, size_t max_B, dgm_err *err);
-/* Forward on B <= max_B rows; returns a pointer to the output (B x dims[n_layers]) inside
- * the MLP's scratch, valid until the next forward. Keeps what backward needs. */
-const float *dgm_mlp_forward(dgm_mlp *m, const float *x, size_t B);
-/* Backward of the last forward: accumulates parameter gradients into p's grad buffer and
- * adds the input gradient into dx (B x dims[0]) unless dx is NULL. Overwrites dy. */
-void        dgm_mlp_backward(dgm_mlp *m, float *dx, float *dy, size_t B);
-size_t      dgm_mlp_in(const dgm_mlp *m);
-size_t      dgm_mlp_out(const dgm_mlp *m);
 
 /* ======================================================================= optim === */
 
@@ -277,27 +183,17 @@ typedef struct dgm_optim_cfg {
 } dgm_optim_cfg;
 
 /* PyTorch's defaults: Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay/clipping. */
-dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind);
+DGM_API dgm_optim_cfg dgm_optim_defaults(dgm_opt_kind kind);
 /* Learning rate at step t (0-based) under cfg's schedule and warm-up:
  * CONSTANT lr; STEP lr * gamma^floor(t / step_size) (torch StepLR);
  * COSINE min_lr + (lr - min_lr) (1 + cos(pi min(t, total_steps) / total_steps)) / 2
  * (torch CosineAnnealingLR with eta_min = min_lr, T_max = total_steps). */
-float dgm_optim_lr_at(const dgm_optim_cfg *cfg, long t);
-/* Scales g so that its L2 norm is at most max_norm; returns the norm before clipping. */
-double dgm_clip_grad_norm(float *g, size_t n, double max_norm);
-
-/* Flat update loops over n parameters. t is the 1-based step count used for Adam's bias
- * correction. m (and v) are the moment buffers in the parameters' layout. */
-void dgm_sgd_step(float *w, const float *g, float *m, size_t n, float lr,
-                  float momentum, int nesterov, float weight_decay, long t);
-void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float lr,
-                   float beta1, float beta2, float eps, float weight_decay,
-                   int decoupled, long t);
+DGM_API float dgm_optim_lr_at(const dgm_optim_cfg *cfg, long t);
 /* One optimizer step on a parameter store: clipping, schedule and update. t is the
- * number of steps already taken (0 on the first call); returns the lr used. */
-float dgm_optim_step(const dgm_optim_cfg *cfg, dgm_params *p, long t);
+ * number of steps already taken (0 on the first call); returns the lr used. The raw
+ * kernels it runs (dgm_clip_grad_norm, dgm_sgd_step, dgm_adam_step) are in dgm_blocks.h. */
+DGM_API float dgm_optim_step(const dgm_optim_cfg *cfg, dgm_params *p, long t);
 
-/* ========================================================== sections (others) === */
 /* ======================================================================== dist === */
 
 /* A closed-form distribution over a vector x of `dim` floats. The struct only describes:
@@ -328,21 +224,21 @@ struct dgm_dist {
 };
 
 /* "gaussian-diag", "gaussian-full", "bernoulli", "categorical", "product". */
-const char *dgm_dist_name(const dgm_dist *d);
+DGM_API const char *dgm_dist_name(const dgm_dist *d);
 /* Validates parameters (positive variances, SPD covariance, probabilities in [0, 1],
  * categorical rows summing to 1 within 1e-6, factor dims adding up); the message names
  * the offending entry, e.g. "factors[1]: var[3] = -1 is not > 0". */
-dgm_status dgm_dist_check(const dgm_dist *d, dgm_err *err);
+DGM_API dgm_status dgm_dist_check(const dgm_dist *d, dgm_err *err);
 /* out[i] = log p(x_i) in nats for n rows x (n x dim). Bernoulli uses x log p +
  * (1-x) log(1-p) (0 log 0 = 0); categorical sums x[l,a] log p[l,a] over a one-hot x. */
-dgm_status dgm_dist_log_prob(double *out, const dgm_dist *d, const float *x, size_t n,
-                             dgm_err *err);
+DGM_API dgm_status dgm_dist_log_prob(double *out, const dgm_dist *d, const float *x, size_t n,
+                                     dgm_err *err);
 /* n draws (n x dim); example i uses dgm_rng_fork(rng, i), so results do not depend on
  * the thread count. */
-dgm_status dgm_dist_sample(dgm_rng *rng, float *out, const dgm_dist *d, size_t n,
-                           dgm_err *err);
+DGM_API dgm_status dgm_dist_sample(dgm_rng *rng, float *out, const dgm_dist *d, size_t n,
+                                   dgm_err *err);
 /* Entropy in nats (differential for Gaussians). */
-dgm_status dgm_dist_entropy(double *out, const dgm_dist *d, dgm_err *err);
+DGM_API dgm_status dgm_dist_entropy(double *out, const dgm_dist *d, dgm_err *err);
 /* D(p || q) in nats, in closed form, for every pair that has one: Gaussians (diagonal or
  * full, in any mix), Bernoulli products, categorical products with the same A, and
  * products of these whose blocks line up after splitting factorised families at the
@@ -350,7 +246,7 @@ dgm_status dgm_dist_entropy(double *out, const dgm_dist *d, dgm_err *err);
  * Gaussian). +inf where q gives zero mass to an outcome p can produce. Other pairs
  * (different supports such as Gaussian vs Bernoulli, different dims) give
  * DGM_ERR_UNSUPPORTED with a plain message. */
-dgm_status dgm_kl_closed(double *out, const dgm_dist *p, const dgm_dist *q, dgm_err *err);
+DGM_API dgm_status dgm_kl_closed(double *out, const dgm_dist *p, const dgm_dist *q, dgm_err *err);
 /* Parses a JSON spec (docs/math.md, "Divergences and likelihood estimators"):
  *   {"family":"gaussian","mean":[..],"var":[..]}   or  "cov":[[..],..]
  *   {"family":"bernoulli","p":[..]}
@@ -358,12 +254,11 @@ dgm_status dgm_kl_closed(double *out, const dgm_dist *p, const dgm_dist *q, dgm_
  *   {"family":"product","factors":[spec, ..]}
  * `source` names the text in messages. The result owns all its memory: free it with
  * dgm_dist_free (and only dists from these two functions). */
-dgm_status dgm_dist_parse_json(dgm_dist **out, const char *text, const char *source,
-                               dgm_err *err);
-dgm_status dgm_dist_load_json(dgm_dist **out, const char *path, dgm_err *err);
-void       dgm_dist_free(dgm_dist *d);
+DGM_API dgm_status dgm_dist_parse_json(dgm_dist **out, const char *text, const char *source,
+                                       dgm_err *err);
+DGM_API dgm_status dgm_dist_load_json(dgm_dist **out, const char *path, dgm_err *err);
+DGM_API void       dgm_dist_free(dgm_dist *d);
 
-/* @@dist@@ */
 /* ======================================================================== data === */
 
 typedef enum { DGM_DATA_REAL = 0, DGM_DATA_SEQ } dgm_data_kind;
@@ -396,20 +291,21 @@ typedef struct dgm_dataset {
  * detected from its contents (IDX plain or gzip, CSV, NPY, FASTA/A2M, Stockholm).
  * labels: a label file path, or NULL to look beside IDX images by the usual naming.
  * On error, err names the file and the problem; out is left empty. */
-dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels, dgm_err *err);
+DGM_API dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char *labels,
+                                 dgm_err *err);
 /* As dgm_data_load, but 8-bit images (IDX, NPY |u1) stay bytes in x8 with x NULL: 1 byte
  * a value instead of 4. Other formats load into x as usual. Read rows of either form with
  * dgm_data_example; dgm_data_subset, dgm_eval_prepare and dgm_loglik take both. */
-dgm_status dgm_data_load_8bit(dgm_dataset *out, const char *spec, const char *labels,
-                              dgm_err *err);
-void       dgm_data_free(dgm_dataset *d);
+DGM_API dgm_status dgm_data_load_8bit(dgm_dataset *out, const char *spec, const char *labels,
+                                      dgm_err *err);
+DGM_API void       dgm_data_free(dgm_dataset *d);
 /* Copies rows idx[0..n) of src into out (a new data set owning its memory, in src's form). */
-dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_t *idx,
-                           size_t n, dgm_err *err);
+DGM_API dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_t *idx,
+                                   size_t n, dgm_err *err);
 /* out[i] = 1 with probability x[i] (fresh Bernoulli draws: dynamic binarization). */
-void       dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n);
+DGM_API void       dgm_data_binarize(dgm_rng *rng, float *out, const float *x, size_t n);
 /* Uniform dequantisation of 8-bit data stored as k/255: out = (k + u) / 256, u ~ U[0,1). */
-void       dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n);
+DGM_API void       dgm_data_dequantize(dgm_rng *rng, float *out, const float *x, size_t n);
 
 /* How dgm_data_example maps an example into a model's data space. */
 typedef enum {
@@ -420,73 +316,47 @@ typedef enum {
 /* Example i of a REAL data set (x or x8) as d floats into out, mapped by `how`; rng is
  * used only to binarize or dequantise. From x8 it gives the same bits, and draws the same
  * numbers from rng, as from the float form k/255. */
-void       dgm_data_example(dgm_rng *rng, float *out, const dgm_dataset *d, size_t i,
-                            dgm_prep how);
+DGM_API void       dgm_data_example(dgm_rng *rng, float *out, const dgm_dataset *d, size_t i,
+                                    dgm_prep how);
 
 /* Name of class c ("T-shirt/top", ... for Fashion-MNIST), or NULL when the data set has
  * no class names or c is out of range. */
-const char *dgm_data_class_name(const dgm_dataset *d, int c);
+DGM_API const char *dgm_data_class_name(const dgm_dataset *d, int c);
 
-/* @@data@@ */
 /* ========================================================================== io === */
 
 /* Atomic output: write to a temporary file beside `path`, then rename it into place, so
  * that an error never leaves a half-written file. tmp must hold at least strlen(path)+32. */
-FILE      *dgm_atomic_open(const char *path, char *tmp, size_t tmp_cap, dgm_err *err);
-dgm_status dgm_atomic_commit(FILE *f, const char *tmp, const char *path, dgm_err *err);
-void       dgm_atomic_abort(FILE *f, const char *tmp);
+DGM_API FILE      *dgm_atomic_open(const char *path, char *tmp, size_t tmp_cap, dgm_err *err);
+DGM_API dgm_status dgm_atomic_commit(FILE *f, const char *tmp, const char *path, dgm_err *err);
+DGM_API void       dgm_atomic_abort(FILE *f, const char *tmp);
 
 /* Grid of n grayscale images (h x w, values in [0,1], row-major) with `cols` per row and a
  * 1-pixel separator, written as PNG. */
-dgm_status dgm_png_write_grid(const char *path, const float *img, size_t n, size_t h,
-                              size_t w, size_t cols, dgm_err *err);
+DGM_API dgm_status dgm_png_write_grid(const char *path, const float *img, size_t n, size_t h,
+                                      size_t w, size_t cols, dgm_err *err);
 /* rows x cols float32 matrix as NPY (v1.0, '<f4'), CSV (%.9g), or IDX (unsigned bytes of
  * round(255 x) clamped to 0..255: x is rows x (h*w), written 3-D (rows, h, w), or 2-D
  * (rows, w) when h == 0; NaN is DGM_ERR_NAN). */
-dgm_status dgm_npy_write(const char *path, const float *x, size_t rows, size_t cols, dgm_err *err);
-dgm_status dgm_csv_write(const char *path, const float *x, size_t rows, size_t cols, dgm_err *err);
-dgm_status dgm_idx_write(const char *path, const float *x, size_t rows, size_t h, size_t w,
-                         dgm_err *err);
-
-/* ---- safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian
- * header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
- * {str: str}}, then the raw little-endian data. dgm writes F32 only and reads F32. */
-typedef struct dgm_st_tensor {
-    const char *name;
-    const float *data;
-    size_t shape[4];
-    int ndim;
-} dgm_st_tensor;
-
-/* Writes atomically. meta_kv holds n_meta (key, value) string pairs: 2*n_meta strings. */
-dgm_status dgm_safetensors_write(const char *path, const dgm_st_tensor *t, size_t n,
-                                 const char *const *meta_kv, size_t n_meta, dgm_err *err);
-
-typedef struct dgm_st_file dgm_st_file;
-/* Reads and validates a whole file (offsets, sizes, dtypes, overlapping ranges). */
-dgm_status  dgm_safetensors_read(dgm_st_file **out, const char *path, dgm_err *err);
-void        dgm_safetensors_free(dgm_st_file *f);
-size_t      dgm_st_count(const dgm_st_file *f);
-/* Tensor i's description (data points into the file's buffer), or by name (NULL if absent). */
-const dgm_st_tensor *dgm_st_get(const dgm_st_file *f, size_t i);
-const dgm_st_tensor *dgm_st_find(const dgm_st_file *f, const char *name);
-/* Metadata value for key, or NULL. */
-const char *dgm_st_meta(const dgm_st_file *f, const char *key);
-size_t      dgm_st_meta_count(const dgm_st_file *f);
-const char *dgm_st_meta_key(const dgm_st_file *f, size_t i);
+DGM_API dgm_status dgm_npy_write(const char *path, const float *x, size_t rows, size_t cols,
+                                 dgm_err *err);
+DGM_API dgm_status dgm_csv_write(const char *path, const float *x, size_t rows, size_t cols,
+                                 dgm_err *err);
+DGM_API dgm_status dgm_idx_write(const char *path, const float *x, size_t rows, size_t h, size_t w,
+                                 dgm_err *err);
 
 /* An h x w RGB image (rgb holds h*w*3 bytes, row-major, R G B per pixel) as 8-bit PNG,
  * written atomically: for figures drawn by callers. */
-dgm_status dgm_png_write_rgb(const char *path, const uint8_t *rgb, size_t h, size_t w,
-                             dgm_err *err);
+DGM_API dgm_status dgm_png_write_rgb(const char *path, const uint8_t *rgb, size_t h, size_t w,
+                                     dgm_err *err);
 
 /* A grid as dgm_png_write_grid, with labels[r] written at the left of row r (class
  * names beside a conditional sample grid). */
-dgm_status dgm_png_write_grid_labeled(const char *path, const float *img, size_t n, size_t h,
-                                      size_t w, size_t cols, const char *const *labels,
-                                      size_t n_labels, dgm_err *err);
+DGM_API dgm_status dgm_png_write_grid_labeled(const char *path, const float *img, size_t n,
+                                              size_t h, size_t w, size_t cols,
+                                              const char *const *labels, size_t n_labels,
+                                              dgm_err *err);
 
-/* @@io@@ */
 /* ====================================================================== models === */
 
 /* Every model dgm fits is a dgm_model: an opaque handle with a common interface, so that
@@ -496,35 +366,35 @@ dgm_status dgm_png_write_grid_labeled(const char *path, const float *img, size_t
  * "dgm.train_state" the training state. */
 typedef struct dgm_model dgm_model;
 
-dgm_status  dgm_model_load(dgm_model **out, const char *path, dgm_err *err);
+DGM_API dgm_status  dgm_model_load(dgm_model **out, const char *path, dgm_err *err);
 /* Writes the model atomically (training state included where the model has one). */
-dgm_status  dgm_model_save(const dgm_model *m, const char *path, dgm_err *err);
-void        dgm_model_free(dgm_model *m);
+DGM_API dgm_status  dgm_model_save(const dgm_model *m, const char *path, dgm_err *err);
+DGM_API void        dgm_model_free(dgm_model *m);
 /* "vae", "cvae", "gaussian", "gmm", "bernoulli-mixture", ... */
-const char *dgm_model_type(const dgm_model *m);
+DGM_API const char *dgm_model_type(const dgm_model *m);
 /* Data dimension D (for sequences, L x A of the one-hot input). */
-size_t      dgm_model_dim(const dgm_model *m);
+DGM_API size_t      dgm_model_dim(const dgm_model *m);
 /* Number of classes of a class-conditional model, 0 otherwise. */
-int         dgm_model_n_classes(const dgm_model *m);
+DGM_API int         dgm_model_n_classes(const dgm_model *m);
 /* 1 if log_prob is exact, 0 if it is an importance-sampled estimate. */
-int         dgm_model_exact(const dgm_model *m);
+DGM_API int         dgm_model_exact(const dgm_model *m);
 /* What the model's density is over: "binary" (binarized pixels), "dequantized" (8-bit data
  * as (k+u)/256), "continuous", "sequence". */
-const char *dgm_model_likelihood(const dgm_model *m);
+DGM_API const char *dgm_model_likelihood(const dgm_model *m);
 /* Number of free parameters (for BIC/AIC). */
-size_t      dgm_model_n_params(const dgm_model *m);
+DGM_API size_t      dgm_model_n_params(const dgm_model *m);
 /* log p(x_i) (or log p(x_i | y_i) when y is given to a conditional model), i < n, in nats,
  * for x in the model's data space. Latent-variable models use k importance samples
  * (k ignored by exact models). Randomness is forked per example from rng. */
-dgm_status  dgm_model_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
-                               const int32_t *y, size_t n, int k, dgm_err *err);
+DGM_API dgm_status  dgm_model_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
+                                       const int32_t *y, size_t n, int k, dgm_err *err);
 /* n samples (n x D) into out; y (n labels) for conditional models, else NULL. mean != 0
  * asks for the decoder/component mean instead of a draw where the model has one. */
-dgm_status  dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
-                             size_t n, int mean, dgm_err *err);
+DGM_API dgm_status  dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
+                                     size_t n, int mean, dgm_err *err);
 /* A JSON text describing the model (type, config, parameter count, training state);
  * caller frees with dgm_free. */
-char       *dgm_model_describe(const dgm_model *m);
+DGM_API char       *dgm_model_describe(const dgm_model *m);
 
 /* ---- Variational autoencoder (Kingma & Welling 2014), optionally class-conditional
  * (CVAE, Sohn et al. 2015): z ~ N(0, I); q(z|x[,y]) = N(mu, diag exp(logvar)) from the
@@ -547,14 +417,15 @@ typedef struct dgm_vae_cfg {
 } dgm_vae_cfg;
 
 /* The reference model: 784-400-20, ReLU, Bernoulli. */
-dgm_vae_cfg dgm_vae_defaults(void);
+DGM_API dgm_vae_cfg dgm_vae_defaults(void);
 /* Creates a VAE with PyTorch's default initialisation. */
-dgm_status  dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg, dgm_err *err);
+DGM_API dgm_status  dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg,
+                                   dgm_err *err);
 /* 1 if m is a VAE or CVAE (the functions below require it). */
-int         dgm_model_is_vae(const dgm_model *m);
-const dgm_vae_cfg *dgm_vae_config(const dgm_model *m);
+DGM_API int         dgm_model_is_vae(const dgm_model *m);
+DGM_API const dgm_vae_cfg *dgm_vae_config(const dgm_model *m);
 /* The model's parameter store (weights, gradients, Adam moments). */
-dgm_params *dgm_vae_params(dgm_model *m);
+DGM_API dgm_params *dgm_vae_params(dgm_model *m);
 
 typedef enum { DGM_OBJ_ELBO = 0, DGM_OBJ_IWAE } dgm_objective;
 
@@ -575,39 +446,40 @@ typedef struct dgm_vae_stats {
  * CVAE): forward, backward into the parameter gradients (zeroed first), optimizer update
  * as step number t (0-based). Reparameterisation noise is forked per example from rng.
  * Returns DGM_ERR_NAN, leaving the weights untouched, if the loss is not finite. */
-dgm_status dgm_vae_train_step(dgm_model *m, dgm_rng *rng, const float *x, const int32_t *y,
-                              size_t B, const dgm_vae_step *obj, const dgm_optim_cfg *opt,
-                              long t, dgm_vae_stats *stats, dgm_err *err);
+DGM_API dgm_status dgm_vae_train_step(dgm_model *m, dgm_rng *rng, const float *x, const int32_t *y,
+                                      size_t B, const dgm_vae_step *obj, const dgm_optim_cfg *opt,
+                                      long t, dgm_vae_stats *stats, dgm_err *err);
 /* Loss and gradients only (no update): for gradient checks and custom loops. eps, if not
  * NULL, supplies the noise (B x K x Z) instead of rng. */
-dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const float *x,
-                             const int32_t *y, size_t B, const dgm_vae_step *obj,
-                             dgm_vae_stats *stats, dgm_err *err);
+DGM_API dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const float *x,
+                                     const int32_t *y, size_t B, const dgm_vae_step *obj,
+                                     dgm_vae_stats *stats, dgm_err *err);
 
 /* Per-example ELBO with the analytic KL: elbo = -recon - kl (nats); any output may be NULL. */
-dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon, double *kl,
-                        const float *x, const int32_t *y, size_t n, dgm_err *err);
+DGM_API dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon,
+                                double *kl, const float *x, const int32_t *y, size_t n,
+                                dgm_err *err);
 /* Posterior means (n x Z) and, optionally, log-variances. */
-dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x,
-                          const int32_t *y, size_t n, dgm_err *err);
+DGM_API dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x,
+                                  const int32_t *y, size_t n, dgm_err *err);
 /* Decoder means (n x D: Bernoulli probabilities or Gaussian means) for codes z (n x Z). */
-dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_t *y,
-                          size_t n, dgm_err *err);
+DGM_API dgm_status dgm_vae_decode(dgm_model *m, float *out, const float *z, const int32_t *y,
+                                  size_t n, dgm_err *err);
 /* Precision of the decoder's matrix products in the importance-sampled log-likelihood
  * (dgm_model_log_prob), sampling and dgm_vae_decode: DGM_PREC_BF16 rounds the decoder's
  * weights and activations to bf16 (float32 sums; the likelihood stays float32). Training,
  * the ELBO and the encoder stay float32. DGM_ERR_UNSUPPORTED without oneDNN. */
-dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
+DGM_API dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
 
 /* Training state kept with a model file (optional JSON text; the CLI owns its schema). */
-dgm_status  dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err);
-const char *dgm_model_train_state(const dgm_model *m);
+DGM_API dgm_status  dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *err);
+DGM_API const char *dgm_model_train_state(const dgm_model *m);
 /* Class prior log p(y) of a conditional model (n_classes entries), e.g. from the training
  * label frequencies; used by the Bayes-rule classifier. */
-dgm_status  dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err);
-const double *dgm_model_log_prior(const dgm_model *m);
+DGM_API dgm_status  dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err);
+DGM_API const double *dgm_model_log_prior(const dgm_model *m);
 /* Whether dgm_model_save also writes the optimizer moments (for --resume). */
-void        dgm_model_keep_optimizer(dgm_model *m, int keep);
+DGM_API void        dgm_model_keep_optimizer(dgm_model *m, int keep);
 
 /* ---- Tractable baselines with exact likelihoods (docs/math.md, "Tractable baselines"):
  * a Gaussian (closed-form maximum likelihood), Gaussian mixtures fitted by EM with the
@@ -654,36 +526,37 @@ typedef struct dgm_mixture_cfg {
 
 /* scikit-learn's defaults: K 1, full covariance, reg_covar 1e-6, tol 1e-3, max_iter 100,
  * n_init 1, k-means init; min_prob 1e-6. */
-dgm_mixture_cfg dgm_mixture_defaults(void);
+DGM_API dgm_mixture_cfg dgm_mixture_defaults(void);
 /* Names as in scikit-learn ("full", "tied", "diag", "spherical"; "kmeans", "k-means++",
  * also "kmeans++", "random"; and the model types); -1 for an unknown name. */
-int         dgm_cov_type_from_name(const char *name);
-const char *dgm_cov_type_name(dgm_cov_type c);
-int         dgm_mixture_init_from_name(const char *name);
-const char *dgm_mixture_init_name(dgm_mixture_init i);
-int         dgm_tractable_kind_from_name(const char *name);
-const char *dgm_tractable_kind_name(dgm_tractable_kind k);
+DGM_API int         dgm_cov_type_from_name(const char *name);
+DGM_API const char *dgm_cov_type_name(dgm_cov_type c);
+DGM_API int         dgm_mixture_init_from_name(const char *name);
+DGM_API const char *dgm_mixture_init_name(dgm_mixture_init i);
+DGM_API int         dgm_tractable_kind_from_name(const char *name);
+DGM_API const char *dgm_tractable_kind_name(dgm_tractable_kind k);
 
 /* Fits to x (n x d). Gaussian: mean and covariance of the data (+ reg_covar), diag, full
  * or spherical (tied is full for one component). GMM: EM from cfg->init, n_init restarts
  * forked from rng. Bernoulli: x must be 0/1; the product's p is the clamped mean, the
  * mixture is fitted by EM. Errors: n < K, x not finite (or not binary), a covariance that
  * is not positive definite (a collapsed component or constant feature with reg_covar 0). */
-dgm_status dgm_gaussian_fit(dgm_model **out, const float *x, size_t n, size_t d,
-                            const dgm_mixture_cfg *cfg, dgm_err *err);
-dgm_status dgm_gmm_fit(dgm_model **out, dgm_rng *rng, const float *x, size_t n, size_t d,
-                       const dgm_mixture_cfg *cfg, dgm_err *err);
-dgm_status dgm_bernoulli_fit(dgm_model **out, const float *x, size_t n, size_t d,
-                             const dgm_mixture_cfg *cfg, dgm_err *err);
-dgm_status dgm_bernoulli_mixture_fit(dgm_model **out, dgm_rng *rng, const float *x, size_t n,
-                                     size_t d, const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_gaussian_fit(dgm_model **out, const float *x, size_t n, size_t d,
+                                    const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_gmm_fit(dgm_model **out, dgm_rng *rng, const float *x, size_t n, size_t d,
+                               const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_bernoulli_fit(dgm_model **out, const float *x, size_t n, size_t d,
+                                     const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_bernoulli_mixture_fit(dgm_model **out, dgm_rng *rng, const float *x,
+                                             size_t n, size_t d, const dgm_mixture_cfg *cfg,
+                                             dgm_err *err);
 /* Any of the four, of p(x) when y is NULL, or per class when y (n labels in
  * 0..n_classes-1) is given: one model p(x | y) with one fit per class (class c uses
  * dgm_rng_fork(rng, c)) and log_prior = log of the label frequencies. Errors when a class
  * has no examples (or fewer than K). */
-dgm_status dgm_tractable_fit(dgm_model **out, dgm_rng *rng, dgm_tractable_kind kind,
-                             const float *x, const int32_t *y, size_t n, size_t d,
-                             int n_classes, const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_tractable_fit(dgm_model **out, dgm_rng *rng, dgm_tractable_kind kind,
+                                     const float *x, const int32_t *y, size_t n, size_t d,
+                                     int n_classes, const dgm_mixture_cfg *cfg, dgm_err *err);
 
 /* How the fit of class cls (0 for a model of p(x)) ended. */
 typedef struct dgm_mixture_info {
@@ -695,8 +568,8 @@ typedef struct dgm_mixture_info {
     size_t n;               /* training examples */
 } dgm_mixture_info;
 /* DGM_ERR_ARG if m is not one of these models or cls is out of range. */
-dgm_status dgm_mixture_fit_info(dgm_mixture_info *out, const dgm_model *m, int cls,
-                                dgm_err *err);
+DGM_API dgm_status dgm_mixture_fit_info(dgm_mixture_info *out, const dgm_model *m, int cls,
+                                        dgm_err *err);
 
 /* ======================================================================= train === */
 
@@ -796,35 +669,35 @@ typedef struct dgm_fit_result {
 } dgm_fit_result;
 
 /* The defaults above. */
-dgm_fit_cfg dgm_fit_defaults(void);
+DGM_API dgm_fit_cfg dgm_fit_defaults(void);
 /* Trains m on data; see above. res may be NULL. */
-dgm_status  dgm_fit(dgm_model *m, const dgm_fit_data *data, const dgm_fit_cfg *cfg,
-                    dgm_fit_result *res, dgm_err *err);
+DGM_API dgm_status dgm_fit(dgm_model *m, const dgm_fit_data *data, const dgm_fit_cfg *cfg,
+                           dgm_fit_result *res, dgm_err *err);
 /* For --resume: the options of the run saved in m's training state into cfg (seed,
  * epochs, batch, optimizer, lr, schedule, weight decay, clip, objective, k, warm-up, free
  * bits, n_val), the data and label specs it trained on into data_spec and labels_spec ("" if
  * none; cap bytes each) and its row limit. DGM_ERR_FORMAT without a usable state. A
  * dgm_fit on a model with a saved state continues from the saved epoch and step. */
-dgm_status  dgm_fit_resume_cfg(dgm_fit_cfg *cfg, char *data_spec, char *labels_spec,
-                               size_t cap, size_t *limit, const dgm_model *m, dgm_err *err);
+DGM_API dgm_status dgm_fit_resume_cfg(dgm_fit_cfg *cfg, char *data_spec, char *labels_spec,
+                                      size_t cap, size_t *limit, const dgm_model *m,
+                                      dgm_err *err);
 /* Names of the optimizer, schedule and objective kinds ("adam", "adamw", "sgd";
  * "constant", "step", "cosine"; "elbo", "iwae"), and back (-1 if unknown). */
-const char *dgm_opt_kind_name(dgm_opt_kind k);
-int         dgm_opt_kind_from_name(const char *s);
-const char *dgm_sched_kind_name(dgm_sched_kind k);
-int         dgm_sched_kind_from_name(const char *s);
-const char *dgm_objective_name(dgm_objective o);
-int         dgm_objective_from_name(const char *s);
+DGM_API const char *dgm_opt_kind_name(dgm_opt_kind k);
+DGM_API int         dgm_opt_kind_from_name(const char *s);
+DGM_API const char *dgm_sched_kind_name(dgm_sched_kind k);
+DGM_API int         dgm_sched_kind_from_name(const char *s);
+DGM_API const char *dgm_objective_name(dgm_objective o);
+DGM_API int         dgm_objective_from_name(const char *s);
 
 /* An unfitted tractable model of this kind and configuration, for dgm_fit: it prepares
  * the rows (8-bit images dequantised as (k + u)/256 for the Gaussians unless
  * cfg->no_dequantize, grey levels binarized by a seeded draw or at 1/2 for the
  * Bernoullis), fits by EM or in closed form (per class with cfg->per_class) and becomes
  * the fitted model. Until then it cannot be evaluated or saved. */
-dgm_status dgm_mixture_create(dgm_model **out, dgm_tractable_kind kind,
-                              const dgm_mixture_cfg *cfg, dgm_err *err);
+DGM_API dgm_status dgm_mixture_create(dgm_model **out, dgm_tractable_kind kind,
+                                      const dgm_mixture_cfg *cfg, dgm_err *err);
 
-/* @@models@@ */
 /* ======================================================================== eval === */
 
 /* ---- Divergences. docs/math.md, "Divergences and likelihood estimators", gives every
@@ -845,31 +718,31 @@ typedef struct dgm_kl_result {
  * (additive smoothing, >= 0) to every entry. Entries must be finite and >= 0 with a
  * positive total; the message names the entry. 0 log 0 = 0; KL is +inf (never NaN) where
  * q = 0 < p. */
-dgm_status dgm_kl_discrete(double *out, const double *p, const double *q, size_t n,
-                           double alpha, dgm_err *err);
+DGM_API dgm_status dgm_kl_discrete(double *out, const double *p, const double *q, size_t n,
+                                   double alpha, dgm_err *err);
 /* Jensen-Shannon divergence: (KL(p||m) + KL(q||m)) / 2, m = (p+q)/2; in [0, log 2]. */
-dgm_status dgm_js_discrete(double *out, const double *p, const double *q, size_t n,
-                           double alpha, dgm_err *err);
+DGM_API dgm_status dgm_js_discrete(double *out, const double *p, const double *q, size_t n,
+                                   double alpha, dgm_err *err);
 /* Shannon entropy -sum p log p of the normalised table. */
-dgm_status dgm_entropy_discrete(double *out, const double *p, size_t n, double alpha,
-                                dgm_err *err);
+DGM_API dgm_status dgm_entropy_discrete(double *out, const double *p, size_t n, double alpha,
+                                        dgm_err *err);
 /* Reads a numeric table in double precision: CSV/TSV text (one value per line, or several
  * columns, comma, tab or space separated; an optional non-numeric header line; '#'
  * comments and blank lines skipped) or NPY (through dgm_data_load). out is rows x cols,
  * row-major, freed with dgm_free. Ragged rows, non-numbers, NaN/inf and negative values
  * are errors naming the file and line. */
-dgm_status dgm_kl_table_load(double **out, size_t *rows, size_t *cols, const char *path,
-                             dgm_err *err);
+DGM_API dgm_status dgm_kl_table_load(double **out, size_t *rows, size_t *cols, const char *path,
+                                     dgm_err *err);
 
 /* The model as a closed-form distribution (pointers borrowed from the model, valid while
  * it lives); DGM_ERR_UNSUPPORTED when its type has none. */
-dgm_status dgm_model_as_dist(const dgm_model *m, dgm_dist *out, dgm_err *err);
+DGM_API dgm_status dgm_model_as_dist(const dgm_model *m, dgm_dist *out, dgm_err *err);
 /* Monte Carlo D(p || q) = E_p[log p(x) - log q(x)] over n samples x ~ p, in batches;
  * log-densities use k importance samples where a model is a latent-variable model (then
  * the estimate carries the bias of that log-likelihood estimator). Both models must share
  * dim and likelihood space, and be unconditional. */
-dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *q,
-                     size_t n, int k, dgm_err *err);
+DGM_API dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *q,
+                             size_t n, int k, dgm_err *err);
 
 /* Exact k-nearest-neighbour search in R^d (Euclidean): for each of the n query rows, the
  * distances (ascending, double) to its k nearest of the m reference rows, and their
@@ -877,9 +750,9 @@ dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *
  * pointer, n == m) and row i is not its own neighbour (its duplicates are). Candidates are
  * found through blocked matrix products (|a|^2 + |b|^2 - 2 a.b on centred data) and their
  * distances recomputed exactly in double. dist, idx: n x k. */
-dgm_status dgm_knn_search(double *dist, size_t *idx, const float *query, size_t n,
-                          const float *ref, size_t m, size_t d, size_t k, int exclude_self,
-                          dgm_err *err);
+DGM_API dgm_status dgm_knn_search(double *dist, size_t *idx, const float *query, size_t n,
+                                  const float *ref, size_t m, size_t d, size_t k, int exclude_self,
+                                  dgm_err *err);
 
 typedef struct dgm_knn_cfg {
     size_t k;             /* neighbours (default 1) */
@@ -888,7 +761,7 @@ typedef struct dgm_knn_cfg {
     const char *p_name;   /* names of the two sample sets in messages ("P", "Q") */
     const char *q_name;
 } dgm_knn_cfg;
-dgm_knn_cfg dgm_knn_defaults(void);
+DGM_API dgm_knn_cfg dgm_knn_defaults(void);
 /* k-NN estimate of D(P || Q) from samples x ~ P (n x d) and y ~ Q (m x d) (Wang, Kulkarni
  * and Verdu 2009): (d/n) sum_i log(nu_k(i) / rho_k(i)) + log(m / (n-1)). Needs n >= k+1,
  * m >= k and finite values (messages name the set and row). Exact duplicates: a point
@@ -896,13 +769,13 @@ dgm_knn_cfg dgm_knn_defaults(void);
  * positive (their paper's per-point k_i, l_i; equal, they need no digamma correction), up
  * to k + 16, beyond which it is an error naming the rows. se is the naive standard error
  * of the mean of the per-point terms (they are weakly dependent; docs/math.md). */
-dgm_status dgm_kl_knn(dgm_rng *rng, dgm_kl_result *out, const float *x, size_t n,
-                      const float *y, size_t m, size_t d, const dgm_knn_cfg *cfg,
-                      dgm_err *err);
+DGM_API dgm_status dgm_kl_knn(dgm_rng *rng, dgm_kl_result *out, const float *x, size_t n,
+                              const float *y, size_t m, size_t d, const dgm_knn_cfg *cfg,
+                              dgm_err *err);
 /* Percentile bootstrap interval of the mean of t[0..n) with n_boot replicates (replicate
  * b resamples with dgm_rng_fork(rng, b)); level in (0, 1). */
-dgm_status dgm_bootstrap_mean_ci(dgm_rng *rng, double *lo, double *hi, const double *t,
-                                 size_t n, size_t n_boot, double level, dgm_err *err);
+DGM_API dgm_status dgm_bootstrap_mean_ci(dgm_rng *rng, double *lo, double *hi, const double *t,
+                                         size_t n, size_t n_boot, double level, dgm_err *err);
 
 /* ---- Empirical log-likelihood. */
 
@@ -915,19 +788,19 @@ dgm_status dgm_bootstrap_mean_ci(dgm_rng *rng, double *lo, double *hi, const dou
  * draws, example i from dgm_rng_fork of seed's stream, i); "dequantized" maps 8-bit k/255
  * to (k+u)/256; "continuous" copies. Sequence data are not supported yet. *n_out gets the
  * row count. */
-dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
-                            const dgm_dataset *data, size_t limit, uint64_t seed,
-                            dgm_err *err);
+DGM_API dgm_status dgm_eval_prepare(float **out, size_t *n_out, const dgm_model *m,
+                                    const dgm_dataset *data, size_t limit, uint64_t seed,
+                                    dgm_err *err);
 /* Rows [first, first + n) of data in m's data space into out (n x D): the same values as
  * those rows of dgm_eval_prepare with the same seed, so that evaluation can prepare one
  * batch at a time instead of holding the whole set. out NULL only checks the rows (shape,
  * finite values, [0, 1] or 8-bit levels as the likelihood needs), drawing nothing. */
-dgm_status dgm_eval_prepare_rows(float *out, const dgm_model *m, const dgm_dataset *data,
-                                 size_t first, size_t n, uint64_t seed, dgm_err *err);
+DGM_API dgm_status dgm_eval_prepare_rows(float *out, const dgm_model *m, const dgm_dataset *data,
+                                         size_t first, size_t n, uint64_t seed, dgm_err *err);
 /* Bits per dimension of a mean negative log-likelihood nll (nats) over D dimensions of
  * data: nll / (D log 2), plus log2(256) = 8 for "dequantized" likelihoods (the density is
  * over [0,1)^D, reported per 8-bit dimension). */
-double dgm_bits_per_dim(double nll, size_t D, const char *likelihood);
+DGM_API double dgm_bits_per_dim(double nll, size_t D, const char *likelihood);
 
 typedef struct dgm_loglik_result {
     double mean;          /* mean log p(x) in nats */
@@ -941,9 +814,9 @@ typedef struct dgm_loglik_result {
  * evaluates in batches with k importance samples where needed (batch b forks rng, b), and
  * summarises. per_example (limit or data->n entries) may be NULL. Labels of data are
  * passed to conditional models. */
-dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
-                      dgm_model *m, const dgm_dataset *data, size_t limit, int k,
-                      dgm_err *err);
+DGM_API dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
+                              dgm_model *m, const dgm_dataset *data, size_t limit, int k,
+                              dgm_err *err);
 
 /* ---- Bayes-rule classifier from a class-conditional model:
  * log p(y|x) = log p(x|y) + log p(y) - log sum_y' p(x|y') p(y'), all in log space, with
@@ -951,10 +824,9 @@ dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
  * latent-variable models log p(x|y) is the importance-sampled estimate with k samples
  * (the same noise for every class of an example, which lowers the variance of the
  * differences). */
-dgm_status dgm_classify(dgm_rng *rng, double *log_post, dgm_model *m, const float *x,
-                        size_t n, int k, dgm_err *err);
+DGM_API dgm_status dgm_classify(dgm_rng *rng, double *log_post, dgm_model *m, const float *x,
+                                size_t n, int k, dgm_err *err);
 
-/* @@eval@@ */
 /* ===================================================================== protein === */
 /* Protein-family models as in DeepSequence (Riesselman et al., Nature Methods 2018):
  * alignment readers, sequence weights, a site-independent model, a sequence VAE, and
@@ -967,7 +839,7 @@ dgm_status dgm_classify(dgm_rng *rng, double *log_post, dgm_model *m, const floa
 
 /* Letter index of an amino-acid character in either case (0..19), DGM_AA_GAP for '-' and
  * '.', -1 for anything else (X, B, Z, U, O, '*', ...). */
-int dgm_aa_index(int c);
+DGM_API int dgm_aa_index(int c);
 
 typedef struct dgm_align_cfg {
     double max_seq_gap;  /* drop sequences whose gap fraction over the focus columns is
@@ -977,7 +849,7 @@ typedef struct dgm_align_cfg {
 } dgm_align_cfg;
 
 /* Both filters off (1.0). */
-dgm_align_cfg dgm_align_defaults(void);
+DGM_API dgm_align_cfg dgm_align_defaults(void);
 
 /* An alignment reduced to its focus columns. The first sequence is the focus (wild type);
  * its header "NAME/start-end" numbers its residues from start (1 without a range). Focus
@@ -1003,9 +875,9 @@ typedef struct dgm_alignment {
  * insert states) or Stockholm, detected from the contents; gzip is read transparently.
  * cfg NULL means dgm_align_defaults(). Errors name file:line:char: a ragged row, an empty
  * alignment, a focus letter outside the alphabet. */
-dgm_status dgm_alignment_read(dgm_alignment *out, const char *path, const dgm_align_cfg *cfg,
-                              dgm_err *err);
-void       dgm_alignment_free(dgm_alignment *a);
+DGM_API dgm_status dgm_alignment_read(dgm_alignment *out, const char *path,
+                                      const dgm_align_cfg *cfg, dgm_err *err);
+DGM_API void       dgm_alignment_free(dgm_alignment *a);
 
 /* Rule deciding whether sequence j is a neighbour of sequence i (j = i included):
  * DEEPSEQ: identity over i's non-gap positions, #{l: x_il = x_jl != gap} / #{l: x_il !=
@@ -1017,32 +889,33 @@ typedef enum { DGM_SEQW_DEEPSEQ = 0, DGM_SEQW_PLMC } dgm_seqw_rule;
 
 /* w (n) and *neff from seq (n x L letters). Bit-parallel pair counts with OpenMP; the
  * result does not depend on the thread count. theta in [0, 1]. */
-dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n, size_t L,
-                           double theta, dgm_seqw_rule rule, dgm_err *err);
+DGM_API dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n, size_t L,
+                                   double theta, dgm_seqw_rule rule, dgm_err *err);
 
 /* The weights of an alignment's sequences, as the training commands use them: with
  * DGM_SEQW_PLMC identity is counted over the columns where the focus has a residue
  * (plmc drops focus-gap columns), so the weights are plmc's own; DGM_SEQW_DEEPSEQ counts
  * over all of a's columns (dgm_seq_weights gives the two rules). */
-dgm_status dgm_alignment_weights(double *w, double *neff, const struct dgm_alignment *a,
-                                 double theta, dgm_seqw_rule rule, dgm_err *err);
+DGM_API dgm_status dgm_alignment_weights(double *w, double *neff,
+                                         const struct dgm_alignment *a, double theta,
+                                         dgm_seqw_rule rule, dgm_err *err);
 
 /* out (n x L*20): one-hot rows, a gap as all zeros. */
-void dgm_seq_onehot(float *out, const uint8_t *seq, size_t n, size_t L);
+DGM_API void dgm_seq_onehot(float *out, const uint8_t *seq, size_t n, size_t L);
 /* seq (n x L): the largest entry of each 20-wide block of x, the gap where the block is
  * all <= 0 (the inverse of dgm_seq_onehot). */
-void dgm_seq_from_onehot(uint8_t *seq, const float *x, size_t n, size_t L);
+DGM_API void dgm_seq_from_onehot(uint8_t *seq, const float *x, size_t n, size_t L);
 /* FASTA, 60 letters a line; names NULL gives "seq<i>". Written atomically. */
-dgm_status dgm_fasta_write(const char *path, const uint8_t *seq, size_t n, size_t L,
-                           const char *const *names, dgm_err *err);
+DGM_API dgm_status dgm_fasta_write(const char *path, const uint8_t *seq, size_t n, size_t L,
+                                   const char *const *names, dgm_err *err);
 
 /* ---- rank correlation */
 /* rank (n): 1-based ranks of x with ties given the mean of the ranks they span. */
-dgm_status dgm_rank_average(double *rank, const double *x, size_t n, dgm_err *err);
+DGM_API dgm_status dgm_rank_average(double *rank, const double *x, size_t n, dgm_err *err);
 /* Spearman's rho: Pearson correlation of the average ranks (as scipy.stats.spearmanr).
  * NaN for n < 2 or a constant input. */
-dgm_status dgm_spearman(double *rho, const double *x, const double *y, size_t n,
-                        dgm_err *err);
+DGM_API dgm_status dgm_spearman(double *rho, const double *x, const double *y, size_t n,
+                                dgm_err *err);
 
 /* ---- mutations */
 /* What a protein-family model knows about its focus sequence (views into the model). */
@@ -1056,7 +929,7 @@ typedef struct dgm_seqfocus {
 } dgm_seqfocus;
 
 /* Fills f for models of type "independent" and "seqvae"; DGM_ERR_UNSUPPORTED otherwise. */
-dgm_status dgm_model_seqfocus(dgm_seqfocus *f, const dgm_model *m, dgm_err *err);
+DGM_API dgm_status dgm_model_seqfocus(dgm_seqfocus *f, const dgm_model *m, dgm_err *err);
 
 #define DGM_MUT_MAX 64
 /* A (multi-)mutant such as "H24A" or "H24A:G25C". */
@@ -1071,10 +944,10 @@ typedef struct dgm_mutant {
 /* Parses text against f. file/line/col (1-based character of text within its line) are
  * only for messages: "file:line:char: ..." for an unknown syntax, a residue number
  * outside the focus sequence, or a wild-type letter that does not match. */
-dgm_status dgm_mutant_parse(dgm_mutant *out, const char *text, const dgm_seqfocus *f,
-                            const char *file, size_t line, size_t col, dgm_err *err);
+DGM_API dgm_status dgm_mutant_parse(dgm_mutant *out, const char *text, const dgm_seqfocus *f,
+                                    const char *file, size_t line, size_t col, dgm_err *err);
 /* seq (L) = the focus row with the mutant's substitutions. */
-void       dgm_mutant_apply(uint8_t *seq, const dgm_mutant *mut, const dgm_seqfocus *f);
+DGM_API void       dgm_mutant_apply(uint8_t *seq, const dgm_mutant *mut, const dgm_seqfocus *f);
 
 /* A deep mutational scan table: the "mutant" column (or the first) and, if column is not
  * NULL, that column's values (NaN where empty or not a number). */
@@ -1085,37 +958,37 @@ typedef struct dgm_dms {
     size_t *line;      /* 1-based line of each row */
     size_t *mut_col;   /* 1-based character where the mutant field starts */
 } dgm_dms;
-dgm_status dgm_dms_read(dgm_dms *out, const char *path, const char *column, dgm_err *err);
-void       dgm_dms_free(dgm_dms *d);
+DGM_API dgm_status dgm_dms_read(dgm_dms *out, const char *path, const char *column, dgm_err *err);
+DGM_API void       dgm_dms_free(dgm_dms *d);
 
 /* delta[i] = E ELBO(seqs_i) - E ELBO(focus row), the mean over `samples` paired draws
  * (the same latent noise and decoder-weight sample for mutant and wild type), se[i] its
  * standard error; for exact models log p(seqs_i) - log p(wt) and se 0. seqs: n x L. */
-dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
-                                const uint8_t *seqs, size_t n, int samples, dgm_err *err);
+DGM_API dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
+                                        const uint8_t *seqs, size_t n, int samples, dgm_err *err);
 
 /* ---- site-independent model ("independent"): p(x) = prod over non-gap columns of
  * f_l(x_l), f_l(a) = (sum_i w_i [x_il = a] + pc) / (sum_i w_i [x_il != gap] + 20 pc). */
 /* w NULL means all 1; theta is only recorded (the weights' identity threshold). */
-dgm_status dgm_indep_fit(dgm_model **out, const dgm_alignment *a, const double *w,
-                         double theta, double pseudocount, dgm_err *err);
+DGM_API dgm_status dgm_indep_fit(dgm_model **out, const dgm_alignment *a, const double *w,
+                                 double theta, double pseudocount, dgm_err *err);
 
 /* An unfitted site-independent model with this pseudocount, for dgm_fit (which fits it
  * to the weighted alignment of its data, as dgm_indep_fit does). */
-dgm_status dgm_indep_create(dgm_model **out, double pseudocount, dgm_err *err);
+DGM_API dgm_status dgm_indep_create(dgm_model **out, double pseudocount, dgm_err *err);
 
 /* ---- A mutational scan's scorable mutants prepared for one model, for scoring while
  * training (dgm_fit_data.scan) or after: the mutants of `column` that apply to the model's
  * focus and have a measurement. */
 typedef struct dgm_scan dgm_scan;
-dgm_status dgm_scan_load(dgm_scan **out, const char *path, const char *column,
-                         const dgm_model *m, dgm_err *err);
-void       dgm_scan_free(dgm_scan *s);
-size_t     dgm_scan_count(const dgm_scan *s);   /* scorable mutants with a measurement */
+DGM_API dgm_status dgm_scan_load(dgm_scan **out, const char *path, const char *column,
+                                 const dgm_model *m, dgm_err *err);
+DGM_API void       dgm_scan_free(dgm_scan *s);
+DGM_API size_t     dgm_scan_count(const dgm_scan *s); /* scorable mutants with a measurement */
 /* Spearman's rho between the model's mutation effects (`samples` ELBO samples each,
  * from dgm_rng_init(seed)) and the measurements. */
-dgm_status dgm_scan_spearman(double *rho, dgm_model *m, const dgm_scan *s, int samples,
-                             uint64_t seed, dgm_err *err);
+DGM_API dgm_status dgm_scan_spearman(double *rho, dgm_model *m, const dgm_scan *s,
+                                     int samples, uint64_t seed, dgm_err *err);
 
 /* ---- sequence VAE ("seqvae"), DeepSequence's model. Encoder: one-hot x -> an
  * EmbeddingBag-style first layer (a sum of one weight row per non-gap position) -> ReLU
@@ -1143,25 +1016,25 @@ typedef struct dgm_seqvae_cfg {
 } dgm_seqvae_cfg;
 
 /* DeepSequence's defaults for the variant. */
-dgm_seqvae_cfg dgm_seqvae_defaults(dgm_seqvae_variant v);
+DGM_API dgm_seqvae_cfg dgm_seqvae_defaults(dgm_seqvae_variant v);
 /* A new model for alignment a (its focus becomes the model's wild type) with Neff and the
  * weights' theta recorded; parameters initialised from rng. */
-dgm_status dgm_seqvae_create(dgm_model **out, dgm_rng *rng, const dgm_seqvae_cfg *cfg,
-                             const dgm_alignment *a, double neff, double theta, dgm_err *err);
+DGM_API dgm_status dgm_seqvae_create(dgm_model **out, dgm_rng *rng, const dgm_seqvae_cfg *cfg,
+                                     const dgm_alignment *a, double neff, double theta,
+                                     dgm_err *err);
 /* `steps` Adam updates on minibatches drawn with probability w_i / sum(w) (with
  * replacement) from seq (n x L). Step t (counted over the model's life) uses
  * dgm_rng_fork(rng, t), so a run split into several calls gives the same bits. *loss: the
  * mean over these steps of the minibatch's negative objective (per sequence). */
-dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq, const double *w,
-                            size_t n, long steps, double *loss, dgm_err *err);
+DGM_API dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq,
+                                    const double *w, size_t n, long steps, double *loss,
+                                    dgm_err *err);
 /* Updates taken so far. */
-long       dgm_seqvae_steps(const dgm_model *m);
+DGM_API long       dgm_seqvae_steps(const dgm_model *m);
 /* Precision of the output layer's product (R x Hl times Hl x D, nearly all the work) in
  * mutation effects: DGM_PREC_BF16 rounds its weights and activations to bf16 with float32
  * sums (dgm_gemm_bf16); everything else stays float32. DGM_ERR_UNSUPPORTED without oneDNN. */
-dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
-
-/* @@protein@@ */
+DGM_API dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
 
 #ifdef __cplusplus
 }

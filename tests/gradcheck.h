@@ -34,6 +34,7 @@
 #define DGM_GRADCHECK_H
 
 #include "dgm.h"
+#include "core/assert.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
  * the weights against a brute-force count of the definition; with ../shared/data, Neff of
  * the full BLAT_ECOLX alignment and plmc's own DHFR weights. */
 #include "data/alignment.h"
+#include "dgm_blocks.h"
 #include "test.h"
 
 #include <time.h>

@@ -5,7 +5,7 @@
  * odd sizes and padded leading dimensions; a VAE's importance-sampled log-likelihood and
  * decoder means in bf16 against float32. Without oneDNN the products are skipped and the
  * VAE must refuse bf16 with the message the CLI shows. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -5,7 +5,7 @@
  * independent computation (dgm_dist_log_prob and dgm_kl_closed, which evaluate the same
  * densities from probabilities and variances in double), and each backward by central
  * finite differences (tests/gradcheck.h), element by element. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "distributions/bernoulli.h"
 #include "distributions/categorical.h"
 #include "distributions/gaussian.h"

@@ -3,7 +3,7 @@
  * over EM iterations, sampling moments, k-means on separated blobs, degenerate inputs, and
  * model files that fail to load with a clear message. References are computed here
  * (test_gmm_util.h), not by the library; tolerances are standard errors at fixed seeds. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "test.h"
 #include "test_gmm_util.h"
 

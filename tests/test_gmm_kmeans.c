@@ -5,7 +5,7 @@
  * for a seed whatever the thread count, and duplicated points (empty clusters) are
  * handled. Data on a small integer grid make every distance exact in float32, so the
  * reference and the GEMM-based distances agree exactly. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "test.h"
 
 #include <stdint.h>

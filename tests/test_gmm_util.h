@@ -6,7 +6,7 @@
 #ifndef DGM_TEST_GMM_UTIL_H
 #define DGM_TEST_GMM_UTIL_H
 
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,8 @@
  * Set GRADCHECK_VERBOSE=1 to print every check's worst point and kink statistic.
  * Left out: the tolerances are gradcheck.h's defaults, calibrated on these networks
  * (docs/math.md, "Gradient checks"), not derived per case. */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 #include "gradcheck.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * IDX writers (byte layout checked directly, values read back through dgm_data_load, and
  * NPY additionally through numpy when /usr/bin/python3 has it). Files go to a fresh
  * temporary directory that is removed at the end. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>

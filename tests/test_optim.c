@@ -10,7 +10,8 @@
  * Tolerances: each step is ~10 float operations of relative error 2^-24, so five steps
  * stay below 1e-6 (|w| + 0.1); the schedules are one float rounding of a double formula.
  * Left out: dampening (dgm has none), amsgrad and maximize, which dgm does not offer. */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 #include "test.h"
 
 #if __has_include("fixtures/optim_fixture.h")

@@ -2,6 +2,7 @@
  * forward pass against a plain double-precision reimplementation written here from the
  * formulas in docs/math.md, the lazy bag update, training progress, files, log_prob and
  * mutation effects. Tiny sizes so that the whole file runs in a second or two. */
+#include "core/assert.h"
 #include "gradcheck.h"
 #include "models/seq/seqvae.h"
 #include "test.h"

@@ -1,6 +1,7 @@
 /* Philox known answers, moments of each sampler, reproducibility, and independence of
  * forked streams from the way work is split. */
 #include "dgm.h"
+#include "core/assert.h"
 #include "test.h"
 
 void dgm__philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);

@@ -1,7 +1,8 @@
 /* dgm_gemm against the double-precision triple loop for all four transpose combinations,
  * odd sizes, leading dimensions larger than the width, and alpha/beta; the elementwise
  * and row-wise helpers against direct formulas. */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 #include "test.h"
 
 #include <float.h>

@@ -3,7 +3,7 @@
  * latent, the bound ordering ELBO <= IWAE_K <= log p(x), K = 1 agreeing with the ELBO in
  * expectation, save/load round trips, determinism and exact resumption, and evaluation data
  * prepared in batches (and from 8-bit bytes) equal to the whole set prepared at once. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "gradcheck.h"
 #include "test.h"
 

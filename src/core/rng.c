@@ -4,6 +4,7 @@
  * block can be computed without the ones before it; dgm_rng_fork derives new stream ids.
  * Left out: skip-ahead by arbitrary word counts (not needed: fork per unit of work). */
 #include "dgm.h"
+#include "core/assert.h"
 #include "tensor/fastmath.h"
 
 #include <math.h>

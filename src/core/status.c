@@ -1,6 +1,7 @@
 /* Status codes, error messages and the assert hook. The error lives in a caller-owned
  * dgm_err (STYLE.md: no global error string). */
 #include "dgm.h"
+#include "core/assert.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * on [0,1)^D lower-bounds the discrete model's log-likelihood (docs/math.md, "Data").
  * Left out: splits and batching (callers draw permutations with dgm_rng_permutation). */
 #include "dgm.h"
+#include "core/assert.h"
 
 #include <math.h>
 #include <stdlib.h>

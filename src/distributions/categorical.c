@@ -3,6 +3,7 @@
  * amino acids, which keeps the dependency chains short (an `omp simd reduction` over 20
  * lanes spent most of its time adding its lane array back up serially). */
 #include "dgm.h"
+#include "core/assert.h"
 #include "distributions/categorical.h"
 #include "tensor/fastmath.h"
 

@@ -2,7 +2,7 @@
  * (docs/math.md, "Bayes-rule classifier"). Each class's log-likelihood of a batch uses the
  * same rng stream, so for a VAE the importance samples of different classes share their
  * noise: the posterior then compares like with like. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * sklearn.metrics.pairwise.euclidean_distances, which use the same expansion.
  * Left out: k-d / ball trees for small d (brute force is fast enough for the sizes dgm
  * compares: 10^4 x 10^4 in 1-D takes well under a second), and non-Euclidean metrics. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <math.h>
 #include <omp.h>

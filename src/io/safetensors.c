@@ -6,7 +6,8 @@
  * Left out: dtypes other than F32 (reading one is a clear DGM_ERR_UNSUPPORTED naming it),
  * memory mapping (the data section is copied into one malloc'd buffer, which also gives the
  * 4-byte alignment that float pointers need). */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
 #ifndef DGM_MODELS_MODEL_H
 #define DGM_MODELS_MODEL_H
 
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <cjson/cJSON.h>
 

@@ -2,7 +2,7 @@
  * (ReLU, LeakyReLU(0.01), Tanh, Sigmoid, Softplus(beta=1), ELU(alpha=1)).
  * Derivatives are taken from the output where that is cheaper and exact
  * (tanh' = 1 - y^2, sigmoid' = y (1 - y), elu'(x<0) = y + 1). */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "nn/nn.h"
 
 #include <math.h>

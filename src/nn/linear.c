@@ -4,7 +4,7 @@
  *   db += sum_b dy    column sums
  *   dx += dy W        (B x O)(O x I)
  * All three are products through dgm_gemm, the only BLAS caller. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "core/par.h"
 
 #include <math.h>

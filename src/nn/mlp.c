@@ -4,7 +4,8 @@
  * respect to a_i into one with respect to z_i in place (g *= act'(z_i)), then through the
  * linear layer (docs/math.md, "MLP backward"). Two ping-pong buffers hold the running
  * gradient, so backward never allocates. */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 #include "nn/nn.h"
 
 #include <stdlib.h>

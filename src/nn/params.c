@@ -2,7 +2,8 @@
  * named tensors registered first, then one allocation each for values, gradients and the
  * two optimizer moments, all in the same layout, so that the optimizer, clipping,
  * checkpointing and gradient checks are flat loops over one buffer. */
-#include "dgm.h"
+#include "dgm_blocks.h"
+#include "core/assert.h"
 #include "core/par.h"
 
 #include <omp.h>

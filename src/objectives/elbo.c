@@ -2,6 +2,7 @@
  * src/distributions/gaussian.h. */
 #include "objectives/elbo.h"
 #include "dgm.h"
+#include "core/assert.h"
 #include "distributions/gaussian.h"
 
 void dgm__elbo_kl(double *kl, double *penalty, int *active, const float *h, size_t B,

@@ -2,7 +2,7 @@
  * "Importance Weighted Autoencoders" (2015), eq. 8 for the bound and eq. 14 for its
  * gradient, the normalised weights times each sample's gradient. */
 #include "objectives/iwae.h"
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* Optimizers as flat loops over the parameter buffer (llm.c's gpt2_update), with the same
  * updates as torch.optim.SGD, Adam and AdamW (docs/math.md, "Optimizers"), global
  * gradient-norm clipping (torch.nn.utils.clip_grad_norm_) and learning-rate schedules. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <math.h>
 #include <omp.h>

@@ -2,7 +2,7 @@
  * Row-major C = alpha op(A) op(B) + beta C over cblas_sgemm, or, with BLAS=none, a plain
  * loop ordered so the innermost index walks contiguous memory, parallel over rows of C.
  * Reference semantics: torch.addmm / BLAS sgemm. */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <omp.h>
 #ifndef DGM_NO_BLAS

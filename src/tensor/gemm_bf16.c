@@ -7,7 +7,7 @@
  * installed), and without it every product here returns DGM_ERR_UNSUPPORTED.
  * Why oneDNN: Debian's OpenBLAS 0.3.21 declares cblas_sbgemm but does not export it.
  * Not here: bf16 outputs, bf16 training (gradients need float32 sums of small terms). */
-#include "dgm.h"
+#include "dgm_blocks.h"
 
 #include <omp.h>
 #include <string.h>

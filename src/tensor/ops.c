@@ -1,6 +1,6 @@
 /* Elementwise operations, row-wise log-sum-exp and softmax, and reductions accumulated in
  * double (STYLE.md: double accumulators for sums over data sets). */
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "core/par.h"
 
 #include <math.h>

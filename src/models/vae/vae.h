@@ -4,7 +4,7 @@
 #ifndef DGM_MODELS_VAE_H
 #define DGM_MODELS_VAE_H
 
-#include "dgm.h"
+#include "dgm_blocks.h"
 #include "models/model.h"
 
 typedef struct dgm__vae {

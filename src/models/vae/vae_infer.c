@@ -7,6 +7,7 @@
  * products in the log-likelihood, sampling and decoding run on bf16 inputs with float32
  * sums (src/tensor/gemm_bf16.c, docs/math.md "bf16 evaluation"); the encoder, the noise
  * and the likelihood stay float32. */
+#include "core/assert.h"
 #include "models/vae/vae.h"
 #include "distributions/gaussian.h"
 #include "objectives/iwae.h"
