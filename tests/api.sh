@@ -158,6 +158,19 @@ if $cc -std=c11 -Wall -Wextra -pedantic -Werror $san -I"$inc" "$tmp/prog.c" -o "
 else
     fail "a program builds from the installed headers and libdgm.so"; sed 's/^/# /' "$tmp/err" | head -n 5
 fi
+# --- the C examples of docs/examples, built the same way, run in a scratch folder
+for ex in docs/examples/*.c; do
+    [ -f "$ex" ] || continue
+    name=$(basename "$ex" .c)
+    # shellcheck disable=SC2086
+    if $cc -std=c11 -Wall -Wextra -pedantic -Werror $san -I"$inc" "$ex" -o "$tmp/$name" \
+            -L"$lib" -Wl,-rpath,"$lib" -ldgm -lm 2>"$tmp/err"; then
+        if "$tmp/$name" "$tmp" >"$tmp/out" 2>"$tmp/err"; then pass "docs/examples/$name.c builds and runs"
+        else fail "docs/examples/$name.c runs"; sed 's/^/# /' "$tmp/err" | head -n 5; fi
+    else
+        fail "docs/examples/$name.c builds from the installed headers"; sed 's/^/# /' "$tmp/err" | head -n 5
+    fi
+done
 # and internals stay internal: a dgm__ function does not link
 printf 'void dgm__assert_fail(const char *, const char *, int);\nint main(void) { dgm__assert_fail("", "", 0); return 0; }\n' > "$tmp/internal.c"
 # shellcheck disable=SC2086
