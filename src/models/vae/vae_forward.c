@@ -4,7 +4,7 @@
  * whose gradient weights each sample's gradient by its normalised importance weight.
  * Reparameterisation: z = mu + exp(logvar / 2) eps, eps ~ N(0, I). */
 #include "models/vae/vae.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <string.h>

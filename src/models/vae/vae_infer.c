@@ -8,7 +8,7 @@
  * sums (src/tensor/gemm_bf16.c, docs/math.md "bf16 evaluation"); the encoder, the noise
  * and the likelihood stay float32. */
 #include "models/vae/vae.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
