@@ -6,6 +6,7 @@
  * Left out: mixtures (they have no closed-form KL; gmm models give exact log_prob through
  * their own model ops), gradients with respect to parameters. */
 #include "distributions/dist_internal.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <omp.h>
@@ -265,7 +266,7 @@ dgm_status dgm_dist_log_prob(double *out, const dgm_dist *d, const float *x, siz
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
     long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n * d->dim > 100000)
+#pragma omp parallel for schedule(static) if (n * d->dim > DGM__PAR_MIN_ROWS)
     for (long i = 0; i < nn; i++) {
         double *w = work + (size_t)omp_get_thread_num() * W;
         double lp = 0.0;
@@ -334,7 +335,7 @@ dgm_status dgm_dist_sample(dgm_rng *rng, float *out, const dgm_dist *d, size_t n
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
     long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n * d->dim > 100000)
+#pragma omp parallel for schedule(static) if (n * d->dim > DGM__PAR_MIN_ROWS)
     for (long i = 0; i < nn; i++) {
         double *w = work + (size_t)omp_get_thread_num() * W;
         dgm_rng r;
