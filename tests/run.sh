@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every test binary in $1/tests and the CLI tests, sums their "N passed, N failed"
-# lines, and exits non-zero if anything failed or a binary crashed.
+# Runs every test binary in $1/tests, the CLI tests and the layer check (tests/layers.sh),
+# sums their "N passed, N failed" lines and "ok"/"not ok" lines, and exits non-zero if
+# anything failed or a binary crashed.
 build=${1:-build}
 # Spinning OpenMP workers crawl when anything else shares the cores; tests need no spin.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -20,15 +21,16 @@ for t in "$build"/tests/test_*; do
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
 done
-if [ -f tests/cli.sh ]; then
-    out=$(sh tests/cli.sh "$build" 2>&1); rc=$?
+for script in tests/cli.sh tests/layers.sh; do
+    [ -f "$script" ] || continue
+    out=$(sh "$script" "$build" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -vE '^ok ' | grep -v '^skip '
     p=$(printf '%s\n' "$out" | grep -c '^ok ')
     f=$(printf '%s\n' "$out" | grep -c '^not ok ')
     s=$(printf '%s\n' "$out" | grep -c '^skip ')
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
-fi
+done
 failed=$((failed + crashed))
 if [ $skipped -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
