@@ -1,7 +1,7 @@
 /* The vectorizable exp/log1p/softplus kernels against libm in double, over a dense sweep
  * of their ranges including the ends. */
 #include "dgm.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 #include "test.h"
 
 static void test_exp_neg(void)

@@ -5,7 +5,7 @@
  * Left out: skip-ahead by arbitrary word counts (not needed: fork per unit of work). */
 #include "dgm.h"
 #include "core/assert.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -217,7 +217,7 @@ void dgm_rng_fill_uniform(dgm_rng *rng, float *out, size_t n)
 }
 
 /* Bulk normals: Box-Muller on 24-bit uniforms with the float polynomial log of
- * tensor/fastmath.h and a polynomial sin/cos (relative error below 1e-6), so that the loop
+ * core/fastmath.h and a polynomial sin/cos (relative error below 1e-6), so that the loop
  * vectorises; glibc's logf and sincosf are scalar calls, ten times slower here. They start
  * on a fresh block (the rest of a partly used one and a spare are dropped), so a freshly
  * forked stream gives the same numbers however its draws are split into whole blocks. */

@@ -1,6 +1,7 @@
 /* Private interface between the format readers (idx.c, csv.c, npy.c) and dgm_data_load
  * (load.c). Each reader fills a REAL data set (x, n, d, and image geometry where the format
- * has one) or reads a label vector; load.c does detection, label pairing and cleanup. */
+ * has one) or reads a label vector; load.c does detection, label pairing and cleanup.
+ * Calls go one way: load.c -> the readers -> read_file.c; no reader calls load.c. */
 #ifndef DGM_DATA_READERS_H
 #define DGM_DATA_READERS_H
 
@@ -22,7 +23,8 @@ dgm_status dgm__npy_load(dgm_dataset *out, const char *path, int keep8, dgm_err 
 /* A 1-D or (n, 1) NPY of integer values (any supported dtype) as labels. */
 dgm_status dgm__npy_load_labels(int32_t **y, size_t *n, const char *path, dgm_err *err);
 
-/* The whole file, NUL-terminated (one byte past *len), malloc'd; NULL on error. */
+/* The whole file, NUL-terminated (one byte past *len), malloc'd; NULL on error
+ * (read_file.c, for csv.c and npy.c). */
 char *dgm__read_file(const char *path, size_t *len, dgm_err *err);
 
 #endif

@@ -4,7 +4,7 @@
  * the SIMD kernels of fastmath.h keep the loop vectorised: it runs once per pixel per
  * importance sample. */
 #include "distributions/bernoulli.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 

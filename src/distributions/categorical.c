@@ -5,7 +5,7 @@
 #include "dgm.h"
 #include "core/assert.h"
 #include "distributions/categorical.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <string.h>

@@ -7,6 +7,7 @@
  * their own model ops), gradients with respect to parameters. */
 #include "distributions/dist_internal.h"
 #include "distributions/gaussian.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <omp.h>
@@ -256,7 +257,7 @@ dgm_status dgm_dist_log_prob(double *out, const dgm_dist *d, const float *x, siz
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
     long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n * d->dim > 100000)
+#pragma omp parallel for schedule(static) if (n * d->dim > DGM__PAR_MIN_ROWS)
     for (long i = 0; i < nn; i++) {
         double *w = work + (size_t)omp_get_thread_num() * W;
         double lp = 0.0;
@@ -325,7 +326,7 @@ dgm_status dgm_dist_sample(dgm_rng *rng, float *out, const dgm_dist *d, size_t n
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
     long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n * d->dim > 100000)
+#pragma omp parallel for schedule(static) if (n * d->dim > DGM__PAR_MIN_ROWS)
     for (long i = 0; i < nn; i++) {
         double *w = work + (size_t)omp_get_thread_num() * W;
         dgm_rng r;

@@ -11,6 +11,7 @@
  * Left out: k-d / ball trees for small d (brute force is fast enough for the sizes dgm
  * compares: 10^4 x 10^4 in 1-D takes well under a second), and non-Euclidean metrics. */
 #include "dgm_blocks.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <omp.h>
@@ -71,7 +72,7 @@ static void centre(float *xc, float *nrm, const float *x, const double *mu, size
                    size_t d)
 {
     long R = (long)rows;
-#pragma omp parallel for schedule(static) if (rows * d > 100000)
+#pragma omp parallel for schedule(static) if (rows * d > DGM__PAR_MIN_ROWS)
     for (long i = 0; i < R; i++) {
         double s = 0.0;
         for (size_t t = 0; t < d; t++) {

@@ -8,6 +8,7 @@
  * Left out: per-example weights of the data set (every example counts once), and sequence
  * data (the one-hot conversion belongs to the protein module). */
 #include "dgm.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ static void fill_rows(float *out, const dgm_model *m, const dgm_dataset *data, s
     dgm_rng root;
     dgm_rng_init(&root, seed);
     long N = (long)n;
-#pragma omp parallel for schedule(static) if (n * D > 100000)
+#pragma omp parallel for schedule(static) if (n * D > DGM__PAR_MIN_ROWS)
     for (long il = 0; il < N; il++) {
         size_t i = first + (size_t)il;
         dgm_rng r;

@@ -3,6 +3,7 @@
  * loop ordered so the innermost index walks contiguous memory, parallel over rows of C.
  * Reference semantics: torch.addmm / BLAS sgemm. */
 #include "dgm_blocks.h"
+#include "core/par.h"
 
 #include <omp.h>
 #ifndef DGM_NO_BLAS
@@ -33,7 +34,7 @@ static void gemm_plain(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
     if (alpha == 0.0f || K == 0)
         return;
     long Ml = (long)M;
-#pragma omp parallel for schedule(static) if (M * N * K > 32768)
+#pragma omp parallel for schedule(static) if (M * N * K > DGM__PAR_MIN_GEMM)
     for (long il = 0; il < Ml; il++) {
         size_t i = (size_t)il;
         float *c = C + i * ldc;

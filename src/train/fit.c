@@ -71,8 +71,8 @@ int dgm_objective_from_name(const char *s) { return index_of(obj_names, 2, s); }
 
 // -------------------------------------------------------------------- sampled steps ---
 
-/* Steps in chunks of report_every, each followed by the validation (a scan's Spearman)
- * and a report; a time limit ends the run after the chunk that crosses it. The stream is
+/* Steps in chunks of report_every, each followed by the validation (the Spearman of the
+ * data's mutational scan, or the model's own) and a report; a time limit ends the run after the chunk that crosses it. The stream is
  * fork(seed, 1); the model forks it per step, so the chunking does not change the bits. */
 static dgm_status fit_sampled(dgm_model *m, const dgm__fit_ops *ops, const dgm_fit_data *d,
                               const dgm_fit_cfg *c, dgm_fit_result *res, dgm_err *err)
@@ -98,7 +98,10 @@ static dgm_status fit_sampled(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
             break;
         t_train += dgm__fit_now() - t0;
         done += k;
-        if (ops->validate && (s = ops->validate(state, m, &val, err)))
+        /* the scan's Spearman, from dgm_rng_init(seed + 7) as DeepSequence-style runs log it */
+        if (d->scan && (s = dgm_scan_spearman(&val, m, d->scan, c->scan_samples, c->seed + 7, err)))
+            break;
+        if (!d->scan && ops->validate && (s = ops->validate(state, m, &val, err)))
             break;
         p = (dgm_fit_progress){.event = DGM_FIT_STEP, .done = (size_t)done,
                                .total = (size_t)c->steps, .loss = loss, .val = val,

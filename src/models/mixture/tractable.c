@@ -1,7 +1,7 @@
-/* The public face of the tractable baselines that is not one model's: defaults and names,
- * fitting any of them per class into one class-conditional model, the fit summary, and the
- * pieces their model files share (options and fit info in the config JSON, log p(x) from
- * a per-component log joint by log-sum-exp over components, rows bucketed by class).
+/* The public face of the tractable baselines that is not one model's: defaults, kind
+ * names, fitting any of them (per class into one class-conditional model), and the fit
+ * summary. The top of src/models/mixture: it calls the model files, which never call it;
+ * what they share is in mix_common.c.
  *
  * Reference: a class-conditional density p(x | y) with prior p(y) from label frequencies is
  * the generative classifier of Bishop, PRML section 4.2 (used by dgm classify through
@@ -27,142 +27,10 @@ dgm_mixture_cfg dgm_mixture_defaults(void)
     return c;
 }
 
-static const char *const cov_names[] = {"full", "tied", "diag", "spherical"};
-static const char *const init_names[] = {"kmeans", "k-means++", "random"};
 static const char *const kind_names[] = {"gaussian", "gmm", "bernoulli", "bernoulli-mixture"};
 
-static int find_name(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (!strcmp(names[i], s))
-            return i;
-    return -1;
-}
-
-int dgm_cov_type_from_name(const char *name) { return find_name(cov_names, 4, name); }
-const char *dgm_cov_type_name(dgm_cov_type c) { return (unsigned)c < 4 ? cov_names[c] : "?"; }
-const char *dgm_mixture_init_name(dgm_mixture_init i) { return (unsigned)i < 3 ? init_names[i] : "?"; }
-int dgm_tractable_kind_from_name(const char *name) { return find_name(kind_names, 4, name); }
+int dgm_tractable_kind_from_name(const char *name) { return dgm__mix_find_name(kind_names, 4, name); }
 const char *dgm_tractable_kind_name(dgm_tractable_kind k) { return (unsigned)k < 4 ? kind_names[k] : "?"; }
-
-int dgm_mixture_init_from_name(const char *name)
-{
-    if (name && !strcmp(name, "kmeans++"))
-        return DGM_INIT_KMEANSPP;
-    return find_name(init_names, 3, name);
-}
-
-dgm__mix_opts dgm__mix_opts_of(const dgm_mixture_cfg *cfg)
-{
-    dgm__mix_opts o = {cfg->reg_covar, cfg->min_prob, cfg->tol, cfg->max_iter, cfg->n_init,
-                       cfg->init};
-    return o;
-}
-
-cJSON *dgm__mix_fit_json(cJSON *c, const dgm__fit_info *f, const dgm__mix_opts *o, size_t G,
-                         int gaussian, int em)
-{
-    if (gaussian)
-        cJSON_AddNumberToObject(c, "reg_covar", o->reg_covar);
-    else
-        cJSON_AddNumberToObject(c, "min_prob", o->min_prob);
-    if (em) {
-        cJSON_AddNumberToObject(c, "tol", o->tol);
-        cJSON_AddNumberToObject(c, "max_iter", o->max_iter);
-        cJSON_AddNumberToObject(c, "n_init", o->n_init);
-        cJSON_AddStringToObject(c, "init", dgm_mixture_init_name(o->init));
-    }
-    cJSON *a = cJSON_AddArrayToObject(c, "fit");
-    for (size_t i = 0; i < G; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "n_iter", f[i].n_iter);
-        cJSON_AddBoolToObject(e, "converged", f[i].converged);
-        cJSON_AddNumberToObject(e, "best_init", f[i].best_init);
-        cJSON_AddNumberToObject(e, "lower_bound", f[i].lower_bound);
-        cJSON_AddNumberToObject(e, "log_likelihood", f[i].log_likelihood);
-        cJSON_AddNumberToObject(e, "n_train", (double)f[i].n);
-        cJSON_AddItemToArray(a, e);
-    }
-    return c;
-}
-
-static double jnum(const cJSON *o, const char *key, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-dgm_status dgm__mix_read_K(size_t *K, const cJSON *config, const char *path, dgm_err *err)
-{
-    double k = jnum(config, "n_components", -1);
-    if (!(k >= 1 && k <= 1e6) || k != floor(k))
-        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: n_components missing or "
-                        "invalid", path);
-    *K = (size_t)k;
-    return DGM_OK;
-}
-
-void dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJSON *config)
-{
-    o->reg_covar = jnum(config, "reg_covar", 0);
-    o->min_prob = jnum(config, "min_prob", 0);
-    o->tol = jnum(config, "tol", 0);
-    o->max_iter = (int)jnum(config, "max_iter", 0);
-    o->n_init = (int)jnum(config, "n_init", 0);
-    const cJSON *init = cJSON_GetObjectItemCaseSensitive(config, "init");
-    int i = cJSON_IsString(init) ? dgm_mixture_init_from_name(init->valuestring) : -1;
-    o->init = i < 0 ? DGM_INIT_KMEANS : (dgm_mixture_init)i;
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(config, "fit");
-    for (size_t g = 0; g < G; g++) {
-        const cJSON *e = cJSON_IsArray(a) && cJSON_GetArraySize(a) == (int)G
-                       ? cJSON_GetArrayItem(a, (int)g) : NULL;
-        f[g].n_iter = (int)jnum(e, "n_iter", 0);
-        f[g].converged = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "converged"));
-        f[g].best_init = (int)jnum(e, "best_init", 0);
-        f[g].lower_bound = jnum(e, "lower_bound", NAN);
-        f[g].log_likelihood = jnum(e, "log_likelihood", NAN);
-        f[g].n = (size_t)jnum(e, "n_train", 0);
-    }
-}
-
-#define CHUNK 4096 /* rows scored at a time, to bound the K-wide scratch */
-
-dgm_status dgm__mix_log_prob(double *out, const void *model, dgm__joint_fn joint, size_t G,
-                             size_t K, const float *x, const int32_t *y, size_t n, dgm_err *err)
-{
-    if (n == 0)
-        return DGM_OK;
-    size_t *rows = dgm_malloc_array(n, sizeof(size_t));
-    size_t *start = dgm_calloc_array(G + 1, sizeof(size_t));
-    double *lj = dgm_malloc_array(n < CHUNK ? n : CHUNK, K * sizeof(double));
-    dgm_status s = DGM_OK;
-    if (!rows || !start || !lj) {
-        s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory scoring %zu examples", n);
-        goto done;
-    }
-    /* counting sort of the rows by group, so each group's parameters score a run of rows */
-    for (size_t i = 0; i < n; i++)
-        start[(G > 1 ? (size_t)y[i] : 0) + 1]++;
-    for (size_t c = 0; c < G; c++)
-        start[c + 1] += start[c];
-    for (size_t i = 0; i < n; i++)
-        rows[start[G > 1 ? (size_t)y[i] : 0]++] = i;
-    for (size_t c = G; c > 0; c--)
-        start[c] = start[c - 1];
-    start[0] = 0;
-    for (size_t c = 0; c < G && !s; c++)
-        for (size_t a = start[c]; a < start[c + 1] && !s; a += CHUNK) {
-            size_t m = start[c + 1] - a < CHUNK ? start[c + 1] - a : CHUNK;
-            s = joint(lj, model, c, x, rows + a, m, err);
-            for (size_t i = 0; !s && i < m; i++)
-                out[rows[a + i]] = dgm_logsumexp_d(lj + i * K, K);
-        }
-done:
-    free(rows);
-    free(start);
-    free(lj);
-    return s;
-}
 
 // ---- per-class fitting -------------------------------------------------------------
 

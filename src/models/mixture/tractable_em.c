@@ -1,6 +1,6 @@
 /* The pieces of EM that the Gaussian and Bernoulli mixtures share: the EM loop with its
  * restarts, sums over examples for an M-step, responsibilities and the mean log-likelihood
- * from a log joint, initial responsibilities, and the checks every fit makes on its data.
+ * from a log joint, and initial responsibilities (the checks on data: mix_common.c).
  *
  * Reference: Bishop, PRML section 9.2.2 (responsibilities, eq. 9.23) and scikit-learn's
  * _base.py (_initialize_parameters: k-means labels or random rows; _e_step: log-sum-exp).
@@ -127,43 +127,6 @@ dgm_status dgm__em_init_resp(double *resp, dgm_rng *rng, const float *x, size_t 
     free(labels);
     free(centers);
     return s;
-}
-
-dgm_status dgm__mix_check(const float *x, size_t n, size_t d, size_t K, const char *what,
-                          dgm_err *err)
-{
-    if (d == 0)
-        return dgm_errf(err, DGM_ERR_SHAPE, "%s: the data have dimension 0", what);
-    if (n == 0)
-        return dgm_errf(err, DGM_ERR_SHAPE, "%s: no examples to fit", what);
-    if (K == 0)
-        return dgm_errf(err, DGM_ERR_ARG, "%s: n_components must be at least 1", what);
-    if (K > n)
-        return dgm_errf(err, DGM_ERR_ARG, "%s: %zu components but only %zu examples (need "
-                        "n_components <= examples)", what, K, n);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            if (!isfinite(x[i * d + j]))
-                return dgm_errf(err, DGM_ERR_NAN, "%s: example %zu, dimension %zu is %g", what, i,
-                                j, (double)x[i * d + j]);
-    return DGM_OK;
-}
-
-
-dgm_status dgm__mix_check_weights(double *wsum_out, const float *w, size_t K, size_t g,
-                                  const char *where, dgm_err *err)
-{
-    double wsum = 0;
-    for (size_t k = 0; k < K; k++) {
-        if (!(w[k] >= 0) || !isfinite(w[k]))
-            return dgm_errf(err, DGM_ERR_FORMAT, "%s: weight %g of component %zu (group %zu) "
-                            "is not a probability", where, (double)w[k], k, g);
-        wsum += w[k];
-    }
-    if (!(wsum > 0))
-        return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, g);
-    *wsum_out = wsum;
-    return DGM_OK;
 }
 
 dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const float *x,

@@ -4,7 +4,7 @@
 #define DGM_MODELS_SEQVAE_H
 
 #include "models/seq/seqfamily.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <string.h>

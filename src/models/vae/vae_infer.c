@@ -11,7 +11,8 @@
 #include "models/vae/vae.h"
 #include "distributions/gaussian.h"
 #include "objectives/iwae.h"
-#include "tensor/fastmath.h"
+#include "core/fastmath.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ static void output_means(const dgm__vae *v, float *means, const float *out, size
 {
     size_t D = v->cfg.dim;
     long rl = (long)rows;
-#pragma omp parallel for schedule(static) if (rows * D > 50000)
+#pragma omp parallel for schedule(static) if (rows * D > DGM__PAR_MIN_MEANS)
     for (long ri = 0; ri < rl; ri++) {
         size_t r = (size_t)ri;
         const float *o = out + r * v->dec_out;

@@ -2,9 +2,11 @@
  * log1p on [0, 1], written branch-free so that `#pragma omp simd` loops compile to SIMD
  * code (glibc's expf/log1pf are scalar calls; they were half of the VAE evaluation time).
  * Accuracy, checked against libm in tests/test_fastmath.c: relative error below 4e-7 on
- * the whole range. Reference: Cody & Waite range reduction; log1p(t) = 2 atanh(t/(2+t)). */
-#ifndef DGM_TENSOR_FASTMATH_H
-#define DGM_TENSOR_FASTMATH_H
+ * the whole range. Reference: Cody & Waite range reduction; log1p(t) = 2 atanh(t/(2+t)).
+ * In core, not tensor, because core/rng.c's bulk normals use dgm__logf and core includes
+ * nothing above itself; the models include it from here. */
+#ifndef DGM_CORE_FASTMATH_H
+#define DGM_CORE_FASTMATH_H
 
 #include <stdint.h>
 
