@@ -153,15 +153,102 @@ dgm_status dgm_fit_resume_cfg(dgm_fit_cfg *c, char *data_spec, char *labels_spec
 
 // --------------------------------------------------------------------------- loop ---
 
+/* One run's fixed parts and its moving position. */
 typedef struct {
+    dgm_model *m;
+    const dgm__fit_ops *ops;
+    const dgm_fit_data *d;
+    const dgm_fit_cfg *c;
+    void *state;               /* the family's */
+    dgm_optim_cfg opt;
+    dgm_rng root;
+    const size_t *train_idx;   /* n_train rows after the held-out ones */
     size_t *order, *perm, *shuffle;
-} buffers;
+    size_t n_train, B, steps_per_epoch;
+    long t;                    /* global step */
+    int saved, stopped;        /* a checkpoint exists; the stop flag was seen */
+    long stop_epoch, stop_step;
+    double last_loss, val;
+} mb_run;
 
-static void buffers_free(buffers *b)
+/* The NaN guard's message: where it stopped, and what is kept. */
+static void say_where(const mb_run *r, dgm_status s, long epoch, size_t st, dgm_err *err)
 {
-    dgm_free(b->order);
-    dgm_free(b->perm);
-    dgm_free(b->shuffle);
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+    if (r->saved)
+        dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped, the last good checkpoint %s is "
+                 "kept", epoch + 1, st + 1, msg, r->c->checkpoint);
+    else
+        dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped before any checkpoint was written",
+                 epoch + 1, st + 1, msg);
+}
+
+/* Epoch `epoch` from step st0 with the sums carried in sm: its steps, then (unless
+ * stopped) its validation, report and checkpoint. */
+static dgm_status run_epoch(mb_run *r, long epoch, size_t st0, sums sm, dgm_err *err)
+{
+    const dgm_fit_cfg *c = r->c;
+    dgm_rng er;
+    dgm_rng_fork(&er, &r->root, (uint64_t)epoch);
+    dgm_rng_permutation(&er, r->shuffle, r->n_train);
+    for (size_t i = 0; i < r->n_train; i++)
+        r->perm[i] = r->train_idx[r->shuffle[i]];
+    double t_epoch = dgm__fit_now();
+    dgm_status s;
+    for (size_t st = st0; st < r->steps_per_epoch; st++) {
+        size_t b0 = st * r->B, b = r->n_train - b0 < r->B ? r->n_train - b0 : r->B;
+        dgm_rng sr;
+        dgm_rng_fork(&sr, &er, (uint64_t)st + 1);
+        double klw = c->kl_warmup > 0
+            ? fmin(1.0, ((double)epoch + (double)st / (double)r->steps_per_epoch) / c->kl_warmup)
+            : 1.0;
+        dgm__fit_stats fs;
+        if ((s = r->ops->step(r->state, r->m, r->perm + b0, b, &sr, &r->opt, klw, r->t, &fs,
+                              err))) {
+            say_where(r, s, epoch, st, err);
+            return s;
+        }
+        r->t++;
+        sm.loss += fs.loss * (double)b;
+        sm.recon += fs.recon * (double)b;
+        sm.kl += fs.kl * (double)b;
+        sm.seen += b;
+        dgm_fit_progress p = {.event = DGM_FIT_STEP, .epoch = epoch + 1, .epochs = c->epochs,
+                              .done = b0 + b, .total = r->n_train, .step = r->t,
+                              .loss = sm.loss / (double)sm.seen, .val = NAN, .cls = -1,
+                              .lr = dgm_optim_lr_at(&r->opt, r->t - 1),
+                              .seconds = dgm__fit_now() - t_epoch};
+        dgm__fit_report(c, &p);
+        if (c->stop && *c->stop) {
+            r->stopped = 1;
+            r->stop_epoch = epoch + 1;
+            r->stop_step = (long)st + 1;
+            return checkpoint(r->m, c, r->d, epoch, (long)st + 1, r->t,
+                              sm.loss / (double)sm.seen, &sm, err);
+        }
+    }
+    double secs = dgm__fit_now() - t_epoch, seen = (double)(sm.seen ? sm.seen : 1);
+    r->last_loss = sm.seen ? sm.loss / (double)sm.seen : NAN;
+    if (r->ops->validate && (s = r->ops->validate(r->state, r->m, &r->val, err)))
+        return s;
+    dgm_fit_progress p = {.event = DGM_FIT_EPOCH, .epoch = epoch + 1, .epochs = c->epochs,
+                          .done = r->n_train, .total = r->n_train, .step = r->t,
+                          .loss = r->last_loss, .recon = sm.recon / seen, .kl = sm.kl / seen,
+                          .val = r->val, .seconds = secs, .n_train = sm.seen, .cls = -1,
+                          .lr = dgm_optim_lr_at(&r->opt, r->t - 1)};
+    dgm__fit_report(c, &p);
+    if ((s = checkpoint(r->m, c, r->d, epoch + 1, 0, r->t, r->last_loss, NULL, err)))
+        return s;
+    r->saved = c->checkpoint != NULL;
+    return DGM_OK;
+}
+
+static void run_free(mb_run *r)
+{
+    dgm_free(r->order);
+    dgm_free(r->perm);
+    dgm_free(r->shuffle);
 }
 
 dgm_status dgm__fit_minibatch(dgm_model *m, const dgm__fit_ops *ops, const dgm_fit_data *d,
@@ -177,132 +264,62 @@ dgm_status dgm__fit_minibatch(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
     if (c->n_val >= n)
         return dgm_errf(err, DGM_ERR_ARG, "--val %zu leaves no training data (%zu examples)",
                         c->n_val, n);
-    long epoch0 = 0, step0 = 0, t = 0;
+    mb_run r = {.m = m, .ops = ops, .d = d, .c = c, .B = c->batch, .n_train = n - c->n_val,
+                .last_loss = NAN, .val = NAN};
+    long epoch0 = 0, step0 = 0;
     sums carried;
-    int resumed = position(m, &epoch0, &step0, &t, &carried);
-    if (!resumed)
-        memset(&carried, 0, sizeof carried);
-
-    buffers bf = {0};
-    dgm_rng root;
-    dgm_rng_init(&root, c->seed);
-    size_t n_val = c->n_val, n_train = n - n_val, B = c->batch;
-    bf.order = dgm_malloc_array(n, sizeof(size_t));
-    bf.perm = dgm_malloc_array(n_train, sizeof(size_t));
-    bf.shuffle = dgm_malloc_array(n_train, sizeof(size_t));
-    if (!bf.order || !bf.perm || !bf.shuffle) {
-        buffers_free(&bf);
+    int resumed = position(m, &epoch0, &step0, &r.t, &carried);
+    dgm_rng_init(&r.root, c->seed);
+    r.order = dgm_malloc_array(n, sizeof(size_t));
+    r.perm = dgm_malloc_array(r.n_train, sizeof(size_t));
+    r.shuffle = dgm_malloc_array(r.n_train, sizeof(size_t));
+    if (!r.order || !r.perm || !r.shuffle) {
+        run_free(&r);
         return dgm_errf(err, DGM_ERR_NOMEM, "fit: out of memory for %zu examples", n);
     }
-    {
-        dgm_rng split;
-        dgm_rng_fork(&split, &root, UINT64_MAX);
-        dgm_rng_permutation(&split, bf.order, n);
-    }
-    const size_t *train_idx = bf.order + n_val;
-    dgm__fit_rows rows = {train_idx, bf.order, n_train, n_val, resumed};
-    void *state = NULL;
-    dgm_status s = ops->begin(&state, m, d, c, &rows, err);
+    dgm_rng split;
+    dgm_rng_fork(&split, &r.root, UINT64_MAX);
+    dgm_rng_permutation(&split, r.order, n);
+    r.train_idx = r.order + c->n_val;
+    dgm__fit_rows rows = {r.train_idx, r.order, r.n_train, c->n_val, resumed};
+    dgm_status s = ops->begin(&r.state, m, d, c, &rows, err);
     if (s) {
-        buffers_free(&bf);
+        run_free(&r);
         return s;
     }
-    dgm_optim_cfg opt = dgm__fit_optim(c);
-    size_t steps_per_epoch = (n_train + B - 1) / B;
+    r.opt = dgm__fit_optim(c);
+    r.steps_per_epoch = (r.n_train + r.B - 1) / r.B;
     if (c->schedule == DGM_SCHED_COSINE) {
-        opt.sched = DGM_SCHED_COSINE;
-        opt.total_steps = (long)steps_per_epoch * c->epochs;
+        r.opt.sched = DGM_SCHED_COSINE;
+        r.opt.total_steps = (long)r.steps_per_epoch * c->epochs;
     }
     dgm_model_keep_optimizer(m, 1);
-    int saved = resumed && c->checkpoint;
-    dgm_fit_progress p = {.event = DGM_FIT_BEGIN, .epochs = c->epochs, .n_train = n_train,
-                          .n_val = n_val, .step = t, .loss = NAN, .val = NAN, .cls = -1};
+    r.saved = resumed && c->checkpoint;
+    dgm_fit_progress p = {.event = DGM_FIT_BEGIN, .epochs = c->epochs, .n_train = r.n_train,
+                          .n_val = c->n_val, .step = r.t, .loss = NAN, .val = NAN, .cls = -1};
     dgm__fit_report(c, &p);
-    double last_loss = NAN, val = NAN, t_start = dgm__fit_now();
-    long epoch = epoch0;
-    int stopped = 0;
-    for (; !s && !stopped && epoch < c->epochs; epoch++) {
-        dgm_rng er;
-        dgm_rng_fork(&er, &root, (uint64_t)epoch);
-        dgm_rng_permutation(&er, bf.shuffle, n_train);
-        for (size_t i = 0; i < n_train; i++)
-            bf.perm[i] = train_idx[bf.shuffle[i]];
-        sums sm = {0};
-        if (epoch == epoch0 && step0 > 0)
-            sm = carried;
-        double t_epoch = dgm__fit_now();
-        size_t st0 = epoch == epoch0 ? (size_t)step0 : 0;
-        for (size_t st = st0; st < steps_per_epoch; st++) {
-            size_t b0 = st * B, b = n_train - b0 < B ? n_train - b0 : B;
-            dgm_rng sr;
-            dgm_rng_fork(&sr, &er, (uint64_t)st + 1);
-            double klw = c->kl_warmup > 0
-                ? fmin(1.0, ((double)epoch + (double)st / (double)steps_per_epoch) / c->kl_warmup)
-                : 1.0;
-            dgm__fit_stats fs;
-            if ((s = ops->step(state, m, bf.perm + b0, b, &sr, &opt, klw, t, &fs, err))) {
-                /* the NaN guard: the message says where, and what is kept */
-                char msg[sizeof err->msg];
-                snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
-                if (saved)
-                    dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped, the last good "
-                             "checkpoint %s is kept", epoch + 1, st + 1, msg, c->checkpoint);
-                else
-                    dgm_errf(err, s, "epoch %ld, step %zu: %s; stopped before any checkpoint "
-                             "was written", epoch + 1, st + 1, msg);
-                break;
-            }
-            t++;
-            sm.loss += fs.loss * (double)b;
-            sm.recon += fs.recon * (double)b;
-            sm.kl += fs.kl * (double)b;
-            sm.seen += b;
-            p = (dgm_fit_progress){.event = DGM_FIT_STEP, .epoch = epoch + 1,
-                                   .epochs = c->epochs, .done = b0 + b, .total = n_train,
-                                   .step = t, .loss = sm.loss / (double)sm.seen,
-                                   .val = NAN, .lr = dgm_optim_lr_at(&opt, t - 1), .cls = -1,
-                                   .seconds = dgm__fit_now() - t_epoch};
-            dgm__fit_report(c, &p);
-            if (c->stop && *c->stop) {
-                stopped = 1;
-                if (res) {
-                    res->stop_epoch = epoch + 1;
-                    res->stop_step = (long)st + 1;
-                }
-                s = checkpoint(m, c, d, epoch, (long)st + 1, t, sm.loss / (double)sm.seen,
-                               &sm, err);
-                break;
-            }
-        }
-        if (s || stopped)
-            break;
-        double secs = dgm__fit_now() - t_epoch;
-        last_loss = sm.seen ? sm.loss / (double)sm.seen : NAN;
-        if (ops->validate && (s = ops->validate(state, m, &val, err)))
-            break;
-        double seen = (double)(sm.seen ? sm.seen : 1);
-        p = (dgm_fit_progress){.event = DGM_FIT_EPOCH, .epoch = epoch + 1, .epochs = c->epochs,
-                               .done = n_train, .total = n_train, .step = t,
-                               .loss = last_loss, .recon = sm.recon / seen, .kl = sm.kl / seen,
-                               .val = val, .seconds = secs, .n_train = sm.seen, .cls = -1,
-                               .lr = dgm_optim_lr_at(&opt, t - 1)};
-        dgm__fit_report(c, &p);
-        if ((s = checkpoint(m, c, d, epoch + 1, 0, t, last_loss, NULL, err)))
-            break;
-        saved = c->checkpoint != NULL;
+    double t_start = dgm__fit_now();
+    long epoch = epoch0; /* epochs completed */
+    while (!s && !r.stopped && epoch < c->epochs) {
+        int mid = epoch == epoch0 && step0 > 0; /* a stopped epoch carries its sums */
+        sums none = {0};
+        s = run_epoch(&r, epoch, epoch == epoch0 ? (size_t)step0 : 0, mid ? carried : none, err);
+        epoch += !s && !r.stopped;
     }
-    ops->end(state);
-    buffers_free(&bf);
+    ops->end(r.state);
+    run_free(&r);
     if (res) {
         res->epochs = epoch;
-        res->steps = t;
-        res->loss = last_loss;
-        res->val = val;
+        res->steps = r.t;
+        res->loss = r.last_loss;
+        res->val = r.val;
         res->seconds = dgm__fit_now() - t_start;
-        res->n_train = n_train;
-        res->n_val = n_val;
-        res->stopped = stopped;
-        res->checkpointed = saved;
+        res->n_train = r.n_train;
+        res->n_val = c->n_val;
+        res->stopped = r.stopped;
+        res->stop_epoch = r.stop_epoch;
+        res->stop_step = r.stop_step;
+        res->checkpointed = r.saved;
     }
     return s;
 }
