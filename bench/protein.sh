@@ -51,7 +51,7 @@ echo "protein.sh: site-independent model" >&2
 echo "protein.sh: plain VAE, $PLAIN_STEPS steps" >&2
 "$DGM" train --data "$ALN" --variant plain --steps "$PLAIN_STEPS" --eval-every "$EVAL_EVERY" \
     --eval-csv "$CSV" --log "$OUT/plain.log" -o "$OUT/plain.safetensors" $T --seed 1 --json > "$OUT/plain_train.json"
-"$DGM" mutations "$OUT/plain.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+"$DGM" mutations "$OUT/plain.safetensors" --csv "$CSV" --column 2500 --elbo-samples "$SAMPLES" \
     -o "$OUT/plain_scores.csv" $T --json > "$OUT/plain_mut.json"
 
 ens=""
@@ -60,7 +60,7 @@ for s in $SEEDS; do
     "$DGM" train --data "$ALN" --variant bayesian --steps 100000000 \
         --time-limit "$((BAYES_MINUTES * 60))" --eval-every "$EVAL_EVERY" --eval-csv "$CSV" \
         --log "$OUT/bayes$s.log" -o "$OUT/bayes$s.safetensors" $T --seed "$s" --json > "$OUT/bayes${s}_train.json"
-    "$DGM" mutations "$OUT/bayes$s.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+    "$DGM" mutations "$OUT/bayes$s.safetensors" --csv "$CSV" --column 2500 --elbo-samples "$SAMPLES" \
         -o "$OUT/bayes${s}_scores.csv" $T --json > "$OUT/bayes${s}_mut.json"
     ens="$ens${ens:+,}$OUT/bayes$s.safetensors"
     [ -n "$SKIP_ENSEMBLE" ] && break
@@ -68,7 +68,7 @@ done
 first=$(echo $SEEDS | cut -d' ' -f1)
 if [ -z "$SKIP_ENSEMBLE" ] && [ "$(echo $SEEDS | wc -w)" -gt 1 ]; then
     echo "protein.sh: ensemble of $(echo $SEEDS | wc -w)" >&2
-    "$DGM" mutations --ensemble "$ens" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+    "$DGM" mutations --ensemble "$ens" --csv "$CSV" --column 2500 --elbo-samples "$SAMPLES" \
         -o "$OUT/ensemble_scores.csv" $T --json > "$OUT/ensemble_mut.json"
 fi
 
@@ -84,10 +84,10 @@ if [ -z "$SKIP_TORCH" ]; then
     echo "protein.sh: dgm plain model, $TORCH_STEPS steps (speed)" >&2
     "$DGM" train --data "$ALN" --variant plain --steps "$TORCH_STEPS" --eval-every "$TORCH_STEPS" \
         -o "$OUT/speed.safetensors" $T --seed 1 --json > "$OUT/speed_train.json"
-    "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+    "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --elbo-samples "$SAMPLES" \
         $T --json > "$OUT/speed_mut.json"
     # bf16 output products (oneDNN), where the build has them
-    "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --samples "$SAMPLES" \
+    "$DGM" mutations "$OUT/speed.safetensors" --csv "$CSV" --column 2500 --elbo-samples "$SAMPLES" \
         --precision bf16 $T --json > "$OUT/speed_mut_bf16.json" 2>/dev/null || rm -f "$OUT/speed_mut_bf16.json"
     echo "protein.sh: PyTorch plain model, $TORCH_STEPS steps, $THREADS threads" >&2
     /usr/bin/python3 bench/seqvae_torch.py --data "$ALN" --csv "$CSV" --steps "$TORCH_STEPS" \
@@ -110,5 +110,5 @@ fi
 echo
 W=$OUT/indep_train.json; [ -f "$W" ] || W=$OUT/speed_train.json
 echo "Weights (Neff $(field $W neff)): dgm $(field $W weights_seconds) s$( [ -f $OUT/torch.json ] && echo ", PyTorch matrix product $(field $OUT/torch.json weights_seconds) s")."
-echo "Spearman against training seconds: $OUT/plain.log, $OUT/bayes*.log (columns step, seconds, loss, spearman with 20 samples)."
+echo "Spearman against training seconds: $OUT/plain.log, $OUT/bayes*.log (JSON lines: step, seconds, train_loss, spearman with 20 samples)."
 echo "Machine: $(nproc) cores, $THREADS threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}, OMP_WAIT_POLICY=$OMP_WAIT_POLICY; $("$DGM" --help 2>&1 | tail -1)"

@@ -84,7 +84,7 @@ def bench_dgm(dgm, tmp):
                                          "-o", model, "--log", log, "--json"] + th, env=env)
     with open(log) as f:
         epoch_secs = [json.loads(line)["seconds"] for line in f if line.strip()]
-    out, rss_eval = run_rss("dgm eval", [dgm, "eval", model, "--limit", str(EVAL_N), "--k", str(K),
+    out, rss_eval = run_rss("dgm eval", [dgm, "eval", model, "--limit", str(EVAL_N), "--importance-samples", str(K),
                                          "--json"] + th, env=env)
     ev = json.loads(out)
     samples, rss_sample = [], 0.0
@@ -112,13 +112,13 @@ def bench_dgm(dgm, tmp):
 def bench_dgm_bf16(dgm, model, tmp, th, env):
     """dgm eval and sample with --precision bf16; None (with the reason printed) when this
     build has no oneDNN or the CPU cannot run it."""
-    probe = subprocess.run([dgm, "eval", model, "--limit", "1", "--k", "1", "--precision", "bf16"],
+    probe = subprocess.run([dgm, "eval", model, "--limit", "1", "--importance-samples", "1", "--precision", "bf16"],
                            capture_output=True, text=True, env=env)
     if probe.returncode != 0:
         print(f"dgm bf16 row skipped: {probe.stderr.strip()}", file=sys.stderr)
         return None
-    out, rss_eval = run_rss("dgm eval bf16", [dgm, "eval", model, "--limit", str(EVAL_N), "--k",
-                                              str(K), "--precision", "bf16", "--json"] + th, env=env)
+    out, rss_eval = run_rss("dgm eval bf16", [dgm, "eval", model, "--limit", str(EVAL_N),
+                                              "--importance-samples", str(K), "--precision", "bf16", "--json"] + th, env=env)
     ev = json.loads(out)
     samples = []
     for rep in range(3):

@@ -8,7 +8,9 @@
 
 #include <cjson/cJSON.h>
 
-typedef enum { OPT_FLAG, OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR } cli_opt_type;
+/* OPT_ALIAS is a deprecated spelling: its arg field names the option it stands for
+ * (CLI_ALIAS below). */
+typedef enum { OPT_FLAG, OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_ALIAS } cli_opt_type;
 
 typedef struct cli_opt {
     const char  *name;   /* "--epochs" */
@@ -24,6 +26,11 @@ typedef struct cli_common {
     int   threads;
     int   json;
 } cli_common;
+
+/* An old option name still accepted, with a note on stderr, until the release below
+ * (docs/cli.md lists them). */
+#define CLI_ALIAS(old, new) {old, OPT_ALIAS, NULL, new, "", 1, 0}
+#define CLI_ALIAS_UNTIL "0.3"
 
 /* Appended to each command's table. */
 #define CLI_COMMON_OPTS(c) \
@@ -43,6 +50,10 @@ int cli_parse(const char *cmd, const char *usage, const char *summary, int argc,
 
 /* Prints "dgm CMD: message" on stderr; returns 1 (the exit code). */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error (the command line is wrong: a missing argument, an unknown option or
+ * value): prints "dgm CMD: message" and returns 2, the exit code of every usage error.
+ * Failures of the work itself (a file, the data) return 1 through cli_fail. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "dgm CMD: err->msg" on stderr; returns 1. */
 int cli_fail_err(const char *cmd, const dgm_err *err);
 /* Prints the JSON object on stdout (one line) and frees it; returns 0. */

@@ -74,14 +74,16 @@ int cmd_classify(int argc, char **argv)
     const cli_opt table[] = {
         {"--data", OPT_STR, &data, "SPEC", "labelled data to classify", 1, 0},
         {"--labels", OPT_STR, &labels, "PATH", "label file (default: beside IDX images)", 1, 0},
-        {"--k", OPT_LONG, &k, "K", "importance samples for log p(x|y) of latent-variable models", 1, 1e6},
+        {"--importance-samples", OPT_LONG, &k, "K", "importance samples for log p(x|y) of latent-variable models", 1, 1e6},
         {"--limit", OPT_LONG, &limit, "N", "classify the first N examples (0: all)", 0, 1e12},
-        {"--csv", OPT_STR, &csv, "PATH", "write per-example log p(y|x) (one column per class)", 1, 0},
+        {"-o", OPT_STR, &csv, "PATH", "write per-example log p(y|x) as CSV (one column per class)", 1, 0},
         {"--check-samples", OPT_LONG, &check, "N", "also draw N samples per class and report the "
          "fraction classified as their class", 0, 1e6},
         {"--generator", OPT_STR, &gen, "MODEL", "conditional model whose samples --check-samples draws "
          "(default: MODEL itself)", 1, 0},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--importance-samples"),
+        CLI_ALIAS("--csv", "-o"),
     };
     const char *pos[1];
     int np;
@@ -91,7 +93,7 @@ int cmd_classify(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("classify", "a model file is required (dgm classify MODEL)");
+        return cli_usage("classify", "a model file is required (dgm classify MODEL)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;

@@ -26,7 +26,7 @@ int cmd_encode(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("encode", "a model file is required (dgm encode MODEL)");
+        return cli_usage("encode", "a model file is required (dgm encode MODEL)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;

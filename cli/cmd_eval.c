@@ -34,12 +34,13 @@ int cmd_eval(int argc, char **argv)
     const cli_opt table[] = {
         {"--data", OPT_STR, &data, "SPEC", "evaluation data", 1, 0},
         {"--labels", OPT_STR, &labels, "PATH", "labels for conditional models", 1, 0},
-        {"--k", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
+        {"--importance-samples", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
         {"--limit", OPT_LONG, &limit, "N", "evaluate the first N examples (0: all)", 0, 1e12},
         {"--batch", OPT_LONG, &batch, "N", "examples per pass", 1, 1e6},
         {"--precision", OPT_STR, &prec, "P", "VAE decoder products for -log p(x): fp32, or bf16 "
          "(oneDNN; the ELBO stays fp32)", 1, 0},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--importance-samples"),
     };
     const char *pos[1];
     int np;
@@ -49,15 +50,16 @@ int cmd_eval(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("eval", "a model file is required (dgm eval MODEL)");
+        return cli_usage("eval", "a model file is required (dgm eval MODEL)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("eval", &err);
-    if (cli_apply_precision("eval", m, pos[0], prec)) {
+    int prc = cli_apply_precision("eval", m, pos[0], prec);
+    if (prc) {
         dgm_model_free(m);
-        return 1;
+        return prc;
     }
     dgm_dataset ds;
     size_t n = 0, D = dgm_model_dim(m);

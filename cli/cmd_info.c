@@ -15,7 +15,7 @@ int cmd_info(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("info", "a model file is required (dgm info MODEL)");
+        return cli_usage("info", "a model file is required (dgm info MODEL)");
     dgm_err err = {0};
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))

@@ -28,9 +28,9 @@ int cmd_interpolate(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("interpolate", "a model file is required (dgm interpolate MODEL)");
+        return cli_usage("interpolate", "a model file is required (dgm interpolate MODEL)");
     if ((from < 0) != (to < 0))
-        return cli_fail("interpolate", "--from and --to go together");
+        return cli_usage("interpolate", "--from and --to go together");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;

@@ -254,7 +254,7 @@ static int run_models(const cli_common *c, const char *const *paths, const in_ki
         goto done;
     }
     if (kinds[0] != IN_MODEL || kinds[1] != IN_MODEL) {
-        rc = cli_fail(CMD, "--method %s needs two model files (JSON specs take --method closed)",
+        rc = cli_usage(CMD, "--method %s needs two model files (JSON specs take --method closed)",
                       method);
         goto done;
     }
@@ -273,7 +273,7 @@ static int run_models(const cli_common *c, const char *const *paths, const in_ki
         cJSON_AddNumberToObject(x, "k", (double)k);
     rc = report(c, bits, "mc", &r, 0, r.exact ? NULL : "log-densities of latent-variable models "
                 "are importance-sampled estimates, biased low: the KL estimate carries that bias "
-                "(low when P is such a model, high when Q is); raise --importance to reduce it", x);
+                "(low when P is such a model, high when Q is); raise --importance-samples to reduce it", x);
 done:
     close_input(&in[0]);
     close_input(&in[1]);
@@ -326,12 +326,15 @@ int cmd_kl(int argc, char **argv)
         {"--method", OPT_STR, &method, "M", "discrete, closed, mc or knn (inferred when unambiguous)", 1, 0},
         {"--bits", OPT_FLAG, &bits, NULL, "print bits instead of nats (JSON keeps kl_nats)", 1, 0},
         {"--smoothing", OPT_DOUBLE, &alpha, "A", "discrete: add A to every count before normalising", 0, 1e300},
-        {"--k", OPT_LONG, &k, "K", "knn: neighbours", 1, 1e6},
+        {"--neighbours", OPT_LONG, &k, "K", "knn: neighbours", 1, 1e6},
         {"--bootstrap", OPT_LONG, &n_boot, "B", "knn: bootstrap replicates for the interval (0: none)", 0, 1e7},
         {"--level", OPT_DOUBLE, &level, "L", "knn: interval coverage", 0.5, 0.999},
-        {"--n", OPT_LONG, &n, "N", "mc: samples drawn from P", 2, 1e10},
-        {"--importance", OPT_LONG, &imp, "K", "mc: importance samples per log-density (latent models)", 1, 1e7},
+        {"-n", OPT_LONG, &n, "N", "mc: samples drawn from P", 2, 1e10},
+        {"--importance-samples", OPT_LONG, &imp, "K", "mc: importance samples per log-density (latent models)", 1, 1e7},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--neighbours"),
+        CLI_ALIAS("--n", "-n"),
+        CLI_ALIAS("--importance", "--importance-samples"),
     };
     const char *pos[2];
     int np;
@@ -344,20 +347,20 @@ int cmd_kl(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np == 0)
-        return cli_fail(CMD, "two inputs are needed: dgm kl P Q (see dgm kl --help)");
+        return cli_usage(CMD, "two inputs are needed: dgm kl P Q (see dgm kl --help)");
     if (method && strcmp(method, "discrete") && strcmp(method, "closed") && strcmp(method, "mc") &&
         strcmp(method, "knn"))
-        return cli_fail(CMD, "--method: '%s' is not one of discrete, closed, mc, knn", method);
+        return cli_usage(CMD, "--method: '%s' is not one of discrete, closed, mc, knn", method);
     cli_common_apply(&c);
     if (np == 1) {
         if (method && strcmp(method, "discrete"))
-            return cli_fail(CMD, "--method %s needs two inputs, P and Q", method);
+            return cli_usage(CMD, "--method %s needs two inputs, P and Q", method);
         return run_discrete(&c, pos, 1, alpha, bits);
     }
     in_kind kinds[2] = {classify(pos[0]), classify(pos[1])};
     if (kinds[0] != IN_DATA && kinds[1] != IN_DATA) {
         if (method && (!strcmp(method, "discrete") || !strcmp(method, "knn")))
-            return cli_fail(CMD, "--method %s compares tables or samples, but %s and %s are "
+            return cli_usage(CMD, "--method %s compares tables or samples, but %s and %s are "
                             "distributions", method, pos[0], pos[1]);
         return run_models(&c, pos, kinds, method, n, imp, bits);
     }
@@ -368,7 +371,7 @@ int cmd_kl(int argc, char **argv)
                         pos[1 - i]);
     }
     if (method && (!strcmp(method, "closed") || !strcmp(method, "mc")))
-        return cli_fail(CMD, "--method %s needs JSON specs or model files, but %s and %s are "
+        return cli_usage(CMD, "--method %s needs JSON specs or model files, but %s and %s are "
                         "data", method, pos[0], pos[1]);
     if (method && !strcmp(method, "discrete"))
         return run_discrete(&c, pos, 2, alpha, bits);

@@ -1,7 +1,7 @@
 /* dgm loglik MODEL --data SPEC: the empirical log-likelihood of a data set under a model:
  * mean log p(x) per example, the total (the data set's joint log-likelihood), the standard
  * error, and bits per dimension (docs/math.md for the 8-bit convention). Latent-variable
- * models give importance-sampled estimates with --k samples, biased low. */
+ * models give importance-sampled estimates with --importance-samples samples, biased low. */
 #include "cli.h"
 
 #include <math.h>
@@ -16,9 +16,10 @@ int cmd_loglik(int argc, char **argv)
     const cli_opt table[] = {
         {"--data", OPT_STR, &data, "SPEC", "data: a name (fashion-mnist:test) or a file (CSV, NPY, IDX)", 1, 0},
         {"--labels", OPT_STR, &labels, "PATH", "labels for class-conditional models", 1, 0},
-        {"--k", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
+        {"--importance-samples", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
         {"--limit", OPT_LONG, &limit, "N", "use the first N examples (0: all)", 0, 1e12},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--importance-samples"),
     };
     const char *pos[1];
     int np;
@@ -28,7 +29,7 @@ int cmd_loglik(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("loglik", "a model file is required (dgm loglik MODEL --data SPEC)");
+        return cli_usage("loglik", "a model file is required (dgm loglik MODEL --data SPEC)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;

@@ -62,11 +62,12 @@ int cmd_mutations(int argc, char **argv)
     cli_opt opts[] = {
         {"--csv", OPT_STR, &csv, "PATH", "mutational scan: a 'mutant' column like H24A or H24A:G25C (required)", 1, 0},
         {"--column", OPT_STR, &column, "NAME", "measurement column for the Spearman correlation", 1, 0},
-        {"--samples", OPT_INT, &samples, "S", "ELBO samples per mutant (VAEs)", 1, 100000000},
+        {"--elbo-samples", OPT_INT, &samples, "S", "ELBO samples per mutant (VAEs)", 1, 100000000},
         {"--ensemble", OPT_STR, &ensemble, "LIST", "more model files, comma-separated, averaged with MODEL", 1, 0},
         {"-o", OPT_STR, &out, "PATH", "per-mutant CSV: mutant, effect, stderr[, measurement]", 1, 0},
         {"--precision", OPT_STR, &prec, "P", "sequence VAE output products: fp32, or bf16 (oneDNN)", 1, 0},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--samples", "--elbo-samples"),
     };
     const char *pos[MAX_MODELS];
     int n_pos;
@@ -92,7 +93,7 @@ int cmd_mutations(int argc, char **argv)
     }
     if (n_models == 0 || !csv) {
         free(ens);
-        return cli_fail(CMD, "a model file and --csv are required (see dgm mutations --help)");
+        return cli_usage(CMD, "a model file and --csv are required (see dgm mutations --help)");
     }
     dgm_err err = {0};
     dgm_model *models[MAX_MODELS] = {0};
@@ -103,9 +104,8 @@ int cmd_mutations(int argc, char **argv)
         if (dgm_model_load(&models[k], paths[k], &err) ||
             dgm_model_seqfocus(k ? &f : &f0, models[k], &err))
             rc = cli_fail_err(CMD, &err);
-        else if (cli_apply_precision(CMD, models[k], paths[k], prec))
-            rc = 1;
-        else if (k && !same_focus(&f0, &f))
+        else if (!(rc = cli_apply_precision(CMD, models[k], paths[k], prec)) && k &&
+                 !same_focus(&f0, &f))
             rc = cli_fail(CMD, "%s: its focus sequence or columns differ from %s's: an ensemble "
                           "needs models of one alignment", paths[k], paths[0]);
     }

@@ -26,7 +26,7 @@ int cmd_reconstruct(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("reconstruct", "a model file is required (dgm reconstruct MODEL)");
+        return cli_usage("reconstruct", "a model file is required (dgm reconstruct MODEL)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;

@@ -29,15 +29,16 @@ int cmd_sample(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     if (np != 1)
-        return cli_fail("sample", "a model file is required (dgm sample MODEL)");
+        return cli_usage("sample", "a model file is required (dgm sample MODEL)");
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("sample", &err);
-    if (cli_apply_precision("sample", m, pos[0], prec)) {
+    int prc = cli_apply_precision("sample", m, pos[0], prec);
+    if (prc) {
         dgm_model_free(m);
-        return 1;
+        return prc;
     }
     int C = dgm_model_n_classes(m), rc = 1;
     size_t D = dgm_model_dim(m), total = (size_t)n, h, w;
@@ -49,7 +50,7 @@ int cmd_sample(int argc, char **argv)
     }
     int fixed = -1;
     if (label && (fixed = cli_parse_class(label, C)) < 0) {
-        cli_fail("sample", "--label: '%s' is not a class of %s (0..%d)", label, pos[0], C - 1);
+        rc = cli_usage("sample", "--label: '%s' is not a class of %s (0..%d)", label, pos[0], C - 1);
         goto done;
     }
     if (C > 0) {

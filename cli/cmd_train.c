@@ -70,6 +70,6 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_tractable, model, argc, argv);
     if (!strcmp(model, "independent") || !strcmp(model, "seqvae"))
         return delegate(cli_train_protein, model, argc, argv);
-    return cli_fail("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
+    return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
                     "bernoulli-mixture, independent)", model);
 }

@@ -59,10 +59,12 @@ static void on_epoch(cli_fit_view *v, const dgm_fit_progress *p)
 static void on_report(cli_fit_view *v, const dgm_fit_progress *p)
 {
     if (v->log) {
-        fprintf(v->log, "%zu,%.3f,%.6g", p->done, p->seconds, p->loss);
+        /* the same JSON lines as the epoch log: one object per report */
+        fprintf(v->log, "{\"step\":%zu,\"seconds\":%.3f,\"train_loss\":%.6g", p->done,
+                p->seconds, p->loss);
         if (v->scan)
-            fprintf(v->log, ",%.6f,%zu", p->val, v->scan_n);
-        fprintf(v->log, "\n");
+            fprintf(v->log, ",\"spearman\":%.6f,\"scan_mutants\":%zu", p->val, v->scan_n);
+        fprintf(v->log, ",\"lr\":%.6g}\n", p->lr);
         fflush(v->log);
     }
     double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;

@@ -61,7 +61,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    /* dgm help CMD is dgm CMD --help */
+    static char help_flag[] = "--help";
+    char *help_argv[4] = {argv[0], NULL, help_flag, NULL};
+    if (!strcmp(argv[1], "help") && argc > 2) {
+        help_argv[1] = argv[2];
+        argc = 3, argv = help_argv;
+    } else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
@@ -74,6 +80,12 @@ int main(int argc, char **argv)
             if (!commands[i].fn)
                 return cli_fail(argv[1], "this command is not built in this version");
             return commands[i].fn(argc - 1, argv + 1);
+        }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strncmp(argv[1], commands[i].name, 3) && strlen(argv[1]) >= 3) {
+            fprintf(stderr, "dgm: unknown command '%s' (did you mean %s?)\n", argv[1],
+                    commands[i].name);
+            return 2;
         }
     fprintf(stderr, "dgm: unknown command '%s' (see dgm --help)\n", argv[1]);
     return 2;

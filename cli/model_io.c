@@ -153,7 +153,7 @@ int cli_apply_precision(const char *cmd, dgm_model *m, const char *path, const c
     if (!strcmp(prec, "fp32"))
         return 0;
     if (strcmp(prec, "bf16"))
-        return cli_fail(cmd, "--precision: '%s' is not fp32 or bf16", prec);
+        return cli_usage(cmd, "--precision: '%s' is not fp32 or bf16", prec);
     dgm_err err = {0};
     if (!strcmp(dgm_model_type(m), "seqvae"))
         return dgm_seqvae_set_precision(m, DGM_PREC_BF16, &err) ? cli_fail_err(cmd, &err) : 0;

@@ -33,8 +33,8 @@ int cli_train_protein(int argc, char **argv)
         {"--max-col-gap", OPT_DOUBLE, &max_col_gap, "F", "drop columns with more gaps than this fraction", 0, 1},
         {"--pseudocount", OPT_DOUBLE, &pc, "C", "independent: pseudocount per letter", 1e-12, 1e12},
         {"--variant", OPT_STR, &variant, "V", "vae decoder: plain (L2) or bayesian (DeepSequence)", 1, 0},
-        {"--hidden", OPT_STR, &hidden, "LIST", "vae encoder hidden sizes", 1, 0},
-        {"--decoder", OPT_STR, &decoder, "LIST", "vae decoder hidden sizes", 1, 0},
+        {"--encoder-hidden", OPT_STR, &hidden, "LIST", "vae encoder hidden sizes", 1, 0},
+        {"--decoder-hidden", OPT_STR, &decoder, "LIST", "vae decoder hidden sizes", 1, 0},
         {"--latent", OPT_INT, &latent, "Z", "vae latent dimension", 1, 10000},
         {"--dict", OPT_INT, &dict, "K", "bayesian: dictionary width", 1, 10000},
         {"--patterns", OPT_INT, &patterns, "P", "bayesian: sparsity tiling over hidden units", 1, 10000},
@@ -43,12 +43,14 @@ int cli_train_protein(int argc, char **argv)
         {"--time-limit", OPT_DOUBLE, &time_limit, "S", "vae: stop after S seconds of training (0: none)", 0, 1e9},
         {"--batch", OPT_INT, &batch, "B", "vae: minibatch size", 1, 1000000},
         {"--lr", OPT_DOUBLE, &lr, "LR", "vae: Adam learning rate", 1e-12, 10},
-        {"--log", OPT_STR, &log, "PATH", "vae: CSV of step, seconds, loss (and spearman)", 1, 0},
+        {"--log", OPT_STR, &log, "PATH", "vae: JSON lines of step, seconds, train_loss, lr (and spearman)", 1, 0},
         {"--eval-csv", OPT_STR, &eval_csv, "PATH", "vae: mutational scan scored while training", 1, 0},
         {"--eval-column", OPT_STR, &eval_col, "NAME", "measurement column of --eval-csv", 1, 0},
         {"--eval-every", OPT_LONG, &eval_every, "N", "steps between log lines and evaluations", 1, 1e12},
         {"--eval-samples", OPT_INT, &eval_samples, "S", "ELBO samples per mutant in evaluations", 1, 1000000},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--hidden", "--encoder-hidden"),
+        CLI_ALIAS("--decoder", "--decoder-hidden"),
     };
     const char *pos[1];
     int n_pos, r = cli_parse(CMD, "--data ALIGNMENT [--model vae|independent] [options]", "Fit a "
@@ -61,17 +63,17 @@ int cli_train_protein(int argc, char **argv)
     int indep = !strcmp(model, "independent");
     dgm_seqvae_cfg cfg = dgm_seqvae_defaults(strcmp(variant, "plain") ? DGM_SEQVAE_BAYES : DGM_SEQVAE_PLAIN);
     if (!indep && strcmp(model, "vae") && strcmp(model, "seqvae"))
-        return cli_fail(CMD, "--model: '%s' is not a protein-family model (vae, independent)", model);
+        return cli_usage(CMD, "--model: '%s' is not a protein-family model (vae, independent)", model);
     if (!data)
-        return cli_fail(CMD, "--data: an alignment is required");
+        return cli_usage(CMD, "--data: an alignment is required");
     if (strcmp(rule, "plmc") && strcmp(rule, "deepseq") && strcmp(rule, "none"))
-        return cli_fail(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
+        return cli_usage(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
     if (strcmp(variant, "plain") && strcmp(variant, "bayesian"))
-        return cli_fail(CMD, "--variant: '%s' is not plain or bayesian", variant);
+        return cli_usage(CMD, "--variant: '%s' is not plain or bayesian", variant);
     if ((cfg.n_enc = cli_parse_sizes(cfg.enc, 4, hidden, 100000)) < 1 ||
         (cfg.n_dec = cli_parse_sizes(cfg.dec, 4, decoder, 100000)) < 1)
-        return cli_fail(CMD, cfg.n_enc > 0 ? "--decoder: '%s' is not a list of 1 to 4 sizes like 100,500"
-                        : "--hidden: '%s' is not a list of 1 to 4 sizes like 1500,1500", cfg.n_enc > 0 ? decoder : hidden);
+        return cli_usage(CMD, cfg.n_enc > 0 ? "--decoder-hidden: '%s' is not a list of 1 to 4 sizes like 100,500"
+                        : "--encoder-hidden: '%s' is not a list of 1 to 4 sizes like 1500,1500", cfg.n_enc > 0 ? decoder : hidden);
     cfg.latent = (size_t)latent, cfg.dict = (size_t)dict, cfg.n_patterns = (size_t)patterns;
     cfg.l2 = l2, cfg.batch = (size_t)batch, cfg.lr = lr;
     dgm_err err = {0};

@@ -22,7 +22,7 @@ int cli_train_tractable(int argc, char **argv)
             model = argv[i] + 8;
     int kind = dgm_tractable_kind_from_name(model);
     if (kind < 0)
-        return cli_fail("train", "--model: unknown model '%s' (gaussian, gmm, bernoulli, "
+        return cli_usage("train", "--model: unknown model '%s' (gaussian, gmm, bernoulli, "
                         "bernoulli-mixture)", model);
     int gaussian = kind == DGM_TRACTABLE_GAUSSIAN || kind == DGM_TRACTABLE_GMM;
     int mixture = kind == DGM_TRACTABLE_GMM || kind == DGM_TRACTABLE_BERNOULLI_MIXTURE;
@@ -69,11 +69,11 @@ int cli_train_tractable(int argc, char **argv)
     cli_common_apply(&c);
     int ct = dgm_cov_type_from_name(cov), it = dgm_mixture_init_from_name(init);
     if (ct < 0)
-        return cli_fail("train", "--covariance: unknown type '%s' (full, tied, diag, spherical)", cov);
+        return cli_usage("train", "--covariance: unknown type '%s' (full, tied, diag, spherical)", cov);
     if (it < 0)
-        return cli_fail("train", "--init: unknown method '%s' (kmeans, k-means++, random)", init);
+        return cli_usage("train", "--init: unknown method '%s' (kmeans, k-means++, random)", init);
     if (strcmp(binarize, "sample") && strcmp(binarize, "threshold"))
-        return cli_fail("train", "--binarize: unknown method '%s' (sample, threshold)", binarize);
+        return cli_usage("train", "--binarize: unknown method '%s' (sample, threshold)", binarize);
     cfg.n_components = (size_t)K, cfg.covariance = (dgm_cov_type)ct, cfg.init = (dgm_mixture_init)it;
     cfg.n_init = n_init, cfg.max_iter = max_iter, cfg.tol = tol, cfg.reg_covar = reg;
     cfg.min_prob = min_prob, cfg.per_class = per_class, cfg.no_dequantize = no_deq;

@@ -34,7 +34,7 @@ int cli_train_vae(int argc, char **argv)
         {"--decoder", OPT_STR, &decoder, "D", "bernoulli (binarized data) or gaussian (dequantized)", 1, 0},
         {"--sigma", OPT_STR, &sigma, "S", "gaussian decoder variance: learned (per dimension) or predicted", 1, 0},
         {"--objective", OPT_STR, &objective, "O", "elbo, or iwae (importance-weighted bound)", 1, 0},
-        {"--k", OPT_LONG, &k, "K", "importance samples for --objective iwae", 1, 5000},
+        {"--importance-samples", OPT_LONG, &k, "K", "importance samples for --objective iwae", 1, 5000},
         {"--kl-warmup", OPT_DOUBLE, &kl_warmup, "EPOCHS", "anneal the KL weight from 0 to 1 over this many epochs", 0, 1e6},
         {"--free-bits", OPT_DOUBLE, &free_bits, "NATS", "free bits per latent dimension (0: off)", 0, 1e3},
         {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
@@ -49,6 +49,7 @@ int cli_train_vae(int argc, char **argv)
         {"--log", OPT_STR, &log, "PATH", "append per-epoch metrics as JSON lines", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run saved in MODEL (its options are kept)", 1, 0},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--importance-samples"),
     };
     const char *pos[1];
     int npos, r = cli_parse("train", "[options]", "Train a VAE (or CVAE) by maximising the ELBO "
@@ -80,7 +81,7 @@ int cli_train_vae(int argc, char **argv)
         if (!strcmp(out, "vae.safetensors"))
             out = resume;
     } else if (obj < 0 || opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
-        return cli_fail("train", obj < 0 ? "--objective: unknown objective '%s' (elbo, iwae)"
+        return cli_usage("train", obj < 0 ? "--objective: unknown objective '%s' (elbo, iwae)"
                         : opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
                         : "--schedule: unknown schedule '%s' (constant, cosine)",
                         obj < 0 ? objective : opt < 0 ? optimizer : schedule);
@@ -103,13 +104,13 @@ int cli_train_vae(int argc, char **argv)
         cfg.sigma_predicted = !strcmp(sigma, "predicted");
         cfg.n_classes = cond ? ds.n_classes : 0, cfg.act = (dgm_act)(a < 0 ? 0 : a);
         if (strcmp(model, "vae") && !cond)
-            cli_fail("train", "--model: unknown model '%s'", model);
+            rc = cli_usage("train", "--model: unknown model '%s'", model);
         else if (a < 0 || (cfg.n_hidden = strcmp(hidden, "none") ? cli_parse_sizes(cfg.hidden, 8, hidden, 65536) : 0) < 0)
-            cli_fail("train", a < 0 ? "--activation: unknown activation '%s'" : "--hidden: '%s' "
+            rc = cli_usage("train", a < 0 ? "--activation: unknown activation '%s'" : "--hidden: '%s' "
                      "is not a list of widths like 512,256", a < 0 ? act : hidden);
         else if ((strcmp(decoder, "gaussian") && strcmp(decoder, "bernoulli")) ||
                  (strcmp(sigma, "learned") && strcmp(sigma, "predicted")))
-            cli_fail("train", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? "--sigma: "
+            rc = cli_usage("train", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? "--sigma: "
                      "unknown value '%s' (learned, predicted)" : "--decoder: unknown decoder '%s' "
                      "(bernoulli, gaussian)", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? sigma : decoder);
         else if (ds.kind == DGM_DATA_REAL && cond && (!ds.y || ds.n_classes < 1))

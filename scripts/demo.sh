@@ -7,7 +7,7 @@ out=${1:-out}
 dgm="$build/dgm"
 mkdir -p "$out"
 "$dgm" train --data fashion-mnist --epochs "${EPOCHS:-10}" --val 1000 -o "$out/vae.safetensors" --log "$out/train_log.jsonl"
-"$dgm" eval "$out/vae.safetensors" --data fashion-mnist:test --limit "${EVAL_LIMIT:-2000}" --k 1000 | tee "$out/eval.txt"
+"$dgm" eval "$out/vae.safetensors" --data fashion-mnist:test --limit "${EVAL_LIMIT:-2000}" --importance-samples 1000 | tee "$out/eval.txt"
 "$dgm" sample "$out/vae.safetensors" -n 100 -o "$out/samples.png"
 "$dgm" sample "$out/vae.safetensors" -n 100 --mean -o "$out/sample_means.png"
 "$dgm" reconstruct "$out/vae.safetensors" --data fashion-mnist:test -n 32 -o "$out/reconstructions.png"

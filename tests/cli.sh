@@ -44,7 +44,7 @@ check "train a small vae" "$dgm" train --data "$data" --limit 2000 --val 200 --e
 [ "$(wc -l <"$tmp/log.jsonl")" -eq 2 ] && pass "one log line per epoch" || fail "one log line per epoch"
 "$dgm" train --data "$data" --limit 2000 --val 200 --epochs 2 --hidden 64 --latent 4 -o "$tmp/m2.safetensors" --threads 1 >/dev/null 2>&1
 cmp -s "$tmp/m.safetensors" "$tmp/m2.safetensors" && pass "same seed, same bits" || fail "same seed, same bits"
-check "eval --json" "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --k 20 --json
+check "eval --json" "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --importance-samples 20 --json
 cp "$tmp/out" "$tmp/eval.json"
 for key in nll_nats nll_stderr bits_per_dim elbo_nats k n; do
     json_key "$tmp/eval.json" $key >/dev/null 2>&1 && pass "eval json has $key" || fail "eval json has $key"
@@ -56,7 +56,7 @@ assert d['nll_nats'] <= -d['elbo_nats'] + 1e-9, d
 assert abs(d['bits_per_dim'] - d['nll_nats']/784/0.6931471805599453) < 1e-9, d" && pass "eval: NLL <= -ELBO, bits/dim" || fail "eval: NLL <= -ELBO, bits/dim"
 # bf16 decoder products: the NLL within 0.05 nats of fp32's (same noise), or, in a build
 # without oneDNN, a one-line error that says so
-if "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --k 20 --precision bf16 --json >"$tmp/bf16.json" 2>"$tmp/err"; then
+if "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --importance-samples 20 --precision bf16 --json >"$tmp/bf16.json" 2>"$tmp/err"; then
     /usr/bin/python3 -c "
 import json; a=json.load(open('$tmp/eval.json')); b=json.load(open('$tmp/bf16.json'))
 assert b['precision'] == 'bf16' and abs(a['nll_nats'] - b['nll_nats']) < 0.05, (a['nll_nats'], b['nll_nats'])" &&
@@ -154,7 +154,7 @@ expect_error "damaged model" "damaged.safetensors" "$dgm" sample "$tmp/damaged.s
 [ -e "$tmp/y.png" ] && fail "no sample file from a damaged model" || pass "no sample file from a damaged model"
 expect_error "unknown flag" "unknown option" "$dgm" train --bogus 3
 expect_error "out-of-range value" "out of range" "$dgm" train --batch 0
-expect_error "non-numeric value" "not a number" "$dgm" eval "$tmp/m.safetensors" --k abc
+expect_error "non-numeric value" "not a number" "$dgm" eval "$tmp/m.safetensors" --importance-samples abc
 printf '1,2,3\n4,5,6\n' > "$tmp/small.csv"
 expect_error "image size that does not fit the model" "model" "$dgm" eval "$tmp/m.safetensors" --data "$tmp/small.csv"
 expect_error "unknown command" "unknown command" "$dgm" frobnicate

@@ -130,7 +130,7 @@ static void test_knn(void)
     }
     write_file("x.csv", x);
     write_file("y.csv", y);
-    CHECK(run("kl x.csv y.csv --json --k 2") == 0); /* two columns: knn inferred */
+    CHECK(run("kl x.csv y.csv --json --neighbours 2") == 0); /* two columns: knn inferred */
     cJSON *o = cJSON_Parse(out);
     CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "method")), "knn"));
     double kl = jnum(o, "kl_nats"), se = jnum(o, "stderr");
@@ -145,7 +145,7 @@ static void test_knn(void)
     write_file("three.csv", "1,2,3\n4,5,6\n7,8,9\n");
     CHECK_FAILS("kl x.csv three.csv", "x.csv has 2 columns but three.csv has 3");
     write_file("few.csv", "1,2\n3,4\n");
-    CHECK_FAILS("kl few.csv y.csv --k 2", "few.csv: 2 samples, fewer than k + 1 = 3");
+    CHECK_FAILS("kl few.csv y.csv --neighbours 2", "few.csv: 2 samples, fewer than k + 1 = 3");
     CHECK_FAILS("kl x.csv a.json", "a.json is a JSON spec but x.csv is data");
     free(x), free(y);
 }
