@@ -61,6 +61,8 @@ int cli_print_json(cJSON *obj);
 /* "1500,1500" into out (at most max sizes, each 1..maxv): the count, or -1 when the list
  * is malformed; "" gives 0. */
 int cli_parse_sizes(size_t *out, int max, const char *s, long maxv);
+/* Levenshtein distance between a[0..la) and b, for "did you mean" (99 past 62 chars). */
+size_t cli_edit_distance(const char *a, size_t la, const char *b);
 /* 1 if stderr is a terminal (progress bars), 0 otherwise. */
 int cli_isatty_err(void);
 

@@ -124,7 +124,7 @@ static void print_help(const char *cmd, const char *usage, const char *summary,
 }
 
 /* Levenshtein distance, for "did you mean"; names are short. */
-static size_t edit_distance(const char *a, size_t la, const char *b)
+size_t cli_edit_distance(const char *a, size_t la, const char *b)
 {
     size_t lb = strlen(b), row[64];
     if (la >= 63 || lb >= 63)
@@ -152,7 +152,7 @@ static const char *closest(const char *a, size_t len, const cli_opt *opts, int n
     size_t best_d = 3;
     for (int j = 0; j < n_opts; j++) {
         const char *name = opts[j].type == OPT_ALIAS ? opts[j].arg : opts[j].name;
-        size_t d = edit_distance(a, len, name);
+        size_t d = cli_edit_distance(a, len, name);
         if (len >= 4 && !strncmp(name, a, len))
             d = 1;
         if (d < best_d)

@@ -69,7 +69,7 @@ static void on_report(cli_fit_view *v, const dgm_fit_progress *p)
     }
     double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;
     if (v->bar.tty) {
-        cli_progress_update(&v->bar, p->done, "steps", p->loss);
+        cli_progress_update(&v->bar, p->done, "steps/s", p->loss);
         return;
     }
     fprintf(stderr, "step %zu  loss %.3f  %.1f steps/s", p->done, p->loss, rate);

@@ -81,12 +81,17 @@ int main(int argc, char **argv)
                 return cli_fail(argv[1], "this command is not built in this version");
             return commands[i].fn(argc - 1, argv + 1);
         }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strncmp(argv[1], commands[i].name, 3) && strlen(argv[1]) >= 3) {
-            fprintf(stderr, "dgm: unknown command '%s' (did you mean %s?)\n", argv[1],
-                    commands[i].name);
-            return 2;
-        }
+    const char *near = NULL;
+    size_t best = 3; /* within 2 edits */
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        size_t d = cli_edit_distance(argv[1], strlen(argv[1]), commands[i].name);
+        if (d < best)
+            best = d, near = commands[i].name;
+    }
+    if (near) {
+        fprintf(stderr, "dgm: unknown command '%s' (did you mean %s?)\n", argv[1], near);
+        return 2;
+    }
     fprintf(stderr, "dgm: unknown command '%s' (see dgm --help)\n", argv[1]);
     return 2;
 }
