@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile int interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -27,7 +28,7 @@ int cli_train_vae(int argc, char **argv)
          "gaussian|gmm|bernoulli|bernoulli-mixture|independent have their own --help", 1, 0},
         {"--data", OPT_STR, &data, "SPEC", "training data: fashion-mnist, or a path (IDX, CSV, NPY)", 1, 0},
         {"--labels", OPT_STR, &labels, "PATH", "label file (default: beside IDX images)", 1, 0},
-        {"-o", OPT_STR, &out, "PATH", "model file (safetensors), rewritten each epoch", 1, 0},
+        {"-o", OPT_STR, &out, "PATH", "model file (safetensors: weights and config), rewritten each epoch; the training checkpoint goes beside it as NAME.ckpt.safetensors", 1, 0},
         {"--hidden", OPT_STR, &hidden, "W[,W...]", "hidden widths of the encoder; the decoder mirrors them", 1, 0},
         {"--latent", OPT_LONG, &latent, "Z", "latent dimensions", 1, 256},
         {"--activation", OPT_STR, &act, "A", "relu, leaky_relu, tanh, sigmoid, softplus, elu", 1, 0},
@@ -47,7 +48,7 @@ int cli_train_vae(int argc, char **argv)
         {"--val", OPT_LONG, &val, "N", "examples held out for validation", 0, 1e9},
         {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
         {"--log", OPT_STR, &log, "PATH", "append per-epoch metrics as JSON lines", 1, 0},
-        {"--resume", OPT_STR, &resume, "MODEL", "continue the run saved in MODEL (its options are kept)", 1, 0},
+        {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (MODEL or MODEL.ckpt.safetensors; its options are kept)", 1, 0},
         CLI_COMMON_OPTS(&c),
         CLI_ALIAS("--k", "--importance-samples"),
     };
@@ -68,18 +69,33 @@ int cli_train_vae(int argc, char **argv)
     char saved_data[1024], saved_labels[1024];
     int obj = dgm_objective_from_name(objective), opt = dgm_opt_kind_from_name(optimizer);
     int sch = dgm_sched_kind_from_name(schedule), a = dgm_act_from_name(act);
+    char model_path[4096], ckpt[4096];
     if (resume) {
-        if (dgm_model_load(&m, resume, &err))
+        /* --resume takes the model file (its checkpoint is beside it) or the checkpoint */
+        const char *tag = ".ckpt.safetensors";
+        size_t n = strlen(resume), t = strlen(tag);
+        if (n > t && !strcmp(resume + n - t, tag)) {
+            snprintf(ckpt, sizeof ckpt, "%s", resume);
+            snprintf(model_path, sizeof model_path, "%.*s.safetensors", (int)(n - t), resume);
+        } else if (dgm_checkpoint_path(ckpt, sizeof ckpt, resume) == 0) {
+            snprintf(model_path, sizeof model_path, "%s", resume);
+        } else {
+            return cli_fail("train", "%s: path too long", resume);
+        }
+        if (access(ckpt, F_OK) != 0)
+            return cli_fail("train", "%s: no training checkpoint to resume from (%s is absent)",
+                            resume, ckpt);
+        if (dgm_model_load(&m, ckpt, &err))
             return cli_fail_err("train", &err);
         if (!dgm_model_is_vae(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels, sizeof saved_data,
                                                        &fd.limit, m, &err)) {
             dgm_model_free(m);
-            return cli_fail("train", "%s: no usable training state to resume from", resume);
+            return cli_fail("train", "%s: no usable training state to resume from", ckpt);
         }
         fd.data_spec = data = saved_data;
         fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
         if (!strcmp(out, "vae.safetensors"))
-            out = resume;
+            out = model_path;
     } else if (obj < 0 || opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
         return cli_usage("train", obj < 0 ? "--objective: unknown objective '%s' (elbo, iwae)"
                         : opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"

@@ -367,8 +367,18 @@ DGM_API dgm_status dgm_png_write_grid_labeled(const char *path, const float *img
 typedef struct dgm_model dgm_model;
 
 DGM_API dgm_status  dgm_model_load(dgm_model **out, const char *path, dgm_err *err);
-/* Writes the model atomically (training state included where the model has one). */
+/* Writes the model atomically: its weights and "dgm.config" only, so that PyTorch's
+ * load_state_dict(load_file(path), strict=True) takes it (docs/formats.md). */
 DGM_API dgm_status  dgm_model_save(const dgm_model *m, const char *path, dgm_err *err);
+/* Writes a training checkpoint atomically: the weights and config as dgm_model_save does,
+ * plus the optimizer moments ("optimizer.exp_avg.<name>", "optimizer.exp_avg_sq.<name>",
+ * see dgm_model_keep_optimizer) and "dgm.train_state". dgm_model_load reads either file;
+ * --resume needs the checkpoint. */
+DGM_API dgm_status  dgm_model_save_checkpoint(dgm_model *m, const char *path, dgm_err *err);
+/* Where the checkpoint of the model file model_path lives: "x.safetensors" has
+ * "x.ckpt.safetensors", any other name gets ".ckpt.safetensors" appended. Returns 0, or
+ * -1 when it does not fit in cap bytes. */
+DGM_API int         dgm_checkpoint_path(char *out, size_t cap, const char *model_path);
 DGM_API void        dgm_model_free(dgm_model *m);
 /* "vae", "cvae", "gaussian", "gmm", "bernoulli-mixture", ... */
 DGM_API const char *dgm_model_type(const dgm_model *m);
@@ -478,7 +488,7 @@ DGM_API const char *dgm_model_train_state(const dgm_model *m);
  * label frequencies; used by the Bayes-rule classifier. */
 DGM_API dgm_status  dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err);
 DGM_API const double *dgm_model_log_prior(const dgm_model *m);
-/* Whether dgm_model_save also writes the optimizer moments (for --resume). */
+/* Whether dgm_model_save_checkpoint also writes the optimizer moments (for --resume). */
 DGM_API void        dgm_model_keep_optimizer(dgm_model *m, int keep);
 
 /* ---- Tractable baselines with exact likelihoods (docs/math.md, "Tractable baselines"):
@@ -651,8 +661,9 @@ typedef struct dgm_fit_cfg {
     long   report_every;        /* sampled: steps between reports and validations (1000) */
     double time_limit;          /* sampled: stop after this many seconds of steps (0: none) */
     int    scan_samples;        /* sampled: ELBO samples per mutant when scoring (20) */
-    const char *checkpoint;     /* minibatch: the file rewritten after every epoch and at a
-                                 * stop (NULL: none) */
+    const char *checkpoint;     /* minibatch: the model file rewritten after every epoch and
+                                 * at a stop, with its training checkpoint beside it
+                                 * (dgm_checkpoint_path; NULL: none) */
     volatile int *stop;         /* set non-zero to stop after the current step */
     dgm_fit_callback progress;  /* optional */
     void  *progress_ctx;

@@ -116,7 +116,20 @@ static void test_stop_and_resume(void)
     CHECK(!dgm_fit(m, &fd, &c2, &r2, NULL));
     CHECK(r2.stopped && r2.stop_epoch == 2 && r2.stop_step == 12 - 9 && r2.steps == 12);
     dgm_model_free(m);
+    /* the model file holds the weights alone; the checkpoint beside it the state */
+    char ca[96], cb[96];
+    CHECK(!dgm_checkpoint_path(ca, sizeof ca, a) && !dgm_checkpoint_path(cb, sizeof cb, b));
+    char small[8];
+    CHECK(strstr(cb, ".ckpt.safetensors") && dgm_checkpoint_path(small, sizeof small, a) == -1);
     CHECK(!dgm_model_load(&m, b, NULL));
+    CHECK(dgm_model_train_state(m) == NULL);
+    dgm_model_free(m);
+    unsigned char *bytes = NULL;
+    long nbytes = read_file(b, &bytes);
+    CHECK(nbytes > 0 && !memmem(bytes, (size_t)nbytes, "optimizer.", 10) &&
+          !memmem(bytes, (size_t)nbytes, "train_state", 11));
+    free(bytes);
+    CHECK(!dgm_model_load(&m, cb, NULL));
     dgm_fit_cfg c3 = dgm_fit_defaults();
     char spec[64], labels[64];
     size_t limit;
@@ -135,8 +148,13 @@ static void test_stop_and_resume(void)
     CHECK(na > 0 && na == nb && !memcmp(ba, bb, (size_t)na));
     free(ba);
     free(bb);
+    ba = bb = NULL;
+    na = read_file(ca, &ba), nb = read_file(cb, &bb);
+    CHECK(na > 0 && na == nb && !memcmp(ba, bb, (size_t)na));
+    free(ba);
+    free(bb);
     /* a learning rate that blows up: DGM_ERR_NAN naming the step, the checkpoint kept */
-    CHECK(!dgm_model_load(&m, a, NULL));
+    CHECK(!dgm_model_load(&m, ca, NULL));
     dgm_fit_cfg c4 = dgm_fit_defaults();
     CHECK(!dgm_fit_resume_cfg(&c4, spec, labels, sizeof spec, &limit, m, NULL));
     c4.epochs = 6, c4.lr = 1e4, c4.checkpoint = a;
@@ -145,12 +163,14 @@ static void test_stop_and_resume(void)
     CHECK_MSG(s == DGM_ERR_NAN && strstr(err.msg, "epoch 4") && strstr(err.msg, "is kept"),
               "%d: %s", (int)s, err.msg);
     dgm_model_free(m);
-    CHECK(!dgm_model_load(&m, a, NULL));
+    CHECK(!dgm_model_load(&m, ca, NULL));
     CHECK(strstr(dgm_model_train_state(m), "\"epoch\":3") != NULL);
     dgm_model_free(m);
     if (!t_fail_here) {
         remove(a);
         remove(b);
+        remove(ca);
+        remove(cb);
     }
 }
 

@@ -200,8 +200,21 @@ static void test_save_load(void)
     dgm_model_keep_optimizer(m, 1);
     dgm_model_set_train_state(m, "{\"epoch\":3}", NULL);
     dgm_err e;
+    /* the model file: weights and config, no optimizer moments and no training state */
     CHECK(dgm_model_save(m, path, &e) == DGM_OK);
     dgm_model *m2 = NULL;
+    CHECK(dgm_model_load(&m2, path, &e) == DGM_OK);
+    if (m2) {
+        CHECK(dgm_model_train_state(m2) == NULL);
+        float mx = 0;
+        for (size_t i = 0; i < dgm_params_count(dgm_vae_params(m2)); i++)
+            mx = fmaxf(mx, fabsf(dgm_params_m(dgm_vae_params(m2))[i]));
+        CHECK(mx == 0);
+        dgm_model_free(m2);
+        m2 = NULL;
+    }
+    /* the checkpoint: all of it */
+    CHECK(dgm_model_save_checkpoint(m, path, &e) == DGM_OK);
     dgm_status s = dgm_model_load(&m2, path, &e);
     CHECK_MSG(s == DGM_OK, "%s", e.msg);
     if (m2) {
@@ -287,7 +300,7 @@ static void test_training_determinism_resume(void)
     close(fd);
     dgm_model_keep_optimizer(b, 1);
     dgm_err e;
-    CHECK(dgm_model_save(b, path, &e) == DGM_OK);
+    CHECK(dgm_model_save_checkpoint(b, path, &e) == DGM_OK);
     dgm_model_free(b);
     b = NULL;
     CHECK(dgm_model_load(&b, path, &e) == DGM_OK);

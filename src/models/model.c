@@ -138,6 +138,24 @@ dgm_status dgm_model_save(const dgm_model *m, const char *path, dgm_err *err)
     return m->ops->save(m, path, err);
 }
 
+dgm_status dgm_model_save_checkpoint(dgm_model *m, const char *path, dgm_err *err)
+{
+    m->saving_checkpoint = 1;
+    dgm_status s = m->ops->save(m, path, err);
+    m->saving_checkpoint = 0;
+    return s;
+}
+
+int dgm_checkpoint_path(char *out, size_t cap, const char *model_path)
+{
+    const char *ext = ".safetensors";
+    size_t n = strlen(model_path), e = strlen(ext);
+    if (n > e && !strcmp(model_path + n - e, ext))
+        n -= e;
+    int w = snprintf(out, cap, "%.*s.ckpt%s", (int)n, model_path, ext);
+    return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
 char *dgm_model_describe(const dgm_model *m)
 {
     cJSON *o = cJSON_CreateObject();
@@ -171,9 +189,10 @@ dgm_status dgm__model_write(const dgm_model *m, const char *path, const dgm_st_t
         cJSON_AddItemToObject(config, "log_prior",
                               cJSON_CreateDoubleArray(m->log_prior, m->n_classes));
     char *cfg = cJSON_PrintUnformatted(config);
-    char *st = train_state ? cJSON_PrintUnformatted(train_state)
-                           : m->train_state ? strdup(m->train_state) : NULL;
-    if (!cfg || ((train_state || m->train_state) && !st)) {
+    /* the training state goes in checkpoints only (dgm_model_save_checkpoint) */
+    const char *own = m->saving_checkpoint ? m->train_state : NULL;
+    char *st = train_state ? cJSON_PrintUnformatted(train_state) : own ? strdup(own) : NULL;
+    if (!cfg || ((train_state || own) && !st)) {
         free(cfg);
         free(st);
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory serialising metadata", path);

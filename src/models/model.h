@@ -87,7 +87,8 @@ struct dgm_model {
     size_t  height, width; /* image geometry of the training data, 0 if none */
     double *log_prior;    /* n_classes entries: log p(y) from training label frequencies */
     char   *train_state;  /* JSON text kept in the file's "dgm.train_state", or NULL */
-    int     keep_optimizer; /* save optimizer moments too (for --resume) */
+    int     keep_optimizer; /* checkpoints hold the optimizer moments too (for --resume) */
+    int     saving_checkpoint; /* set during dgm_model_save_checkpoint: save the state */
 };
 
 /* Allocates the shell of a model; the caller fills impl and the fields. */

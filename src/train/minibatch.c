@@ -1,8 +1,10 @@
 /* The minibatch training loop of dgm_fit: a seeded split into training and validation
  * rows, epochs over a fresh shuffle each, the optimizer with its schedule and KL warm-up,
- * validation after every epoch, and the checkpoint: the model file rewritten atomically
- * (dgm_model_save) with the training state in its metadata, after every epoch and when the
- * caller's stop flag is seen. A resumed run reads that state back and repeats what the
+ * validation after every epoch, and the checkpoint: after every epoch and when the
+ * caller's stop flag is seen, the training checkpoint (dgm_model_save_checkpoint: weights,
+ * optimizer moments, the training state in its metadata) is written atomically beside the
+ * model file (dgm_checkpoint_path), then the model file itself (weights and config only).
+ * A kill between the two leaves the model one epoch behind a checkpoint that resumes. A resumed run reads that state back and repeats what the
  * uninterrupted run would have done, bit for bit (same threads).
  * Streams: the split is fork(seed, 2^64 - 1); epoch e shuffles with fork(seed, e); step s
  * of it gets fork(fork(seed, e), s + 1), which the model splits further (the VAE: 0 for
@@ -62,10 +64,15 @@ static dgm_status checkpoint(dgm_model *m, const dgm_fit_cfg *c, const dgm_fit_d
 {
     if (!c->checkpoint)
         return DGM_OK;
+    char ckpt[4096];
+    if (dgm_checkpoint_path(ckpt, sizeof ckpt, c->checkpoint))
+        return dgm_errf(err, DGM_ERR_ARG, "%s: path too long", c->checkpoint);
     char *txt = state_text(c, d, epoch, step, t, loss, partial);
     dgm_status s = txt ? dgm_model_set_train_state(m, txt, err)
                        : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     free(txt);
+    if (!s)
+        s = dgm_model_save_checkpoint(m, ckpt, err);
     return s ? s : dgm_model_save(m, c->checkpoint, err);
 }
 

@@ -1,8 +1,9 @@
 /* VAE/CVAE construction, scratch planning, and model files. Parameters are registered
  * in the order encoder, decoder[, decoder_logvar] under the names torch.nn.Sequential
  * gives, so a PyTorch module with the same layout loads the same tensors (bench/vae_torch.py).
- * With keep_optimizer, Adam's moments are saved as "optimizer.exp_avg.<name>" and
- * "optimizer.exp_avg_sq.<name>" for an exact --resume. */
+ * A checkpoint (dgm_model_save_checkpoint, with keep_optimizer) also holds Adam's moments
+ * as "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" for an exact --resume;
+ * the model file holds the weights alone. */
 #include "models/vae/vae.h"
 
 #include <math.h>
@@ -184,7 +185,8 @@ static dgm_status vae_save(const dgm_model *m, const char *path, dgm_err *err)
 {
     dgm__vae *v = VAE(m);
     int nt = dgm_params_n_tensors(v->p);
-    size_t n = (size_t)nt * (m->keep_optimizer ? 3 : 1);
+    const int with_opt = m->keep_optimizer && m->saving_checkpoint;
+    size_t n = (size_t)nt * (with_opt ? 3 : 1);
     dgm_st_tensor *t = calloc(n, sizeof *t);
     char (*names)[128] = calloc(n, sizeof *names);
     if (!t || !names) {
@@ -194,7 +196,7 @@ static dgm_status vae_save(const dgm_model *m, const char *path, dgm_err *err)
     }
     const float *bufs[3] = {dgm_params_data(v->p), dgm_params_m(v->p), dgm_params_v(v->p)};
     const char *prefix[3] = {"", "optimizer.exp_avg.", "optimizer.exp_avg_sq."};
-    for (size_t k = 0, j = 0; k < (m->keep_optimizer ? 3u : 1u); k++)
+    for (size_t k = 0, j = 0; k < (with_opt ? 3u : 1u); k++)
         for (int i = 0; i < nt; i++, j++) {
             snprintf(names[j], sizeof names[j], "%s%s", prefix[k], dgm_params_name(v->p, i));
             t[j].name = names[j];
