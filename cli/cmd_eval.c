@@ -27,7 +27,7 @@ static void mean_se(const double *v, size_t n, double *mean, double *se)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *data = "fashion-mnist:test", *labels = NULL, *prec = "fp32";
+    const char *data = "fashion-mnist:test", *labels = NULL, *prec = "fp32", *noise = NULL;
     long k = 1000, limit = 0, batch = 100;
     cli_common c;
     cli_common_defaults(&c);
@@ -39,6 +39,8 @@ int cmd_eval(int argc, char **argv)
         {"--batch", OPT_LONG, &batch, "N", "examples per pass", 1, 1e6},
         {"--precision", OPT_STR, &prec, "P", "VAE decoder products for -log p(x): fp32, or bf16 "
          "(oneDNN; the ELBO stays fp32)", 1, 0},
+        {"--noise", OPT_STR, &noise, "PATH", "VAEs: the ELBO's noise, n x Z standard-normal draws "
+         "(NPY or CSV), instead of the seeded ones (to compare with another implementation)", 1, 0},
         CLI_COMMON_OPTS(&c),
         CLI_ALIAS("--k", "--importance-samples"),
     };
@@ -68,12 +70,31 @@ int cmd_eval(int argc, char **argv)
         return 1;
     }
     int rc = 1, vae = dgm_model_is_vae(m), exact = dgm_model_exact(m);
+    dgm_dataset eps = {0};
     const int32_t *y = dgm_model_n_classes(m) > 0 ? ds.y : NULL;
     size_t B = n < (size_t)batch ? n : (size_t)batch;
     float *x = dgm_malloc_array(B, D * sizeof(float)); /* B x D: the batch being evaluated */
     double *ll = malloc(n * sizeof(double)), *elbo = malloc(n * sizeof(double));
     double *rec = malloc(n * sizeof(double)), *kl = malloc(n * sizeof(double));
     if (!x || !ll || !elbo || !rec || !kl) { cli_fail("eval", "out of memory"); goto done; }
+    if (noise) {
+        size_t Z = vae ? dgm_vae_config(m)->latent : 0;
+        if (!vae) {
+            cli_usage("eval", "--noise: %s is a %s model; the noise is a VAE's", pos[0],
+                      dgm_model_type(m));
+            rc = 2;
+            goto done;
+        }
+        if (dgm_data_load(&eps, noise, NULL, &err)) {
+            cli_fail_err("eval", &err);
+            goto done;
+        }
+        if (eps.n < n || eps.d != Z || !eps.x) {
+            cli_fail("eval", "%s: %zu x %zu noise, but %zu examples need %zu x %zu", noise,
+                     eps.n, eps.d, n, n, Z);
+            goto done;
+        }
+    }
     dgm_rng rng, er, lr;
     dgm_rng_init(&rng, (uint64_t)c.seed);
     dgm_rng_fork(&er, &rng, 0);
@@ -90,7 +111,10 @@ int cmd_eval(int argc, char **argv)
         dgm_rng_fork(&bl, &lr, i0);
         dgm_status s = dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err);
         double t0 = cli_now();
-        if (!s && vae)
+        if (!s && vae && noise)
+            s = dgm_vae_elbo_noise(m, eps.x + i0 * eps.d, elbo + i0, rec + i0, kl + i0, x, yb, b,
+                                   &err);
+        else if (!s && vae)
             s = dgm_vae_elbo(m, &be, elbo + i0, rec + i0, kl + i0, x, yb, b, &err);
         double t1 = cli_now();
         if (!s)
@@ -172,6 +196,7 @@ done:
     free(kl);
     dgm_free(x);
     dgm_data_free(&ds);
+    dgm_data_free(&eps);
     dgm_model_free(m);
     return rc;
 }

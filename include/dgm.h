@@ -469,6 +469,12 @@ DGM_API dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *ep
 DGM_API dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon,
                                 double *kl, const float *x, const int32_t *y, size_t n,
                                 dgm_err *err);
+/* The same with the reparameterisation's noise given: eps (n x Z) standard-normal draws,
+ * z_i = mu_i + exp(logvar_i / 2) * eps_i, for comparisons with other implementations
+ * (dgm eval --noise). */
+DGM_API dgm_status dgm_vae_elbo_noise(dgm_model *m, const float *eps, double *elbo,
+                                      double *recon, double *kl, const float *x,
+                                      const int32_t *y, size_t n, dgm_err *err);
 /* Posterior means (n x Z) and, optionally, log-variances. */
 DGM_API dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x,
                                   const int32_t *y, size_t n, dgm_err *err);

@@ -244,8 +244,30 @@ done:
     return s;
 }
 
+static dgm_status elbo_rows(dgm_model *m, dgm_rng *rng, const float *eps, double *elbo,
+                            double *recon, double *kl, const float *x, const int32_t *y,
+                            size_t n, dgm_err *err);
+
 dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon, double *kl,
                         const float *x, const int32_t *y, size_t n, dgm_err *err)
+{
+    return elbo_rows(m, rng, NULL, elbo, recon, kl, x, y, n, err);
+}
+
+dgm_status dgm_vae_elbo_noise(dgm_model *m, const float *eps, double *elbo, double *recon,
+                              double *kl, const float *x, const int32_t *y, size_t n,
+                              dgm_err *err)
+{
+    if (!eps)
+        return dgm_errf(err, DGM_ERR_ARG, "dgm_vae_elbo_noise: no noise given");
+    return elbo_rows(m, NULL, eps, elbo, recon, kl, x, y, n, err);
+}
+
+/* With eps (n x Z), the one sample of example i is mu + sigma * eps[i]; else it is drawn
+ * from fork(rng, i). */
+static dgm_status elbo_rows(dgm_model *m, dgm_rng *rng, const float *eps, double *elbo,
+                            double *recon, double *kl, const float *x, const int32_t *y,
+                            size_t n, dgm_err *err)
 {
     dgm__vae *v = VAE(m);
     const size_t Z = v->cfg.latent, D = v->cfg.dim, nb = DGM_VAE_MAX_ROWS;
@@ -254,7 +276,8 @@ dgm_status dgm_vae_elbo(dgm_model *m, dgm_rng *rng, double *elbo, double *recon,
         return s;
     for (size_t i0 = 0; i0 < n; i0 += nb) {
         size_t b = n - i0 < nb ? n - i0 : nb;
-        const float *h = dgm__vae_forward(v, rng, i0, NULL, x + i0 * D, y ? y + i0 : NULL, b, 1, 0);
+        const float *h = dgm__vae_forward(v, rng, i0, eps ? eps + i0 * Z : NULL, x + i0 * D,
+                                          y ? y + i0 : NULL, b, 1, 0);
         for (size_t i = 0; i < b; i++) {
             double k = dgm__gauss_kl_std(h + i * 2 * Z, h + i * 2 * Z + Z, Z);
             if (recon) recon[i0 + i] = -v->ll[i];
