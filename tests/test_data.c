@@ -216,6 +216,17 @@ static void test_csv(void)
         CHECK(d.x[i] == want[i]);
     dgm_data_free(&d);
 
+    /* pandas' DataFrame.to_csv(): an index column under an empty header field, here
+     * with pandas' default column names 0, 1 */
+    write_text(p, ",0,1\n0,0.5,0.25\n1,1.5,2\n2,-1,3\n");
+    CHECK_EQ_INT(dgm_data_load(&d, p, NULL, &err), DGM_OK);
+    CHECK_MSG(d.n == 3 && d.d == 2 && d.x && d.x[0] == 0.5f && d.x[1] == 0.25f && d.x[5] == 3,
+              "n %zu d %zu", d.n, d.d);
+    dgm_data_free(&d);
+    write_text(p, ",a,b\nr1,1,2\nr2,3\n"); /* a row short of the header's fields */
+    CHECK(dgm_data_load(&d, p, NULL, &err) == DGM_ERR_FORMAT &&
+          strstr(err.msg, "line 3 has 2 fields, expected 3"));
+
     write_text(p, "5\n6\n"); /* no header, one column */
     CHECK_EQ_INT(dgm_data_load(&d, p, NULL, &err), DGM_OK);
     CHECK(d.n == 2 && d.d == 1 && d.x && d.x[1] == 6);

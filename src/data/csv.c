@@ -6,6 +6,9 @@
  * spaces/tabs around fields and a pair of double quotes around a field are ignored; every
  * row must have as many fields as the first. NaN and infinity are errors, as is a value
  * outside float range. Every message names the file and the 1-based line (and column).
+ * pandas' default DataFrame.to_csv() writes an index column with an empty header field
+ * (",a,b" then "0,1.5,2.5"): a header whose first field is empty marks that column, which
+ * is dropped from every row, as pandas.read_csv(index_col=0) would.
  * Left out: quoted fields that contain commas, other delimiters, missing values. */
 #include "data/readers.h"
 
@@ -105,6 +108,19 @@ static size_t count_fields(const char *s, const char *e)
     return k;
 }
 
+/* 1 if the line [s, e) starts with an empty field followed by others: pandas' index
+ * column header. */
+static int index_header(const char *s, const char *e)
+{
+    const char *comma = memchr(s, ',', (size_t)(e - s));
+    if (!comma)
+        return 0;
+    for (const char *q = s; q < comma; q++)
+        if (!is_blank(*q) && *q != '"')
+            return 0;
+    return 1;
+}
+
 /* Parses one content line [s, e) of k fields into b. Returns DGM_OK, or for the first row
  * (header_ok) DGM_ERR_ARG to say "this is a header"; errors otherwise. */
 static dgm_status parse_row(float_buf *b, char *s, char *e, size_t k, int header_ok,
@@ -135,7 +151,7 @@ dgm_status dgm__csv_load(dgm_dataset *out, const char *path, dgm_err *err)
         return err ? err->code : DGM_ERR_IO;
     float_buf b = {0};
     size_t d = 0, rows = 0, line = 0;
-    int seen_first = 0;
+    int seen_first = 0, index_col = 0;
     dgm_status s = DGM_OK;
     for (char *p = text, *end = text + len; p < end && !s;) {
         char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -153,6 +169,14 @@ dgm_status dgm__csv_load(dgm_dataset *out, const char *path, dgm_err *err)
             s = dgm_errf(err, DGM_ERR_FORMAT, "%s: line %zu has %zu fields, expected %zu", path,
                          line, k, d);
             break;
+        }
+        if (!seen_first && k >= 2 && index_header(ls, eol)) {
+            seen_first = index_col = 1, d = k; /* the header of a pandas frame */
+            continue;
+        }
+        if (index_col) { /* the row's first field is its index label */
+            ls = memchr(ls, ',', (size_t)(eol - ls)) + 1;
+            k--;
         }
         s = parse_row(&b, ls, eol, k, !seen_first, path, line, err);
         if (!seen_first) {
@@ -176,6 +200,6 @@ dgm_status dgm__csv_load(dgm_dataset *out, const char *path, dgm_err *err)
     out->kind = DGM_DATA_REAL;
     out->x = b.x;
     out->n = rows;
-    out->d = d;
+    out->d = d - (size_t)index_col;
     return DGM_OK;
 }
