@@ -106,6 +106,12 @@ void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
                     "%d threads, %zu parameters\n", v->what, p->n_train, p->n_val, p->epochs,
                     v->batch, dgm_get_threads(), v->n_params);
         } else {
+            if (v->n_params)
+                fprintf(stderr, "dgm train: %s, %zu steps of batch %zu, %d threads, %zu "
+                        "parameters\n", v->what, p->total, v->batch, dgm_get_threads(),
+                        v->n_params);
+            if (v->note)
+                fprintf(stderr, "dgm train: note: %s\n", v->note);
             cli_progress_start(&v->bar, "train", p->total);
             v->bar_on = 1;
         }

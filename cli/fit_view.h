@@ -1,6 +1,6 @@
 /* What dgm train shows while dgm_fit runs: the progress bar on a terminal (or one plain line
  * per epoch or report when stderr is a file), the per-epoch lines, the EM iteration lines,
- * and the --log file (JSON lines per epoch for images, CSV per report for proteins). The
+ * and the --log file (JSON lines: one per epoch, or per report of a sampled run). The
  * library reports through dgm_fit_progress; this is the callback. */
 #ifndef DGM_CLI_FIT_VIEW_H
 #define DGM_CLI_FIT_VIEW_H
@@ -13,9 +13,10 @@
 typedef struct cli_fit_view {
     const char *what;       /* BEGIN line: "vae 784-400-20 on fashion-mnist" */
     size_t batch, n_params;
-    FILE  *log;             /* JSON lines (epochs) or CSV (sampled reports), or NULL */
-    int    log_csv, scan;   /* sampled: CSV log; a scan is scored */
-    size_t scan_n;          /* its scorable mutants (the CSV's n column) */
+    FILE  *log;             /* JSON lines (one per epoch or sampled report), or NULL */
+    int    scan;            /* sampled: a scan is scored */
+    size_t scan_n;          /* its scorable mutants */
+    const char *note;       /* sampled: a line printed under the BEGIN line, or NULL */
     cli_progress bar;
     int    bar_on;
     double last_t, last_ll; /* EM lines */

@@ -20,7 +20,7 @@ int cli_train_protein(int argc, char **argv)
     double theta = 0.2, pc = 0.5, lr = 1e-3, l2 = 1.0, max_seq_gap = 1.0, max_col_gap = 1.0;
     double time_limit = 0;
     int latent = 30, batch = 100, dict = 40, patterns = 4, eval_samples = 20;
-    long steps = 10000, eval_every = 1000;
+    long steps = -1, eval_every = 1000; /* -1: DeepSequence's 10000, with a note */
     cli_common c;
     cli_common_defaults(&c);
     cli_opt opts[] = {
@@ -39,7 +39,7 @@ int cli_train_protein(int argc, char **argv)
         {"--dict", OPT_INT, &dict, "K", "bayesian: dictionary width", 1, 10000},
         {"--patterns", OPT_INT, &patterns, "P", "bayesian: sparsity tiling over hidden units", 1, 10000},
         {"--l2", OPT_DOUBLE, &l2, "LAMBDA", "plain: (LAMBDA / 2 Neff) |W_decoder|^2", 0, 1e12},
-        {"--steps", OPT_LONG, &steps, "N", "vae: Adam updates", 0, 1e12},
+        {"--steps", OPT_LONG, &steps, "N", "vae: Adam updates (default 10000, DeepSequence's)", 0, 1e12},
         {"--time-limit", OPT_DOUBLE, &time_limit, "S", "vae: stop after S seconds of training (0: none)", 0, 1e9},
         {"--batch", OPT_INT, &batch, "B", "vae: minibatch size", 1, 1000000},
         {"--lr", OPT_DOUBLE, &lr, "LR", "vae: Adam learning rate", 1e-12, 10},
@@ -100,7 +100,7 @@ int cli_train_protein(int argc, char **argv)
     dgm_rng_fork(&init, &rng, 0);
     dgm_fit_data fd = {.aln = &a, .weights = w, .neff = neff, .theta = theta};
     dgm_fit_cfg fc = dgm_fit_defaults();
-    fc.seed = (uint64_t)c.seed, fc.steps = steps, fc.report_every = eval_every;
+    fc.seed = (uint64_t)c.seed, fc.steps = steps < 0 ? 10000 : steps, fc.report_every = eval_every;
     fc.time_limit = time_limit, fc.scan_samples = eval_samples, fc.lr = lr;
     cli_fit_view view;
     cli_fit_view_init(&view, data);
@@ -110,8 +110,14 @@ int cli_train_protein(int argc, char **argv)
         rc = cli_fail_err(CMD, &err);
     if (!rc && log && !(view.log = fopen(log, "w")))
         rc = cli_fail(CMD, "%s: cannot open the log for writing", log);
-    if (view.log)
-        fprintf(view.log, "step,seconds,loss%s\n", eval_csv ? ",spearman,n" : "");
+    if (!rc && !indep) {
+        snprintf(view.what_buf, sizeof view.what_buf, "seqvae (%s) on %s", variant, data);
+        view.what = view.what_buf;
+        view.batch = (size_t)batch, view.n_params = dgm_model_n_params(m);
+        if (steps < 0 && time_limit <= 0)
+            view.note = "the default run (DeepSequence's 10000 steps at this size) takes "
+                        "minutes; --steps or --time-limit shorten it";
+    }
     view.scan = fd.scan != NULL;
     view.scan_n = fd.scan ? dgm_scan_count(fd.scan) : 0;
     fc.progress = cli_fit_view_cb, fc.progress_ctx = &view;

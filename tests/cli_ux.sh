@@ -84,4 +84,36 @@ if command -v tmux >/dev/null && [ -f /usr/share/datasets/fashion-mnist/train-im
 else
     echo "skip - progress bar in a terminal: needs tmux and the fashion-mnist package"
 fi
+# --- dgm info: plain text (not JSON) with the tensor list; --json has the tensors too
+python3 - "$tmp" <<'PY'
+import random, sys
+random.seed(1)
+aa = "ACDEFGHIKLMNPQRSTVWY"
+base = "".join(random.choice(aa) for _ in range(12))
+with open(sys.argv[1] + "/tiny.a2m", "w") as f:
+    for i in range(12):
+        s = "".join(c if random.random() > 0.2 else random.choice(aa) for c in base)
+        f.write(">seq%d/1-12\n%s\n" % (i, s))
+PY
+"$dgm" train --model independent --data "$tmp/tiny.a2m" -o "$tmp/ind.safetensors" >/dev/null 2>&1
+"$dgm" info "$tmp/ind.safetensors" >"$tmp/info" 2>&1
+lacks "info prints text, not tab-indented JSON" "$tmp/info" '^[{}]|	'
+has "info lists the tensors with shapes" "$tmp/info" '^  log_freq +12 x 20$'
+"$dgm" info "$tmp/ind.safetensors" --json >"$tmp/info.json" 2>/dev/null
+/usr/bin/python3 -c "import json; d = json.load(open('$tmp/info.json')); assert d['tensors'] == [{'name': 'log_freq', 'shape': [12, 20]}]" 2>/dev/null &&
+    pass "info --json has the tensors" || fail "info --json has the tensors ($(head -c 200 "$tmp/info.json"))"
+
+# --- protein training: --log is JSON lines; the default run says how long it is
+"$dgm" train --data "$tmp/tiny.a2m" --steps 4 --eval-every 2 --encoder-hidden 8 --decoder-hidden 8 --latent 2 \
+    --log "$tmp/p.log" -o "$tmp/p.safetensors" >/dev/null 2>"$tmp/perr"
+/usr/bin/python3 -c "
+import json
+rows = [json.loads(l) for l in open('$tmp/p.log')]
+assert [r['step'] for r in rows] == [2, 4], rows
+assert all('train_loss' in r and 'seconds' in r and 'lr' in r for r in rows), rows" 2>/dev/null &&
+    pass "protein --log writes JSON lines (step, seconds, train_loss, lr)" || fail "protein --log writes JSON lines ($(head -c 200 "$tmp/p.log"))"
+has "protein training states its size" "$tmp/perr" '^dgm train: seqvae \(bayesian\) on .*, 4 steps of batch 100, [0-9]+ threads, [0-9]+ parameters$'
+lacks "no note when --steps is given" "$tmp/perr" 'note: the default run'
+timeout 3 "$dgm" train --data "$tmp/tiny.a2m" --encoder-hidden 8 --decoder-hidden 8 --latent 2 -o "$tmp/p2.safetensors" >/dev/null 2>"$tmp/perr2"
+has "the default protein run says it takes minutes" "$tmp/perr2" 'note: the default run .*10000 steps.*--steps or --time-limit'
 exit 0
