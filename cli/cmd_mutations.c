@@ -53,6 +53,14 @@ static int write_scores(const char *path, const dgm_dms *d, const int *scorable,
     return 0;
 }
 
+/* the bar over ELBO samples (VAEs) or chunks of mutants (exact models) */
+static void on_progress(void *ctx, size_t done, size_t total)
+{
+    cli_progress *bar = ctx;
+    bar->total = total;
+    cli_progress_update(bar, done, bar->label[0] == 's' ? "samples/s" : "mutants/s", NAN);
+}
+
 int cmd_mutations(int argc, char **argv)
 {
     const char *csv = NULL, *column = NULL, *out = NULL, *ensemble = NULL, *prec = "fp32";
@@ -133,7 +141,13 @@ int cmd_mutations(int argc, char **argv)
         dgm_rng_init(&rng, (uint64_t)c.seed + (uint64_t)k);
         fprintf(stderr, "scoring %zu mutants with %s (%s)...\n", ns, paths[k],
                 dgm_model_type(models[k]));
-        if (dgm_mutation_effects(models[k], &rng, e1, s1, seqs, ns, samples, &err)) {
+        cli_progress bar;
+        cli_progress_start(&bar, dgm_model_exact(models[k]) ? "mutants" : "samples",
+                           dgm_model_exact(models[k]) ? ns : (size_t)samples);
+        dgm_status st = dgm_mutation_effects_progress(models[k], &rng, e1, s1, seqs, ns, samples,
+                                                      on_progress, &bar, &err);
+        cli_progress_end(&bar);
+        if (st) {
             rc = cli_fail_err(CMD, &err);
             break;
         }

@@ -983,6 +983,14 @@ DGM_API void       dgm_dms_free(dgm_dms *d);
  * standard error; for exact models log p(seqs_i) - log p(wt) and se 0. seqs: n x L. */
 DGM_API dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
                                         const uint8_t *seqs, size_t n, int samples, dgm_err *err);
+/* Progress of a long computation: done of total units (samples, chunks), called from the
+ * calling thread. */
+typedef void (*dgm_progress_fn)(void *ctx, size_t done, size_t total);
+/* dgm_mutation_effects with progress (progress may be NULL); the same numbers. */
+DGM_API dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *delta,
+                                                 double *se, const uint8_t *seqs, size_t n,
+                                                 int samples, dgm_progress_fn progress,
+                                                 void *ctx, dgm_err *err);
 
 /* ---- site-independent model ("independent"): p(x) = prod over non-gap columns of
  * f_l(x_l), f_l(a) = (sum_i w_i [x_il = a] + pc) / (sum_i w_i [x_il != gap] + 20 pc). */

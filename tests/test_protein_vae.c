@@ -386,6 +386,14 @@ static void test_log_prob(void)
 
 /* Effects: the wild type against itself is exactly 0 (paired draws); a mutant's effect is
  * the mean of ELBO(mut) - ELBO(wt) over draws computed here from the objective. */
+static void count_progress(void *ctx, size_t done, size_t total)
+{
+    size_t *c = ctx;
+    if (total == 300 && done == c[1] + 1)
+        c[0]++;
+    c[1] = done;
+}
+
 static void test_effects(void)
 {
     dgm_alignment a;
@@ -404,6 +412,12 @@ static void test_effects(void)
     CHECK(dgm_mutation_effects(m, &r0, d, se, s2, 2, 300, &err) == DGM_OK);
     CHECK(d[0] == 0.0 && se[0] == 0.0);
     CHECK(se[1] > 0);
+    /* with progress: the same numbers, one call per sample, in order, ending at the total */
+    double dp[2], sep[2];
+    size_t calls[2] = {0, 0}; /* count, last done */
+    CHECK(dgm_mutation_effects_progress(m, &r0, dp, sep, s2, 2, 300, count_progress, calls,
+                                        &err) == DGM_OK);
+    CHECK(dp[1] == d[1] && sep[1] == se[1] && calls[0] == 300 && calls[1] == 300);
     /* the same draws by hand: sample t uses fork(rng, t) -> fork(., 1) for z's noise */
     double ref = 0, reg = dgm__seqvae_regularise(v);
     dgm__seqvae_clear_grad(v);

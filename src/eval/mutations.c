@@ -228,6 +228,14 @@ dgm_status dgm_dms_read(dgm_dms *out, const char *path, const char *column, dgm_
 dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
                                 const uint8_t *seqs, size_t n, int samples, dgm_err *err)
 {
+    return dgm_mutation_effects_progress(m, rng, delta, se, seqs, n, samples, NULL, NULL, err);
+}
+
+dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *delta,
+                                         double *se, const uint8_t *seqs, size_t n,
+                                         int samples, dgm_progress_fn progress, void *ctx,
+                                         dgm_err *err)
+{
     const dgm__seqinfo *si = dgm__seqinfo_of(m);
     if (!si)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model cannot score mutations: it is "
@@ -237,7 +245,7 @@ dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, doubl
             return dgm_errf(err, DGM_ERR_ARG, "mutant %zu has letter index %d", i / si->L,
                             seqs[i]);
     if (m->ops == &dgm__seqvae_ops)
-        return dgm__seqvae_effects(m, rng, delta, se, seqs, n, samples, err);
+        return dgm__seqvae_effects(m, rng, delta, se, seqs, n, samples, progress, ctx, err);
     if (!dgm_model_exact(m))
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "mutation effects for %s models",
                         dgm_model_type(m));
@@ -260,6 +268,8 @@ dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, doubl
             delta[i] = lp[i - a] - lwt;
             se[i] = 0.0;
         }
+        if (progress && !s)
+            progress(ctx, b, n);
     }
     free(x);
     free(lp);

@@ -31,7 +31,8 @@ const dgm__seqinfo *dgm__seqinfo_of(const dgm_model *m);
 /* "seqvae": delta and se as dgm_mutation_effects documents, with the latent noise and
  * the decoder-weight draw shared by each mutant and the wild type within a sample. */
 dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
-                               const uint8_t *seqs, size_t n, int samples, dgm_err *err);
+                               const uint8_t *seqs, size_t n, int samples,
+                               dgm_progress_fn progress, void *ctx, dgm_err *err);
 
 extern const dgm__model_ops dgm__indep_ops, dgm__seqvae_ops;
 

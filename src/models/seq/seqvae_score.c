@@ -87,7 +87,8 @@ dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
 }
 
 dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
-                               const uint8_t *seqs, size_t n, int samples, dgm_err *err)
+                               const uint8_t *seqs, size_t n, int samples,
+                               dgm_progress_fn progress, void *ctx, dgm_err *err)
 {
     dgm__seqvae *v = SEQVAE(m);
     if (samples < 1)
@@ -142,6 +143,8 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
             mean[i] += dm / (double)(t + 1);
             m2[i] += dm * (d - mean[i]);
         }
+        if (progress && !s)
+            progress(ctx, (size_t)t + 1, (size_t)samples);
     }
     if (!s)
         for (size_t i = 0; i < n; i++) {
