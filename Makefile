@@ -51,7 +51,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib cli tests benches test bench asan install clean demo
+.PHONY: all lib cli tests benches test bench asan install clean demo man
 all: lib cli tests benches
 lib: $(BUILD)/libdgm.a $(BUILD)/libdgm.so.$(VERSION) $(BUILD)/$(SONAME) $(BUILD)/libdgm.so
 cli: $(BUILD)/dgm
@@ -94,6 +94,34 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdgm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdgm.a $(LDLIBS)
 
+# Man pages: dgm(1) and dgm-CMD(1) for each command, generated from the --help text by
+# help2man (Debian's help2man), so that they say what the program does. help2man runs
+# `PROG --help` and `PROG --version`; each command gets a two-line wrapper for that.
+MAN_CMDS := train sample eval loglik kl classify mutations encode reconstruct interpolate info
+# dgm train has one option table per model family: the protein and tractable trainers get
+# pages of their own (dgm-train-protein, dgm-train-tractable).
+MAN_ARGS_train-protein   := train --model seqvae
+MAN_ARGS_train-tractable := train --model gmm
+MAN_DESC_train-protein   := fit a protein-family model (sequence VAE or site-independent)
+MAN_DESC_train-tractable := fit a tractable baseline (Gaussian, GMM, Bernoulli mixtures) by EM
+man: $(BUILD)/man/dgm.1 $(MAN_CMDS:%=$(BUILD)/man/dgm-%.1) $(BUILD)/man/dgm-train-protein.1 \
+     $(BUILD)/man/dgm-train-tractable.1
+
+$(BUILD)/man/dgm.1: $(BUILD)/dgm
+	@mkdir -p $(dir $@)
+	@{ echo '[SEE ALSO]'; for c in $(MAN_CMDS) train-protein train-tractable; do \
+	    echo ".BR dgm-$$c (1),"; done; } > $(BUILD)/man/see-also.h2m
+	help2man -N --version-string=$(VERSION) -n "deep generative models: train, sample, evaluate, compare" \
+	    --include=$(BUILD)/man/see-also.h2m -o $@ $(BUILD)/dgm
+
+$(BUILD)/man/dgm-%.1: $(BUILD)/dgm
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\n[ "$$1" = --version ] && { echo "dgm-$* $(VERSION)"; exit 0; }\nexec "%s" %s "$$@"\n' \
+	    "$(abspath $(BUILD)/dgm)" "$(or $(MAN_ARGS_$*),$*)" > $(BUILD)/man/dgm-$*
+	@chmod +x $(BUILD)/man/dgm-$*
+	help2man -N --version-string=$(VERSION) -o $@ $(BUILD)/man/dgm-$* -n "$(or $(MAN_DESC_$*),$$($(BUILD)/dgm --help | awk '$$1 == "$*" { $$1 = ""; print substr($$0, 2) }'))"
+	@rm -f $(BUILD)/man/dgm-$*
+
 # `make test` installs what the tests need when run as root on Debian (see README), builds,
 # then runs every test binary and the CLI tests; the last line is "N passed, N failed".
 test:
@@ -114,8 +142,10 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
-install: lib cli
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+install: lib cli man
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(BUILD)/libdgm.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdgm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)

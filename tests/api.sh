@@ -54,6 +54,18 @@ grep -qx "Version: $ver" "$lib/pkgconfig/dgm.pc" 2>/dev/null || echo "dgm.pc wit
 if [ ! -s "$tmp/missing" ]; then pass "installed: both headers, the library and its links, dgm.pc"; else
     fail "installed: both headers, the library and its links, dgm.pc"; show "missing" "$tmp/missing"; fi
 
+# --- man pages: dgm(1) and one per command, installed, rendering their options
+man1="$dest/usr/share/man/man1"
+if [ -f "$man1/dgm.1" ] && [ -f "$man1/dgm-train.1" ] && [ -f "$man1/dgm-train-protein.1" ]; then
+    MANWIDTH=100 man -l "$man1/dgm.1" 2>/dev/null | grep -q 'mutations(1)' &&
+        MANWIDTH=100 man -l "$man1/dgm-train.1" 2>/dev/null | grep -q -- '--epochs N' &&
+        MANWIDTH=100 man -l "$man1/dgm-mutations.1" 2>/dev/null | grep -q -- '--elbo-samples' &&
+        pass "man pages render: dgm(1) lists the command pages, dgm-train(1) and dgm-mutations(1) their options" ||
+        fail "man pages render with their options"
+else
+    fail "man pages installed under share/man/man1"
+fi
+
 # --- every function the installed headers declare is exported, and only those (GCC's
 # -aux-info lists the prototypes a translation unit declares, with their files)
 echo '#include <dgm_blocks.h>' > "$tmp/decl.c"
