@@ -83,7 +83,7 @@ def bench_dgm(dgm, tmp):
     _, rss_train = run_rss("dgm train", [dgm, "train", "--epochs", str(EPOCHS), "--val", "0",
                                          "-o", model, "--log", log, "--json"] + th, env=env)
     with open(log) as f:
-        epoch_secs = [json.loads(line)["seconds"] for line in f if line.strip()]
+        epoch_secs = [r["seconds"] for r in map(json.loads, filter(str.strip, f)) if "epoch" in r and "train_loss" in r]
     out, rss_eval = run_rss("dgm eval", [dgm, "eval", model, "--limit", str(EVAL_N), "--importance-samples", str(K),
                                          "--json"] + th, env=env)
     ev = json.loads(out)
