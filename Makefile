@@ -18,6 +18,9 @@ CFLAGS  ?= -O2 -march=native -g
 # nothing in dgm reads errno after a math function.
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fno-math-errno -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
 override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
+# cairo draws the figures (src/io/plot.c): Debian's libcairo2-dev.
+override CFLAGS += $(shell pkg-config --cflags cairo)
+override LDLIBS += $(shell pkg-config --libs cairo)
 
 # OpenBLAS's OpenMP build shares one thread pool with dgm's own OpenMP regions; the
 # default pthread build beside busy-waiting OpenMP threads oversubscribes small machines
@@ -97,7 +100,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdgm.a
 # Man pages: dgm(1) and dgm-CMD(1) for each command, generated from the --help text by
 # help2man (Debian's help2man), so that they say what the program does. help2man runs
 # `PROG --help` and `PROG --version`; each command gets a two-line wrapper for that.
-MAN_CMDS := train sample eval loglik kl classify mutations encode reconstruct interpolate info
+MAN_CMDS := train sample eval loglik kl classify mutations encode reconstruct interpolate info report
 # dgm train has one option table per model family: the protein and tractable trainers get
 # pages of their own (dgm-train-protein, dgm-train-tractable).
 MAN_ARGS_train-protein   := train --model seqvae

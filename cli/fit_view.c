@@ -27,16 +27,27 @@ void cli_fit_view_init_vae(cli_fit_view *v, const dgm_model *m, const dgm_vae_cf
     v->n_params = m ? dgm_model_n_params(m) : 0;
 }
 
-void cli_fit_view_end(cli_fit_view *v)
+static void bar_end(cli_fit_view *v)
 {
     if (v->bar_on)
         cli_progress_end(&v->bar);
     v->bar_on = 0;
 }
 
+void cli_fit_view_end(cli_fit_view *v)
+{
+    bar_end(v);
+    cli_run_free(&v->run);
+}
+
 static void on_epoch(cli_fit_view *v, const dgm_fit_progress *p)
 {
-    cli_fit_view_end(v);
+    bar_end(v);
+    if (v->record) {
+        cli_run_on_epoch(&v->run, p);
+        if (v->grid_model)
+            cli_run_add_grid(&v->run, v->grid_model, p->epoch);
+    }
     fprintf(stderr, "epoch %ld/%ld  loss %.3f  recon %.3f  kl %.3f", p->epoch, p->epochs,
             p->loss, p->recon, p->kl);
     if (!isnan(p->val))
@@ -50,8 +61,8 @@ static void on_epoch(cli_fit_view *v, const dgm_fit_progress *p)
             snprintf(val, sizeof val, "%.6f", p->val);
         fprintf(v->log, "{\"epoch\":%ld,\"train_loss\":%.6f,\"train_recon\":%.6f,"
                 "\"train_kl\":%.6f,\"val_neg_elbo\":%s,\"seconds\":%.3f,\"images_per_s\":%.1f,"
-                "\"step\":%ld,\"lr\":%.6g}\n", p->epoch, p->loss, p->recon, p->kl, val,
-                p->seconds, rate, p->step, p->lr);
+                "\"step\":%ld,\"lr\":%.6g,\"time\":%.3f}\n", p->epoch, p->loss, p->recon, p->kl,
+                val, p->seconds, rate, p->step, p->lr, cli_wall_time());
         fflush(v->log);
     }
 }
@@ -123,12 +134,22 @@ void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
         }
         if (!v->bar_on || strncmp(v->bar.label, "epoch", 5) || v->bar.total != p->total ||
             p->done <= v->batch) {
-            cli_fit_view_end(v);
+            bar_end(v);
             snprintf(label, sizeof label, "epoch %ld/%ld", p->epoch, p->epochs);
             cli_progress_start(&v->bar, label, p->total);
             v->bar_on = 1;
         }
         cli_progress_update(&v->bar, p->done, "img/s", p->loss);
+        if (v->record) {
+            size_t had = v->run.n_steps;
+            cli_run_on_step(&v->run, p);
+            if (v->log && v->run.n_steps > had) {
+                const cli_run_step *s = &v->run.steps[v->run.n_steps - 1];
+                fprintf(v->log, "{\"step\":%ld,\"epoch\":%ld,\"batch_loss\":%.6f,"
+                        "\"lr\":%.6g,\"time\":%.3f}\n", s->step, p->epoch, s->loss, s->lr,
+                        cli_wall_time());
+            }
+        }
         break;
     case DGM_FIT_EPOCH:
         on_epoch(v, p);

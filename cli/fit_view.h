@@ -7,6 +7,7 @@
 
 #include "dgm.h"
 #include "progress.h"
+#include "report.h"
 
 #include <stdio.h>
 
@@ -22,6 +23,9 @@ typedef struct cli_fit_view {
     double last_t, last_ll; /* EM lines */
     int    last_cls, last_init;
     char   what_buf[1024];
+    int    record;          /* minibatch: keep run (for --log step lines and --report) */
+    cli_run run;            /* the batch losses, epochs and (with grid_model) samples */
+    dgm_model *grid_model;  /* --report: sample it after every epoch, or NULL */
 } cli_fit_view;
 
 void cli_fit_view_init(cli_fit_view *v, const char *what);
@@ -30,7 +34,7 @@ void cli_fit_view_init_vae(cli_fit_view *v, const dgm_model *m, const dgm_vae_cf
                            const char *source, size_t batch);
 /* The dgm_fit_callback; ctx is a cli_fit_view. */
 void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p);
-/* Clears a bar left on the terminal. */
+/* Clears a bar left on the terminal (and frees the record). */
 void cli_fit_view_end(cli_fit_view *v);
 
 /* The summary of a protein-family fit on stdout (text, or one JSON object). variant is

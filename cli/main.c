@@ -18,7 +18,8 @@
     X(encode, "posterior means of the latent code") \
     X(reconstruct, "inputs above their reconstructions") \
     X(interpolate, "decode straight lines between latent codes") \
-    X(info, "describe a model file")
+    X(info, "describe a model file") \
+    X(report, "an HTML report of a training run: curves, samples, tables, latent codes")
 
 #define DECLARE(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 COMMANDS(DECLARE)

@@ -14,6 +14,7 @@ typedef struct cli_progress {
 } cli_progress;
 
 double cli_now(void); /* CLOCK_MONOTONIC seconds */
+double cli_wall_time(void); /* seconds since the Unix epoch, for log timestamps */
 void   cli_progress_start(cli_progress *p, const char *label, size_t total);
 /* done units so far, with a rate unit ("img/s") and an optional loss (NaN to omit). */
 void   cli_progress_update(cli_progress *p, size_t done, const char *unit, double loss);

@@ -18,7 +18,7 @@ int cli_train_vae(int argc, char **argv)
     const char *data = "fashion-mnist", *labels = NULL, *out = "vae.safetensors", *log = NULL;
     const char *resume = NULL, *hidden = "400", *act = "relu", *decoder = "bernoulli";
     const char *sigma = "learned", *objective = "elbo", *optimizer = "adam";
-    const char *schedule = "constant", *model = "vae";
+    const char *schedule = "constant", *model = "vae", *report = NULL;
     long latent = 20, epochs = -1, batch = 128, k = 5, limit = 0, val = 0;
     double lr = -1, kl_warmup = 0, free_bits = 0, weight_decay = 0, clip = 0;
     cli_common c;
@@ -47,7 +47,8 @@ int cli_train_vae(int argc, char **argv)
         {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
         {"--val", OPT_LONG, &val, "N", "examples held out for validation", 0, 1e9},
         {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
-        {"--log", OPT_STR, &log, "PATH", "append per-epoch metrics as JSON lines", 1, 0},
+        {"--log", OPT_STR, &log, "PATH", "append JSON lines: one per step (batch_loss, lr, time) and one per epoch (train and validation metrics)", 1, 0},
+        {"--report", OPT_STR, &report, "PATH", "at the end, write an HTML report: loss and learning-rate curves, samples after every epoch, the epoch and evaluation tables, the latent codes by class (dgm report makes one from a finished run)", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (MODEL or MODEL.ckpt.safetensors; its options are kept)", 1, 0},
         CLI_COMMON_OPTS(&c),
         CLI_ALIAS("--k", "--importance-samples"),
@@ -143,6 +144,9 @@ int cli_train_vae(int argc, char **argv)
     }
     cli_fit_view view;
     cli_fit_view_init_vae(&view, m, &cfg, ds.source, fc.batch);
+    view.record = log || report;
+    view.run.skip_first = resume != NULL;
+    view.grid_model = report ? m : NULL;
     if (m && log && !(view.log = fopen(log, "a")))
         cli_fail("train", "%s: cannot open the log for appending", log);
     else if (m) {
@@ -151,12 +155,22 @@ int cli_train_vae(int argc, char **argv)
         signal(SIGINT, on_sigint);
         dgm_status s = dgm_fit(m, &fd, &fc, &res, &err);
         signal(SIGINT, SIG_DFL);
-        cli_fit_view_end(&view);
         if (s)
             cli_fail_err("train", &err);
         else
             cli_print_vae_fit(m, &res, out, fc.epochs, c.json);
         rc = s ? 1 : res.stopped ? 130 : 0;
+        /* the report of what this run did (also of a stopped one); the held-out data are
+         * Fashion-MNIST's test set, or the training data itself for other sources */
+        if (report && !s) {
+            const char *ev = !strcmp(data, "fashion-mnist") ? "fashion-mnist:test" : data;
+            if (cli_report_write(report, &view.run, m, out, ev, !strcmp(data, "fashion-mnist")
+                                 ? NULL : labels, fc.seed))
+                rc = 1;
+            else
+                fprintf(stderr, "dgm train: report written to %s\n", report);
+        }
+        cli_fit_view_end(&view);
     }
     if (view.log)
         fclose(view.log);
