@@ -41,7 +41,7 @@ test_data="$data"; [ "$data" = fashion-mnist ] && test_data=fashion-mnist:test
 # --- training, the files it writes, and the inference commands
 check "train a small vae" "$dgm" train --data "$data" --limit 2000 --val 200 --epochs 2 --hidden 64 --latent 4 -o "$tmp/m.safetensors" --log "$tmp/log.jsonl" --json --threads 1
 [ -f "$tmp/m.safetensors" ] && pass "model file written" || fail "model file written"
-[ "$(wc -l <"$tmp/log.jsonl")" -eq 2 ] && pass "one log line per epoch" || fail "one log line per epoch"
+[ "$(grep -c "\"train_loss\"" "$tmp/log.jsonl")" -eq 2 ] && [ "$(grep -c "\"batch_loss\"" "$tmp/log.jsonl")" -eq $((2 * 15)) ] && pass "one log line per epoch and one per step" || fail "one log line per epoch and one per step"
 "$dgm" train --data "$data" --limit 2000 --val 200 --epochs 2 --hidden 64 --latent 4 -o "$tmp/m2.safetensors" --threads 1 >/dev/null 2>&1
 cmp -s "$tmp/m.safetensors" "$tmp/m2.safetensors" && pass "same seed, same bits" || fail "same seed, same bits"
 check "eval --json" "$dgm" eval "$tmp/m.safetensors" --data "$test_data" --limit 50 --importance-samples 20 --json
