@@ -6,6 +6,8 @@
 build=${1:-build}
 # Spinning OpenMP workers crawl when anything else shares the cores; tests need no spin.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# Under the sanitizers: fontconfig's caches (cairo's text) live until exit (tests/lsan.supp).
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 passed=0; failed=0; skipped=0; crashed=0
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
