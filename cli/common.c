@@ -19,26 +19,30 @@ void cli_common_defaults(cli_common *c)
 
 void cli_common_apply(const cli_common *c) { dgm_set_threads(c->threads); }
 
+static int vsay(int code, const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "dgm %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "dgm %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int rc = vsay(1, cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return 1;
+    return rc;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "dgm %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int rc = vsay(2, cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return 2;
+    return rc;
 }
 
 int cli_fail_err(const char *cmd, const dgm_err *err)

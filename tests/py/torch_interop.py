@@ -90,11 +90,17 @@ eps = rng.standard_normal((n, Z)).astype(np.float32)
 xf, ef = os.path.join(tmp, "x.npy"), os.path.join(tmp, "eps.npy")
 np.save(xf, x)
 np.save(ef, eps)
-t = torch_elbo(net, torch.from_numpy(x), torch.from_numpy(eps))
-d = dgm_elbo(model, xf, ef)
-print(f"# -ELBO on {n} fixed inputs and noise: dgm {d}, PyTorch {t}")
-ok(d is not None and all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(d, t)),
-   "dgm eval --noise and PyTorch agree on -ELBO, reconstruction and KL (1e-4)")
+def agree(module, path, what, name):
+    """dgm eval --noise on path against PyTorch's module, on x and eps as saved."""
+    t = torch_elbo(module, torch.from_numpy(x), torch.from_numpy(eps))
+    d = dgm_elbo(path, xf, ef)
+    print(f"# {what}: dgm {d}, PyTorch {t}")
+    ok(d is not None and all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(d, t)), name)
+    return d
+
+
+d = agree(net, model, f"-ELBO on {n} fixed inputs and noise",
+          "dgm eval --noise and PyTorch agree on -ELBO, reconstruction and KL (1e-4)")
 # the noise matters: other draws give another figure (so the agreement is not by accident)
 np.save(ef, -eps)
 d2 = dgm_elbo(model, xf, ef)
@@ -108,8 +114,4 @@ save_file(mine.state_dict(), pt, {"format": "pt", "dgm.config": json.dumps(
     {"model": "vae", "dim": D, "latent": Z, "hidden": [H], "activation": "relu", "decoder": "bernoulli",
      "n_classes": 0, "likelihood": "binary", "height": 28, "width": 28})})
 np.save(ef, eps)
-t = torch_elbo(mine, torch.from_numpy(x), torch.from_numpy(eps))
-d = dgm_elbo(pt, xf, ef)
-print(f"# PyTorch-written file: dgm {d}, PyTorch {t}")
-ok(d is not None and all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(d, t)),
-   "a PyTorch-written file loads in dgm and gives PyTorch's -ELBO")
+agree(mine, pt, "PyTorch-written file", "a PyTorch-written file loads in dgm and gives PyTorch's -ELBO")
