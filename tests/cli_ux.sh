@@ -59,9 +59,9 @@ if command -v tmux >/dev/null && [ -f /usr/share/datasets/fashion-mnist/train-im
     for cols in 60 200; do
         sock="dgm-ux-$$-$cols"; : > "$tmp/screens$cols"
         tmux -L "$sock" -f /dev/null new-session -d -x "$cols" -y 30 \
-            "OMP_WAIT_POLICY=passive '$dgm' train --data fashion-mnist --limit 30000 --epochs 3 --threads 2 -o '$tmp/tty$cols.safetensors'; echo TRAIN-DONE; sleep 60"
+            "OMP_WAIT_POLICY=passive '$dgm' train --data fashion-mnist --limit 20000 --hidden 200 --epochs 3 --threads 2 -o '$tmp/tty$cols.safetensors'; echo TRAIN-DONE; sleep 60"
         i=0
-        while [ $i -lt 600 ]; do
+        while [ $i -lt 3000 ]; do
             tmux -L "$sock" capture-pane -p >>"$tmp/screens$cols" 2>/dev/null
             grep -q TRAIN-DONE "$tmp/screens$cols" && break
             sleep 0.1; i=$((i + 1))
@@ -74,7 +74,7 @@ if command -v tmux >/dev/null && [ -f /usr/share/datasets/fashion-mnist/train-im
         [ -z "$long" ] && pass "$cols columns: every bar fits in $((cols - 1))" || fail "$cols columns: a bar is too wide: $long"
         bad=$(grep -vE '^epoch [0-9]+/3: +[0-9]+%(\|[# ]+\|)? [0-9]+/[0-9]+ \[[0-9:]+<([0-9:]+|\?), .*loss=[0-9.]+\]$' "$tmp/bars$cols" | head -1)
         [ -z "$bad" ] && pass "$cols columns: every bar is whole (n/total, elapsed<remaining, loss)" || fail "$cols columns: a broken bar: '$bad'"
-        lacks "$cols columns: no negative or overflowing numbers" "$tmp/screens$cols" 'ETA|-[0-9]{4,}|/[0-9]*[^0-9]30000\]'
+        lacks "$cols columns: no negative or overflowing numbers" "$tmp/screens$cols" 'ETA|-[0-9]{4,}|/[0-9]*[^0-9]20000\]'
         n=$(grep -cE '^epoch [123]/3  loss [0-9.]+  recon' "$tmp/final$cols")
         [ "$n" -eq 3 ] && pass "$cols columns: the three epoch lines are intact" || fail "$cols columns: $n intact epoch lines: $(cat "$tmp/final$cols")"
         if [ "$cols" = 200 ]; then
