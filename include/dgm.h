@@ -1064,7 +1064,7 @@ typedef struct dgm_assess_cfg {
     size_t        k;        /* neighbours of precision and recall (3) */
     size_t        n_compare;/* size cap of the two equal-sized sets of precision, recall and
                                1-NN: min(n, reference n, n_compare); 0: no cap (0) */
-    uint64_t      seed;     /* subsamples, permutations, bootstrap (1) */
+    uint64_t      seed;     /* vectors: permutations, bootstrap (1); sequences need none */
     size_t        n_scatter;/* pair-correlation points kept in a row for figures (20000) */
     size_t        n_perm;   /* vectors: MMD permutations (200) */
     size_t        n_boot;   /* vectors: KL bootstrap replicates (200) */

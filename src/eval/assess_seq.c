@@ -227,16 +227,14 @@ dgm_status dgm_assess_ref_seq(dgm_assess_ref **out, const uint8_t *seq, size_t n
     return DGM_OK;
 }
 
-/* The first m of a seeded permutation of 0..n-1 (stream `which` of the seed). */
-static size_t *subsample(uint64_t seed, uint64_t which, size_t n)
+/* m of n rows evenly spaced in file order, row floor(i n / m): a stratified subsample
+ * that needs no random numbers (bench/assess_numpy.py picks the same rows). */
+static size_t *subsample(size_t n, size_t m)
 {
-    size_t *p = dgm_malloc_array(n, sizeof *p);
-    if (!p)
-        return NULL;
-    dgm_rng base, rng;
-    dgm_rng_init(&base, seed);
-    dgm_rng_fork(&rng, &base, which);
-    dgm_rng_permutation(&rng, p, n);
+    size_t *p = dgm_malloc_array(m ? m : 1, sizeof *p);
+    if (p)
+        for (size_t i = 0; i < m; i++)
+            p[i] = (size_t)(((unsigned __int128)i * n) / m);
     return p;
 }
 
@@ -250,8 +248,7 @@ static uint64_t *gather_bits(const uint64_t *bits, const size_t *idx, size_t m, 
     return o;
 }
 
-/* Precision, recall and 1-NN on m-sized subsamples of the reference (stream 1) and of
- * the set (stream 2). */
+/* Precision, recall and 1-NN on m-sized subsamples of the reference and of the set. */
 static dgm_status neighbours(dgm_assess_row *out, const dgm_assess_ref *ref,
                              const uint64_t *bits, size_t n, dgm_err *err)
 {
@@ -261,7 +258,7 @@ static dgm_status neighbours(dgm_assess_row *out, const dgm_assess_ref *ref,
     out->n_compared = m;
     if (m < ref->cfg.k + 1)
         return DGM_OK; /* too few to say: NaN */
-    size_t *pr = subsample(ref->cfg.seed, 1, ref->n), *ps = subsample(ref->cfg.seed, 2, n);
+    size_t *pr = subsample(ref->n, m), *ps = subsample(n, m);
     uint64_t *R = pr ? gather_bits(ref->bits, pr, m, ref->W) : NULL;
     uint64_t *S = ps ? gather_bits(bits, ps, m, ref->W) : NULL;
     double nn1[3];

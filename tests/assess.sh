@@ -1,0 +1,125 @@
+#!/bin/sh
+# dgm assess on small generated alignments: every sequence metric agrees with the
+# independent numpy implementation (bench/assess_numpy.py) to 1e-6; the checks of issue
+# #11 in miniature (a held-out half near the ceiling, site-independent samples keep f_i but
+# lose C_ij, a planted copy shows in the copy fraction); same JSON at 1 and 2 threads; and
+# the bad inputs, each a one-line error naming the file, with no report written.
+# Prints "ok - name" / "not ok - name" (counted by tests/run.sh).
+build=${1:-build}
+dgm="$build/dgm"
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass() { echo "ok - assess: $1"; }
+fail() { echo "not ok - assess: $1"; }
+expect_error() {
+    name=$1; pat=$2; shift 2
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then fail "$name (exit 0)"; return; fi
+    if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q -- "$pat" "$tmp/err"; then
+        fail "$name (message: $(cat "$tmp/err"))"; return; fi
+    pass "$name"
+}
+if ! $py -c "import numpy" 2>/dev/null; then echo "skip - assess: numpy missing"; exit 0; fi
+
+# A family with coupled columns: a few "clades" (shared ancestors) mutated at random, and
+# pairs of columns that co-vary; the gap is a letter like the others.
+$py - "$tmp" <<'PY'
+import sys, random
+random.seed(11)
+d = sys.argv[1]
+AA = "ACDEFGHIKLMNPQRSTVWY-"
+L = 70
+anc = ["".join(random.choice(AA[:20]) for _ in range(L)) for _ in range(6)]
+def draw():
+    s = list(random.choice(anc))
+    for l in range(L):
+        if random.random() < 0.25:
+            s[l] = random.choice(AA)
+    for l in range(0, 20, 2):  # coupled pairs (l, l + 1)
+        if random.random() < 0.5:
+            a = random.choice("ACDEK-")
+            s[l], s[l + 1] = a, a
+    return "".join(s)
+def write(path, seqs, prefix="s"):
+    with open(path, "w") as f:
+        for i, s in enumerate(seqs):
+            f.write(">%s%d\n%s\n" % (prefix, i, s))
+ref = [draw() for _ in range(300)]
+write(d + "/ref.fa", ref)
+write(d + "/held.fa", [draw() for _ in range(300)])
+# site-independent draws from the reference's column frequencies
+cols = [[s[l] for s in ref] for l in range(L)]
+write(d + "/indep.fa", ["".join(random.choice(cols[l]) for l in range(L)) for _ in range(300)])
+# half fresh draws, half planted copies of reference sequences
+write(d + "/copies.fa", [draw() for _ in range(150)] + random.sample(ref, 150))
+# bad inputs
+write(d + "/short.fa", [draw() for _ in range(3)] + [draw()[:60]])
+open(d + "/empty.fa", "w").close()
+write(d + "/badletters.fa", ["".join(random.choice("BJOXZ") for _ in range(L)) for _ in range(4)])
+write(d + "/somebad.fa", [draw() for _ in range(20)] + ["X" * L, "B" + draw()[1:]])
+open(d + "/vec.csv", "w").write("0.1,0.2\n0.3,0.4\n")
+PY
+
+sets="$tmp/indep.fa $tmp/copies.fa"
+if "$dgm" assess "$tmp/ref.fa" $sets --heldout "$tmp/held.fa" --json --threads 2 >"$tmp/dgm.json" 2>"$tmp/err"; then
+    pass "runs on a small family"
+else
+    fail "runs on a small family ($(cat "$tmp/err"))"
+fi
+$py bench/assess_numpy.py "$tmp/ref.fa" $sets --heldout "$tmp/held.fa" >"$tmp/np.json"
+$py - "$tmp/dgm.json" "$tmp/np.json" <<'PY' && pass "agrees with numpy to 1e-6 (every key of every row)" || fail "agrees with numpy to 1e-6"
+import json, sys, math
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert abs(a["reference_neff"] - b["reference_neff"]) < 1e-6, (a["reference_neff"], b["reference_neff"])
+assert len(a["rows"]) == len(b["rows"]) == 3
+bad = []
+for ra, rb in zip(a["rows"], b["rows"]):
+    for k, v in rb.items():
+        if isinstance(v, str):
+            ok = ra[k] == v
+        else:
+            ok = abs(ra[k] - v) <= 1e-6
+        if not ok:
+            bad.append((ra["name"], k, ra[k], v))
+    if len([k for k in rb if k not in ("name", "kind")]) < 20:
+        bad.append(("too few keys compared", len(rb)))
+if bad:
+    print("\n".join("# %s" % (x,) for x in bad)); sys.exit(1)
+PY
+$py - "$tmp/dgm.json" <<'PY' && pass "held-out near the ceiling, independent samples lose C_ij, copies show" || fail "held-out near the ceiling, independent samples lose C_ij, copies show"
+import json, sys
+rows = {r["name"]: r for r in json.load(open(sys.argv[1]))["rows"]}
+h, i, c = rows["held.fa"], rows["indep.fa"], rows["copies.fa"]
+for k in ("name", "kind", "n", "site_r", "site_slope", "pair_r", "pair_slope", "nearest_identity_mean",
+          "copy_fraction", "precision", "recall", "nn1_accuracy"):
+    assert k in h, k
+assert h["kind"] == "heldout" and i["kind"] == "samples" and h["weighted"] and not i["weighted"]
+assert h["pair_r"] > 0.8 and h["site_r"] > 0.95, h
+assert abs(h["nn1_accuracy"] - 0.5) < 0.1, h
+assert i["site_r"] > 0.95 and abs(i["pair_r"]) < 0.2, i
+assert i["nn1_accuracy_reference"] > 0.9, i
+assert 0.45 <= c["copy_fraction"] <= 0.6 and h["copy_fraction"] < 0.05, (c["copy_fraction"], h["copy_fraction"])
+PY
+"$dgm" assess "$tmp/ref.fa" $sets --heldout "$tmp/held.fa" --json --threads 1 >"$tmp/t1.json" 2>/dev/null
+cmp -s "$tmp/dgm.json" "$tmp/t1.json" && pass "same JSON at 1 and 2 threads" || fail "same JSON at 1 and 2 threads"
+"$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --split 0.3 --json >"$tmp/split.json" 2>"$tmp/err" &&
+    $py -c "
+import json; d = json.load(open('$tmp/split.json')); r = d['rows']
+assert r[0]['kind'] == 'heldout' and r[0]['n'] == 90 and d['reference_n'] == 210, (r[0], d['reference_n'])" &&
+    pass "--split holds out a fraction" || fail "--split holds out a fraction ($(cat "$tmp/err"))"
+"$dgm" assess "$tmp/ref.fa" "$tmp/somebad.fa" --json >"$tmp/out" 2>"$tmp/err" &&
+    grep -q "somebad.fa: 2 sequences with letters outside" "$tmp/err" &&
+    $py -c "import json; r = json.load(open('$tmp/out'))['rows'][0]; assert r['n'] == 20 and r['n_dropped'] == 2" &&
+    pass "letters outside the alphabet: counted, dropped, printed" || fail "letters outside the alphabet dropped ($(cat "$tmp/err"))"
+
+# bad input: one line naming the file, non-zero exit, no partial report
+expect_error "a sample of the wrong length" "short.fa:7: sequence 's3' has 60 aligned columns, the reference has 70" \
+    "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" "$tmp/short.fa" --report "$tmp/r1.html" --figures "$tmp/f1"
+[ ! -e "$tmp/r1.html" ] && [ -z "$(ls "$tmp/f1" 2>/dev/null)" ] && pass "no partial report after an error" || fail "no partial report after an error"
+expect_error "an empty sample file" "empty.fa: empty" "$dgm" assess "$tmp/ref.fa" "$tmp/empty.fa"
+expect_error "only letters outside the alphabet" "badletters.fa: all 4 sequences have letters outside" "$dgm" assess "$tmp/ref.fa" "$tmp/badletters.fa"
+expect_error "a sample file in another format" "vec.csv: not an alignment" "$dgm" assess "$tmp/ref.fa" "$tmp/vec.csv"
+expect_error "--split outside (0, 1)" "not a fraction in (0, 1)" "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --split 1.5
+expect_error "--split 0" "not a fraction in (0, 1)" "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --split 0
+expect_error "a missing sample file" "nothere.fa" "$dgm" assess "$tmp/ref.fa" "$tmp/nothere.fa"
+expect_error "vectors against an alignment" "an alignment, but the reference" "$dgm" assess "$tmp/vec.csv" "$tmp/ref.fa"
