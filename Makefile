@@ -18,6 +18,9 @@ CFLAGS  ?= -O2 -march=native -g
 # nothing in dgm reads errno after a math function.
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fno-math-errno -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
 override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
+# cairo draws the figures (src/io/plot.c): Debian's libcairo2-dev.
+override CFLAGS += $(shell pkg-config --cflags cairo)
+override LDLIBS += $(shell pkg-config --libs cairo)
 
 # OpenBLAS's OpenMP build shares one thread pool with dgm's own OpenMP regions; the
 # default pthread build beside busy-waiting OpenMP threads oversubscribes small machines
