@@ -68,6 +68,25 @@ static int read_vecs(set *s, const dgm_dataset *ref)
     return 0;
 }
 
+/* Posterior means of rows x (n x D) under a VAE's encoder, in batches. */
+static float *encode(dgm_model *m, const float *x, size_t n, size_t D, size_t Z, dgm_err *err)
+{
+    float *mu = dgm_malloc_array(n, Z * sizeof *mu), *lv = dgm_malloc_array(1000, Z * sizeof *lv);
+    for (size_t i = 0; mu && lv && i < n; i += 1000) {
+        size_t b = n - i < 1000 ? n - i : 1000;
+        if (dgm_vae_encode(m, mu + i * Z, lv, x + i * D, NULL, b, err)) {
+            free(mu);
+            mu = NULL;
+        }
+    }
+    if (!lv && mu) {
+        free(mu);
+        mu = NULL;
+    }
+    free(lv);
+    return mu;
+}
+
 static cJSON *row_json(const dgm_assess_row *r, int kinds)
 {
     size_t nm;
@@ -250,12 +269,25 @@ int cmd_assess(int argc, char **argv)
             }
         }
     }
+    dgm_model *fm = NULL;
+    size_t Z = 0;
+    float *rfeat = NULL;
+    if (!rc && features) {
+        if (dgm_model_load(&fm, features, &err))
+            rc = cli_fail_err(CMD, &err);
+        else if (!dgm_model_is_vae(fm) || dgm_model_n_classes(fm))
+            rc = cli_fail(CMD, "--features: %s is a %s model, which has no (unconditional) encoder",
+                          features, dgm_model_type(fm));
+        else if (dgm_model_dim(fm) != ref.d)
+            rc = cli_fail(CMD, "--features: %s encodes %zu dimensions, the reference %s has %zu",
+                          features, dgm_model_dim(fm), pos[0], ref.d);
+        else if (!(rfeat = encode(fm, rx, nref, ref.d, Z = dgm_vae_config(fm)->latent, &err)))
+            rc = err.msg[0] ? cli_fail_err(CMD, &err) : cli_fail(CMD, "out of memory");
+    }
     dgm_assess_ref *ar = NULL;
     if (!rc) {
-        double t0 = 0;
-        (void)t0;
         dgm_status s = is_seq ? dgm_assess_ref_seq(&ar, rseq, nref, L, weights, &cfg, &err)
-                              : dgm_assess_ref_vec(&ar, rx, nref, ref.d, NULL, 0, &cfg, &err);
+                              : dgm_assess_ref_vec(&ar, rx, nref, ref.d, rfeat, Z, &cfg, &err);
         if (s)
             rc = cli_fail_err(CMD, &err);
     }
@@ -281,9 +313,15 @@ int cmd_assess(int argc, char **argv)
             snprintf(row->name, sizeof row->name, "split %g of %s", frac, base(pos[0]));
         row->kind = held ? DGM_ASSESS_HELDOUT : DGM_ASSESS_SAMPLES;
         size_t n = st ? st->n : nheld;
+        float *feat = NULL;
+        if (fm && !(feat = encode(fm, st ? st->x : hx, n, ref.d, Z, &err))) {
+            rc = err.msg[0] ? cli_fail_err(CMD, &err) : cli_fail(CMD, "out of memory");
+            break;
+        }
         dgm_status s = is_seq ? dgm_assess_seq(row, ar, st ? st->seq : hseq, n,
                                                held ? weights : weight_samples, &err)
-                              : dgm_assess_vec(row, ar, st ? st->x : hx, n, NULL, &err);
+                              : dgm_assess_vec(row, ar, st ? st->x : hx, n, feat, &err);
+        free(feat);
         if (s)
             rc = cli_fail_err(CMD, &err);
         else if (st)
@@ -357,6 +395,8 @@ int cmd_assess(int argc, char **argv)
     free(rows);
     free(paths);
     dgm_assess_ref_free(ar);
+    dgm_model_free(fm);
+    free(rfeat);
     free(perm);
     free(hseq ? (void *)hseq : (void *)hx);
     for (size_t i = 0; i < ns; i++)

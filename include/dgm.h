@@ -1108,7 +1108,8 @@ typedef struct dgm_assess_row {
     /* for figures */
     size_t  L;                   /* sequences: columns */
     double *nearest_identity;    /* n: identity of each sequence to its nearest reference */
-    size_t *nearest;             /* n: that reference row (vectors: Euclidean nearest) */
+    size_t *nearest;             /* n: that reference row (vectors: the Euclidean nearest
+                                    of the first min(n, 64) rows) */
     double *entropy;             /* L: per-column entropy of the set's f_i, nats */
     float  *scatter;             /* n_scatter x 2: (reference, sample) C_ij(a,b) points */
     size_t  n_scatter;
