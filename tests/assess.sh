@@ -123,3 +123,53 @@ expect_error "--split outside (0, 1)" "not a fraction in (0, 1)" "$dgm" assess "
 expect_error "--split 0" "not a fraction in (0, 1)" "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --split 0
 expect_error "a missing sample file" "nothere.fa" "$dgm" assess "$tmp/ref.fa" "$tmp/nothere.fa"
 expect_error "vectors against an alignment" "an alignment, but the reference" "$dgm" assess "$tmp/vec.csv" "$tmp/ref.fa"
+
+# ---- vectors: precision, recall, 1-NN and MMD against an inline numpy computation
+$py - "$tmp" <<'PY'
+import numpy as np, sys
+rng = np.random.default_rng(4)
+d = sys.argv[1]
+np.savetxt(d + "/vref.csv", rng.normal(size=(400, 3)), delimiter=",", fmt="%.7g")
+np.savetxt(d + "/vsame.csv", rng.normal(size=(300, 3)), delimiter=",", fmt="%.7g")
+np.savetxt(d + "/vshift.csv", rng.normal(size=(300, 3)) + [2.0, 0, 0], delimiter=",", fmt="%.7g")
+np.savetxt(d + "/vwide.csv", rng.normal(size=(5, 4)), delimiter=",", fmt="%.7g")
+PY
+if "$dgm" assess "$tmp/vref.csv" "$tmp/vsame.csv" "$tmp/vshift.csv" --json --threads 2 >"$tmp/v.json" 2>"$tmp/err"; then
+    pass "vectors: runs on CSV rows"
+else
+    fail "vectors: runs on CSV rows ($(cat "$tmp/err"))"
+fi
+$py - "$tmp" <<'PY' && pass "vectors: precision, recall, 1-NN, MMD agree with numpy; a shift is detected" || fail "vectors: agree with numpy; a shift is detected"
+import json, sys, numpy as np
+d = sys.argv[1]
+out = json.load(open(d + "/v.json"))
+R0 = np.loadtxt(d + "/vref.csv", delimiter=",")
+def sq(a, b): return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+bad = []
+for row, f in zip(out["rows"], ("vsame", "vshift")):
+    S0 = np.loadtxt(d + "/%s.csv" % f, delimiter=",")
+    m = min(len(S0), len(R0))
+    R, S = R0[(np.arange(m) * len(R0)) // m], S0[(np.arange(m) * len(S0)) // m]
+    DRR, DSS, DRS = sq(R, R), sq(S, S), sq(R, S)
+    np.fill_diagonal(DRR, np.inf); np.fill_diagonal(DSS, np.inf)
+    radR, radS = np.sort(DRR, 1)[:, 2], np.sort(DSS, 1)[:, 2]
+    prec = (DRS <= radR[:, None]).any(0).mean(); rec = (DRS <= radS[None, :]).any(1).mean()
+    cr = np.where(DRR.min(1) < DRS.min(1), 1.0, 0.0); cs = np.where(DSS.min(1) < DRS.min(0), 1.0, 0.0)
+    nn1 = (cr.sum() + cs.sum()) / (2 * m)
+    Z = np.vstack([S, R]); D = np.sqrt(sq(Z, Z)); iu = np.triu_indices(2 * m, 1)
+    bw = np.median(D[iu]); K = np.exp(-D ** 2 / (2 * bw * bw))
+    kxx, kyy, kxy = K[:m, :m], K[m:, m:], K[:m, m:]
+    mmd = (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+    for k, v, tol in (("precision", prec, 1e-9), ("recall", rec, 1e-9), ("nn1_accuracy", nn1, 1e-9),
+                      ("mmd_bandwidth", bw, 1e-5), ("mmd2", mmd, 1e-5)):
+        if abs(row[k] - v) > tol:
+            bad.append((f, k, row[k], v))
+same, shift = out["rows"]
+if not (same["mmd_p"] > 0.01 and shift["mmd_p"] < 0.01 and shift["nn1_accuracy"] > same["nn1_accuracy"] + 0.1
+        and shift["kl_sr"] > same["kl_sr"] + 0.1):
+    bad.append(("shift not detected", same, shift))
+if bad:
+    print("\n".join("# %s" % (b,) for b in bad)); sys.exit(1)
+PY
+expect_error "vectors of the wrong dimension" "vwide.csv: rows of dimension 4, the reference" "$dgm" assess "$tmp/vref.csv" "$tmp/vwide.csv"
+expect_error "--features on an alignment" "feature spaces are for vectors" "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --features "$tmp/ref.fa"
