@@ -158,7 +158,7 @@ int cmd_assess(int argc, char **argv)
     dgm_assess_cfg cfg = dgm_assess_defaults();
     const char *heldout = NULL, *split = NULL, *figures = NULL, *report = NULL;
     const char *rule = "deepseq", *score_with = NULL, *features = NULL;
-    int weight_samples = 0, k = 3;
+    int weight_samples = 0, k = 3, ll_k = 20;
     long n_cmp = 0;
     double theta = cfg.theta;
     cli_opt opts[] = {
@@ -172,6 +172,7 @@ int cmd_assess(int argc, char **argv)
         {"--figures", OPT_STR, &figures, "DIR", "write PNG figures into DIR", 1, 0},
         {"--report", OPT_STR, &report, "FILE", "write a self-contained HTML report", 1, 0},
         {"--score-with", OPT_STR, &score_with, "MODELS", "comma-separated model files: mean log-likelihood of each set", 1, 0},
+        {"--k", OPT_INT, &ll_k, "K", "importance samples of --score-with latent-variable models", 1, 100000},
         {"--features", OPT_STR, &features, "MODEL", "vectors: a model with an encoder; its posterior means are the feature space", 1, 0},
         CLI_COMMON_OPTS(&c),
     };
@@ -196,8 +197,6 @@ int cmd_assess(int argc, char **argv)
     }
     if (strcmp(rule, "deepseq") && strcmp(rule, "plmc") && strcmp(rule, "none"))
         return cli_fail(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
-    if (score_with)
-        return cli_fail(CMD, "--score-with is not built yet");
     cli_common_apply(&c);
     cfg.theta = theta;
     cfg.rule = strcmp(rule, "plmc") ? DGM_SEQW_DEEPSEQ : DGM_SEQW_PLMC;
@@ -328,6 +327,44 @@ int cmd_assess(int argc, char **argv)
             row->n_dropped = st->n_bad;
     }
 
+    /* ---- --score-with: each set's mean log-likelihood (importance-sampled bound for
+     * latent-variable models) under each model, with its standard error */
+    #define MAX_MODELS 8
+    const char *mpath[MAX_MODELS];
+    dgm_loglik_result ll[MAX_MODELS][MAX_SETS + 1];
+    size_t nmod = 0;
+    char *mlist = score_with ? strdup(score_with) : NULL;
+    for (char *tok = mlist ? strtok(mlist, ",") : NULL; !rc && tok; tok = strtok(NULL, ",")) {
+        if (nmod == MAX_MODELS) {
+            rc = cli_fail(CMD, "--score-with: at most %d models", MAX_MODELS);
+            break;
+        }
+        dgm_model *m = NULL;
+        if (dgm_model_load(&m, tok, &err)) {
+            rc = cli_fail_err(CMD, &err);
+            break;
+        }
+        for (size_t r = 0; !rc && r < nrows; r++) {
+            const set *st = split ? (r ? &sets[r - 1] : NULL) : &sets[r];
+            dgm_dataset v = {0};
+            v.kind = is_seq ? DGM_DATA_SEQ : DGM_DATA_REAL;
+            v.n = rows[r].n;
+            v.d = ref.d;
+            v.seq = is_seq ? (st ? st->seq : hseq) : NULL;
+            v.x = is_seq ? NULL : (st ? st->x : hx);
+            v.is_8bit = st && !is_seq ? st->ds.is_8bit : ref.is_8bit;
+            v.height = ref.height;
+            v.width = ref.width;
+            snprintf(v.source, sizeof v.source, "%s", rows[r].name);
+            dgm_rng rng;
+            dgm_rng_init(&rng, (uint64_t)c.seed);
+            if (dgm_loglik(&rng, &ll[nmod][r], NULL, m, &v, 0, ll_k, &err))
+                rc = cli_fail(CMD, "--score-with %s: %s", tok, err.msg);
+        }
+        mpath[nmod++] = tok;
+        dgm_model_free(m);
+    }
+
     /* ---- outputs: figures and the report only once every row is there */
     char (*paths)[4096] = NULL;
     size_t npaths = 0;
@@ -374,8 +411,21 @@ int cmd_assess(int argc, char **argv)
             }
             cJSON_AddNumberToObject(j, "neighbours", (double)k);
             cJSON *arr = cJSON_AddArrayToObject(j, "rows");
-            for (size_t r = 0; r < nrows; r++)
-                cJSON_AddItemToArray(arr, row_json(&rows[r], kinds));
+            for (size_t r = 0; r < nrows; r++) {
+                cJSON *rj = row_json(&rows[r], kinds);
+                if (nmod) {
+                    cJSON *sc = cJSON_AddArrayToObject(rj, "scores");
+                    for (size_t i = 0; i < nmod; i++) {
+                        cJSON *o = cJSON_CreateObject();
+                        cJSON_AddStringToObject(o, "model", mpath[i]);
+                        cJSON_AddNumberToObject(o, "loglik_mean", ll[i][r].mean);
+                        cJSON_AddNumberToObject(o, "loglik_se", ll[i][r].se);
+                        cJSON_AddBoolToObject(o, "exact", ll[i][r].exact);
+                        cJSON_AddItemToArray(sc, o);
+                    }
+                }
+                cJSON_AddItemToArray(arr, rj);
+            }
             if (figures) {
                 cJSON *f = cJSON_AddArrayToObject(j, "figures");
                 for (size_t i = 0; i < npaths; i++)
@@ -384,6 +434,12 @@ int cmd_assess(int argc, char **argv)
             cli_print_json(j);
         } else {
             print_table(rows, nrows, kinds);
+            for (size_t i = 0; i < nmod; i++) {
+                printf("\nmean log-likelihood under %s (%s):\n", mpath[i],
+                       ll[i][0].exact ? "exact" : "importance-sampled lower bound");
+                for (size_t r = 0; r < nrows; r++)
+                    printf("  %-30s %14.4f +- %.4f\n", rows[r].name, ll[i][r].mean, ll[i][r].se);
+            }
             for (size_t i = 0; figures && i < npaths; i++)
                 fprintf(stderr, "wrote %s\n", paths[i]);
             if (report)
@@ -394,6 +450,7 @@ int cmd_assess(int argc, char **argv)
         dgm_assess_row_free(&rows[r]);
     free(rows);
     free(paths);
+    free(mlist);
     dgm_assess_ref_free(ar);
     dgm_model_free(fm);
     free(rfeat);

@@ -173,3 +173,38 @@ if bad:
 PY
 expect_error "vectors of the wrong dimension" "vwide.csv: rows of dimension 4, the reference" "$dgm" assess "$tmp/vref.csv" "$tmp/vwide.csv"
 expect_error "--features on an alignment" "feature spaces are for vectors" "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --features "$tmp/ref.fa"
+
+# ---- --score-with: each set's mean log-likelihood, as dgm loglik gives it on the same file,
+# and by hand from the site-independent model's closed form
+if "$dgm" train --model independent --data "$tmp/ref.fa" -o "$tmp/ind.safetensors" --threads 1 >/dev/null 2>&1 &&
+   "$dgm" assess "$tmp/ref.fa" "$tmp/indep.fa" --heldout "$tmp/held.fa" --score-with "$tmp/ind.safetensors" --json >"$tmp/sc.json" 2>"$tmp/err" &&
+   "$dgm" loglik "$tmp/ind.safetensors" --data "$tmp/indep.fa" --json >"$tmp/ll.json" 2>>"$tmp/err"; then
+    $py - "$tmp" <<'PY' && pass "--score-with: mean log-likelihood and its standard error per set" || fail "--score-with: mean log-likelihood per set"
+import json, sys, math
+import numpy as np
+d = sys.argv[1]
+rows = json.load(open(d + "/sc.json"))["rows"]
+ll = json.load(open(d + "/ll.json"))
+s = rows[1]["scores"][0]
+assert s["exact"] and abs(s["loglik_mean"] - ll["loglik_mean_nats"]) < 1e-6 and abs(s["loglik_se"] - ll["stderr"]) < 1e-6, (s, ll)
+# closed form: f_l(a) = (weighted count + 0.5) / (weighted non-gap count + 10), gaps score 0
+AA = "ACDEFGHIKLMNPQRSTVWY-"
+def read(p): return [l.strip() for l in open(p) if not l.startswith(">")]
+ref, smp = read(d + "/ref.fa"), read(d + "/indep.fa")
+X = np.array([[AA.index(c) for c in s_] for s_ in ref])
+Y = np.array([[AA.index(c) for c in s_] for s_ in smp])
+ng = (X != 20).astype(float)
+ident = (X[:, None, :] == X[None, :, :]) & (X[:, None, :] != 20)
+idf = ident.sum(2) / np.maximum(ng.sum(1), 1)[:, None]
+w = 1.0 / (idf > 0.8 + 1e-9).sum(1)
+lp = np.zeros(len(Y))
+for l in range(X.shape[1]):
+    c = np.array([(w * (X[:, l] == a)).sum() for a in range(20)])
+    f = (c + 0.5) / (c.sum() + 10)
+    lp += np.where(Y[:, l] < 20, np.log(f[np.minimum(Y[:, l], 19)]), 0)
+assert abs(lp.mean() - s["loglik_mean"]) < 1e-4, (lp.mean(), s["loglik_mean"])
+assert abs(lp.std(ddof=1) / math.sqrt(len(lp)) - s["loglik_se"]) < 1e-4, (lp.std(ddof=1) / math.sqrt(len(lp)), s["loglik_se"])
+PY
+else
+    fail "--score-with runs ($(cat "$tmp/err"))"
+fi
