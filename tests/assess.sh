@@ -208,3 +208,10 @@ PY
 else
     fail "--score-with runs ($(cat "$tmp/err"))"
 fi
+if "$dgm" train --model gaussian --data "$tmp/vref.csv" -o "$tmp/gauss.safetensors" --threads 1 >/dev/null 2>&1; then
+    expect_error "--features with a model that has no encoder" "gauss.safetensors is a gaussian model, which has no (unconditional) encoder" \
+        "$dgm" assess "$tmp/vref.csv" "$tmp/vsame.csv" --features "$tmp/gauss.safetensors" --report "$tmp/r2.html"
+    [ ! -e "$tmp/r2.html" ] && pass "no report after a --features error" || fail "no report after a --features error"
+else
+    fail "train a gaussian for the --features check"
+fi
