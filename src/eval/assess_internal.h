@@ -1,7 +1,7 @@
 /* Private pieces of the assess files (src/eval/assess_*.c): pair statistics through
  * matrix products (assess_pairs.c), bit-parallel Hamming neighbours (assess_hamming.c),
- * Euclidean neighbours and two-sample statistics of vectors (assess_vec.c), and the
- * prepared reference they all read (assess_seq.c owns it). */
+ * and the prepared reference they all read (assess_seq.c creates it for sequences,
+ * assess_vec.c for vectors). */
 #ifndef DGM_EVAL_ASSESS_INTERNAL_H
 #define DGM_EVAL_ASSESS_INTERNAL_H
 
@@ -38,9 +38,8 @@ uint64_t  *dgm__seqbits_pack(const uint8_t *seq, size_t n, size_t L);
 void       dgm__hamming_nearest(unsigned *dmin, size_t *imin, const uint64_t *q, size_t n,
                                 const uint64_t *ref, size_t m, size_t W);
 
-/* Two equal-sized sets' neighbour statistics, from a distance oracle over integers or
- * doubles: improved precision and recall with k-NN balls, and the leave-one-out 1-NN
- * accuracy (ties at the nearest distance count fractionally): nn1 = overall, on the
+/* Two equal-sized sets' (m sequences each) neighbour statistics in Hamming distance:
+ * improved precision and recall with k-NN balls, and the leave-one-out 1-NN accuracy (ties at the nearest distance count fractionally): nn1 = overall, on the
  * reference's points, on the samples'. */
 dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], const uint64_t *R,
                              const uint64_t *S, size_t m, size_t W, size_t k, dgm_err *err);
