@@ -46,4 +46,11 @@ else
     echo "vae_bench.py needs /usr/bin/python3 with numpy (Debian python3-numpy); PyTorch column needs python3-torch"
 fi
 
+section "5. dgm assess beside numpy: sequence metrics, same files, alternating pairs (assess_bench.py)"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+    /usr/bin/python3 bench/assess_bench.py "$build" || { echo "bench/run.sh: assess_bench.py failed" >&2; status=1; }
+else
+    echo "assess_bench.py needs /usr/bin/python3 with numpy (Debian python3-numpy)"
+fi
+
 exit $status

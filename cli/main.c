@@ -13,6 +13,7 @@
     X(eval, "negative ELBO, importance-sampled NLL and bits/dim of a model on data") \
     X(loglik, "empirical log-likelihood of data under a model") \
     X(kl, "KL divergence between tables, distributions, models or sample sets") \
+    X(assess, "judge generated samples against real data: statistics, novelty, precision/recall") \
     X(classify, "Bayes-rule classifier from a class-conditional model") \
     X(mutations, "score mutations with a protein-family model") \
     X(encode, "posterior means of the latent code") \

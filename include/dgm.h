@@ -1061,6 +1061,143 @@ DGM_API long       dgm_seqvae_steps(const dgm_model *m);
  * sums (dgm_gemm_bf16); everything else stays float32. DGM_ERR_UNSUPPORTED without oneDNN. */
 DGM_API dgm_status dgm_seqvae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err);
 
+/* Sequences already aligned to a reference's L columns (a generator's samples, held-out
+ * natural sequences): aligned FASTA/A2M or Stockholm whose every row has exactly L match
+ * states (upper case and '-'; lower case and '.' are inserts, dropped). There is no
+ * focus row. Rows with a letter outside DGM_AA_ALPHABET are dropped and counted in
+ * *n_bad. Errors name the file: not an alignment, empty, a row of another length
+ * ("file:line: sequence 'x' has 250 aligned columns, the reference has 253"), or nothing
+ * left. *seq (n x L letter indices) is freed with dgm_free. */
+DGM_API dgm_status dgm_alignment_read_columns(uint8_t **seq, size_t *n, size_t *n_bad,
+                                              const char *path, size_t L, dgm_err *err);
+
+/* ====================================================================== assess === */
+/* Judging a generator's samples against real data: each sample set (or a held-out real
+ * set) is scored against a reference prepared once, into one dgm_assess_row. Sequences:
+ * Pearson r and least-squares slope of single-site frequencies f_i(a) and pair connected
+ * correlations C_ij(a,b) against the reference's (weighted at theta), identity to the
+ * nearest reference sequence, diversity, improved precision and recall (k-NN balls in
+ * Hamming space) and the leave-one-out 1-NN two-sample accuracy. Vectors (images):
+ * precision, recall and 1-NN in Euclidean space, kNN KL both ways with bootstrap
+ * intervals, a Gaussian-kernel MMD with a permutation p-value, and, in a feature space,
+ * the same plus a Frechet distance. docs/math.md, "Assessing samples", derives each;
+ * docs/formats.md lists the JSON keys (dgm_assess_metric_list gives them). Results do not
+ * depend on the thread count. A metric that does not apply is NaN. */
+typedef struct dgm_assess_cfg {
+    double        theta;    /* sequence weights: neighbours within identity 1 - theta (0.2) */
+    dgm_seqw_rule rule;     /* the weights' rule, as training's default (DGM_SEQW_DEEPSEQ) */
+    size_t        k;        /* neighbours of precision and recall (3) */
+    size_t        n_compare;/* size cap of the two equal-sized sets of precision, recall and
+                               1-NN: min(n, reference n, n_compare); 0: no cap (0) */
+    uint64_t      seed;     /* vectors: permutations, bootstrap (1); sequences need none */
+    size_t        n_scatter;/* pair-correlation points kept in a row for figures (20000) */
+    size_t        n_perm;   /* vectors: MMD permutations (200) */
+    size_t        n_boot;   /* vectors: KL bootstrap replicates (200) */
+    size_t        n_mmd;    /* vectors: rows per side in the MMD (1000) */
+} dgm_assess_cfg;
+DGM_API dgm_assess_cfg dgm_assess_defaults(void);
+
+typedef enum { DGM_ASSESS_SAMPLES = 0, DGM_ASSESS_HELDOUT } dgm_assess_kind;
+
+/* One scored set. The doubles from site_r to frechet_feat are the metrics (NaN where they
+ * do not apply); the arrays are owned by the row: free with dgm_assess_row_free. */
+typedef struct dgm_assess_row {
+    char            name[256];
+    dgm_assess_kind kind;
+    size_t          n;           /* sequences or rows scored */
+    size_t          n_dropped;   /* sequences dropped for letters outside the alphabet */
+    size_t          n_compared;  /* size of each of the equal-sized sets (precision, recall, 1-NN) */
+    int             weighted;    /* sequence statistics used the set's own weights */
+    /* sequences */
+    double site_r, site_slope;   /* f_i(a), sample against reference */
+    double pair_r, pair_slope;   /* C_ij(a,b), i < j, all 21 x 21 letters */
+    double nearest_identity_mean, nearest_identity_q1, nearest_identity_median,
+           nearest_identity_q3;
+    double copy_fraction;        /* identity 1 to some reference sequence */
+    double near_copy_fraction;   /* identity >= 0.95 */
+    double identity_mean;        /* mean pairwise identity within the set */
+    double neff;                 /* the set's Neff at theta */
+    double neff_ratio;           /* Neff / n */
+    /* both (pixel space for vectors) */
+    double precision, recall, nn1_accuracy;
+    double nn1_accuracy_reference, nn1_accuracy_samples; /* its two halves: the share of
+                                    each set's points whose nearest is from their own set */
+    /* vectors, pixel space: KL(samples || reference) and KL(reference || samples) with
+     * bootstrap intervals, MMD^2 (unbiased) with its bandwidth and permutation p-value */
+    double kl_sr, kl_sr_lo, kl_sr_hi, kl_rs, kl_rs_lo, kl_rs_hi;
+    double mmd2, mmd_bandwidth, mmd_p;
+    /* vectors, feature space (--features) */
+    double precision_feat, recall_feat, nn1_accuracy_feat;
+    double kl_sr_feat, kl_rs_feat, mmd2_feat, mmd_p_feat;
+    double frechet_feat;         /* Frechet distance of Gaussians fitted to the features */
+    /* for figures */
+    size_t  L;                   /* sequences: columns */
+    double *nearest_identity;    /* n: identity of each sequence to its nearest reference */
+    size_t *nearest;             /* n: that reference row (vectors: the Euclidean nearest
+                                    of the first min(n, 64) rows) */
+    double *entropy;             /* L: per-column entropy of the set's f_i, nats */
+    float  *scatter;             /* n_scatter x 2: (reference, sample) C_ij(a,b) points */
+    size_t  n_scatter;
+} dgm_assess_row;
+DGM_API void dgm_assess_row_free(dgm_assess_row *r);
+
+/* The metrics as (JSON key, table heading, offset of its double in dgm_assess_row, which
+ * kinds have it: 1 sequences, 2 vectors, 3 both); *n entries. */
+typedef struct dgm_assess_metric {
+    const char *key;
+    const char *heading;
+    size_t      offset;
+    int         kinds;
+} dgm_assess_metric;
+DGM_API const dgm_assess_metric *dgm_assess_metric_list(size_t *n);
+DGM_API double dgm_assess_value(const dgm_assess_row *r, const dgm_assess_metric *m);
+
+/* A reference prepared once. Sequences (n x L letters): its weights at cfg's theta and
+ * rule (all 1 when weights is 0), f_i, the pair counts, the bit-packed letters.
+ * Vectors (n x d floats, features n x z or NULL). cfg NULL means dgm_assess_defaults(). */
+typedef struct dgm_assess_ref dgm_assess_ref;
+DGM_API dgm_status dgm_assess_ref_seq(dgm_assess_ref **out, const uint8_t *seq, size_t n,
+                                      size_t L, int weights, const dgm_assess_cfg *cfg,
+                                      dgm_err *err);
+DGM_API dgm_status dgm_assess_ref_vec(dgm_assess_ref **out, const float *x, size_t n, size_t d,
+                                      const float *feat, size_t z, const dgm_assess_cfg *cfg,
+                                      dgm_err *err);
+DGM_API void       dgm_assess_ref_free(dgm_assess_ref *r);
+/* The reference's per-column entropy (L values, nats) and its Neff; NULL for vectors. */
+DGM_API const double *dgm_assess_ref_entropy(const dgm_assess_ref *r, size_t *L, double *neff);
+
+/* Scores seq (n x L letters) against ref into out (name and kind are the caller's; the
+ * rest is filled). weighted: use the set's own weights (held-out natural sequences, or
+ * --weight-samples), else each sequence counts 1. */
+DGM_API dgm_status dgm_assess_seq(dgm_assess_row *out, const dgm_assess_ref *ref,
+                                  const uint8_t *seq, size_t n, int weighted, dgm_err *err);
+/* Scores x (n x d) and, if the reference has features, feat (n x z) against ref. */
+DGM_API dgm_status dgm_assess_vec(dgm_assess_row *out, const dgm_assess_ref *ref, const float *x,
+                                  size_t n, const float *feat, dgm_err *err);
+
+/* Held-out split: idx (n) becomes a seeded permutation of 0..n-1 whose first
+ * round(fraction n) entries are held out; fraction must lie in (0, 1) and leave at least
+ * two rows on each side. *n_held receives that count. */
+DGM_API dgm_status dgm_assess_split(size_t *idx, size_t *n_held, size_t n, double fraction,
+                                    uint64_t seed, dgm_err *err);
+
+/* Figures as PNG into dir (created if missing): sequences: pair-correlation scatter (one
+ * panel per row, with r and slope), nearest-identity histograms, per-column entropy
+ * profiles; vectors with images (h x w > 0): each row's first samples above their nearest
+ * reference rows. paths receives up to max_paths file paths (each holding 4096 bytes),
+ * *n_paths their count. ref_x: the reference rows (vectors) or NULL; sample_x[r]: row r's
+ * data (vectors) or NULL. */
+DGM_API dgm_status dgm_assess_figures(char (*paths)[4096], size_t max_paths, size_t *n_paths,
+                                      const char *dir, const dgm_assess_ref *ref,
+                                      const dgm_assess_row *rows, size_t n_rows,
+                                      const float *ref_x, const float *const *sample_x,
+                                      size_t h, size_t w, dgm_err *err);
+/* A self-contained HTML page at path (written atomically): a title, the table of rows
+ * (the metrics of their kind), and the PNG figures embedded as data: URIs. */
+DGM_API dgm_status dgm_assess_report(const char *path, const char *title,
+                                     const dgm_assess_row *rows, size_t n_rows,
+                                     char (*figures)[4096], size_t n_figures, dgm_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,8 +6,8 @@
 build=${1:-build}
 # Spinning OpenMP workers crawl when anything else shares the cores; tests need no spin.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-# Under the sanitizers: fontconfig's caches (cairo's text) live until exit (tests/lsan.supp).
-export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# Under the sanitizers: fontconfig's caches (cairo's text) live until exit (tests/lsan_fontconfig.supp).
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan_fontconfig.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 passed=0; failed=0; skipped=0; crashed=0
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -24,7 +24,7 @@ for t in "$build"/tests/test_*; do
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
 done
-for script in tests/cli.sh tests/cli_ux.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh; do
+for script in tests/cli.sh tests/cli_ux.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh tests/assess.sh tests/html.sh; do
     [ -f "$script" ] || continue
     out=$(sh "$script" "$build" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -vE '^ok ' | grep -v '^skip '
