@@ -17,7 +17,7 @@ CFLAGS  ?= -O2 -march=native -g
 # (19 ms -> 3.6 ms for 9.2M parameters). IEEE semantics (NaN, Inf) are unchanged, and
 # nothing in dgm reads errno after a math function.
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fno-math-errno -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
-override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
+override LDLIBS += -lcjson -lpng -lz -llbfgs -lm -fopenmp
 
 # OpenBLAS's OpenMP build shares one thread pool with dgm's own OpenMP regions; the
 # default pthread build beside busy-waiting OpenMP threads oversubscribes small machines

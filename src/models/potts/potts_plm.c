@@ -1,0 +1,214 @@
+/* The Potts model's weighted negative pseudo-log-likelihood and its gradient, the objective
+ * plmc minimises (Ekeberg et al., Phys. Rev. E 2013, eq. 14; Hopf et al. 2017, Methods; plmc
+ * src/inference.c, PLMNegLogPosterior and its gap-ignoring variant). docs/math.md, "Potts
+ * model", derives every term:
+ *   f(h, J) = sum_s w_s sum_i [log Z_si - H_si(x_si)] + lambda_h |h|^2 + lambda_J |J|^2,
+ *   H_si(a) = h_i(a) + sum_{j != i} J_ij(a, x_sj),   Z_si = sum_a exp H_si(a),
+ *   df/dh_i(a)       = sum_s w_s (P_si(a) - [x_si = a]) + 2 lambda_h h_i(a),
+ *   df/dJ_ij(a, b)   = sum_s w_s ((P_si(a) - [x_si = a]) [x_sj = b]
+ *                               + (P_sj(b) - [x_sj = b]) [x_si = a]) + 2 lambda_J J_ij(a, b).
+ * With ignore_gaps the softmax runs over the 20 amino acids, gapped sites and gapped
+ * neighbours are skipped.
+ *
+ * Layout for the hot loop: the couplings of both triangles as one (L q) x (L q) float matrix
+ * K[(j,b)][(i,a)] = J_ij(a, b), so that the potentials of every site of a sequence are the sum
+ * of the L rows K[(j, x_sj)] (an embedding bag: one contiguous row per column), and the
+ * coupling gradient is the same bag transposed: dK[(j, x_sj)] += w_s (P_s - onehot(x_s)). The
+ * work is cut into blocks of BLOCK sites (columns of K): one thread does one block for every
+ * sequence, in sequence order, so its share of K and dK (rows touched x 4 sites x 21 floats,
+ * about 1 MB each on BLAT) stays in L2, and each block's sums have one order whatever the
+ * thread count. The assembly of the gradient and the penalties are fixed-order loops too.
+ * Precision: potentials, probabilities and dK in float (as plmc's 32-bit build), objective
+ * sums in double. Left out: plmc's group-L1 penalty (-lg), its -ee estimate of lambda_J and
+ * its SGD mode. */
+#include "models/potts/potts.h"
+#include "core/fastmath.h"
+#include "core/par.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q POTTS_Q
+#define BLOCK 4            /* sites per block of K's columns */
+#define W (BLOCK * Q)      /* floats per block row */
+
+size_t dgm__plm_nparams(size_t L) { return L * Q + L * (L - 1) / 2 * Q * Q; }
+
+/* Columns of K and dK, padded to whole blocks (the padding stays zero). */
+static size_t padded(size_t L) { return (L + BLOCK - 1) / BLOCK * W; }
+
+dgm_status dgm__plm_init(dgm__plm *p, const uint8_t *seq, const double *w, size_t n, size_t L,
+                         int ignore_gaps, double lambda_h, double lambda_j, dgm_err *err)
+{
+    memset(p, 0, sizeof *p);
+    if (n == 0 || L < 2)
+        return dgm_errf(err, DGM_ERR_ARG, "potts: %zu sequences of %zu columns: need at least "
+                        "one sequence and two columns", n, L);
+    for (size_t k = 0; k < n * L; k++)
+        if (seq[k] > POTTS_GAP)
+            return dgm_errf(err, DGM_ERR_ARG, "potts: letter index %d in sequence %zu",
+                            seq[k], k / L);
+    p->n = n, p->L = L, p->seq = seq, p->w = w, p->ignore_gaps = ignore_gaps;
+    p->lambda_h = lambda_h, p->lambda_j = lambda_j;
+    size_t rows = L * Q, cols = padded(L);
+    p->K = dgm_calloc_array(rows, cols * sizeof(float));
+    p->dK = dgm_calloc_array(rows, cols * sizeof(float));
+    p->site_f = dgm_calloc_array(L, sizeof(double));
+    p->dh = dgm_calloc_array(L * Q, sizeof(double));
+    if (!p->K || !p->dK || !p->site_f || !p->dh) {
+        dgm__plm_free(p);
+        return dgm_errf(err, DGM_ERR_NOMEM, "potts: out of memory for 2 x %zu x %zu couplings",
+                        rows, cols);
+    }
+    return DGM_OK;
+}
+
+void dgm__plm_free(dgm__plm *p)
+{
+    dgm_free(p->K);
+    dgm_free(p->dK);
+    free(p->site_f);
+    free(p->dh);
+    memset(p, 0, sizeof *p);
+}
+
+/* K from the pair blocks of x (double) in float; the diagonal blocks stay zero. */
+static void fill_K(float *K, const double *xJ, size_t L)
+{
+    size_t cols = padded(L);
+    long Ll = (long)L;
+#pragma omp parallel for schedule(dynamic, 4) if (L * L * Q * Q > DGM__PAR_MIN_K)
+    for (long il = 0; il < Ll; il++) {
+        size_t i = (size_t)il;
+        for (size_t j = i + 1; j < L; j++) {
+            const double *b = xJ + dgm__potts_pair(i, j, L) * Q * Q;
+            for (int a = 0; a < Q; a++)
+                for (int c = 0; c < Q; c++) {
+                    float v = (float)b[a * Q + c];
+                    K[(j * Q + c) * cols + i * Q + a] = v;
+                    K[(i * Q + a) * cols + j * Q + c] = v;
+                }
+        }
+    }
+}
+
+/* One block of sites [i0, i0 + BLOCK) over every sequence: site_f, dh and the block's
+ * columns of dK (if grad). */
+static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
+{
+    const size_t L = p->L, n = p->n, cols = padded(L);
+    const int ign = p->ignore_gaps, ns = ign ? DGM_AA_N : Q;
+    const float *K = p->K;
+    float *dK = p->dK;
+    float h[W], acc[W], r[W];
+    double f[BLOCK] = {0}, dh[W];
+    for (int c = 0; c < W; c++) {
+        size_t k = i0 * Q + (size_t)c;
+        h[c] = k < L * Q ? (float)xh[k] : 0.0f;
+        dh[c] = 0.0;
+    }
+    if (grad)
+        for (size_t row = 0; row < L * Q; row++)
+            memset(dK + row * cols + i0 * Q, 0, W * sizeof(float));
+    size_t nsite = L - i0 < BLOCK ? L - i0 : BLOCK;
+    for (size_t s = 0; s < n; s++) {
+        const uint8_t *xs = p->seq + s * L;
+        const float ws = p->w ? (float)p->w[s] : 1.0f;
+        memcpy(acc, h, sizeof acc);
+        for (size_t j = 0; j < L; j++) {
+            if (ign && xs[j] == POTTS_GAP)
+                continue;
+            const float *k = K + (j * Q + xs[j]) * cols + i0 * Q;
+#pragma omp simd
+            for (int c = 0; c < W; c++)
+                acc[c] += k[c];
+        }
+        memset(r, 0, sizeof r);
+        for (size_t t = 0; t < nsite; t++) {
+            int xi = xs[i0 + t];
+            if (ign && xi == POTTS_GAP)
+                continue;
+            const float *a = acc + t * Q;
+            float mx = a[0];
+            for (int b = 1; b < ns; b++)
+                mx = a[b] > mx ? a[b] : mx;
+            float e[Q], z = 0.0f;
+#pragma omp simd reduction(+ : z)
+            for (int b = 0; b < ns; b++) {
+                e[b] = dgm__expf(a[b] - mx);
+                z += e[b];
+            }
+            /* -log P(x_si) = log Z - H(x_si), with the max taken out */
+            f[t] += (double)ws * ((double)mx + log((double)z) - (double)a[xi]);
+            float sc = ws / z;
+            for (int b = 0; b < ns; b++)
+                r[t * Q + b] = sc * e[b];
+            r[t * Q + xi] -= ws;
+        }
+        if (!grad)
+            continue;
+        for (int c = 0; c < W; c++)
+            dh[c] += (double)r[c];
+        for (size_t j = 0; j < L; j++) {
+            if (ign && xs[j] == POTTS_GAP)
+                continue;
+            float *d = dK + (j * Q + xs[j]) * cols + i0 * Q;
+#pragma omp simd
+            for (int c = 0; c < W; c++)
+                d[c] += r[c];
+        }
+    }
+    for (size_t t = 0; t < nsite; t++) {
+        p->site_f[i0 + t] = f[t];
+        memcpy(p->dh + (i0 + t) * Q, dh + t * Q, Q * sizeof(double));
+    }
+}
+
+double dgm__plm_eval(dgm__plm *p, const double *x, double *g, double *neg_pll)
+{
+    const size_t L = p->L, cols = padded(L), nb = (L + BLOCK - 1) / BLOCK;
+    const double *xh = x, *xJ = x + L * Q;
+    fill_K(p->K, xJ, L);
+    long nbl = (long)nb;
+#pragma omp parallel for schedule(dynamic, 1) if (p->n * L * L * Q > DGM__PAR_MIN)
+    for (long b = 0; b < nbl; b++)
+        run_block(p, xh, (size_t)b * BLOCK, g != NULL);
+    double nll = 0.0, pen_h = 0.0, pen_j = 0.0;
+    for (size_t i = 0; i < L; i++)
+        nll += p->site_f[i];
+    for (size_t k = 0; k < L * Q; k++) {
+        pen_h += xh[k] * xh[k];
+        if (g)
+            g[k] = p->dh[k] + 2.0 * p->lambda_h * xh[k];
+    }
+    /* penalty on J and the gradient's assembly: one partial sum per row i, added in order */
+    double *part = p->site_f; /* reused: the sites' terms are summed already */
+    long Ll = (long)L;
+    const float *dK = p->dK;
+    double lj = p->lambda_j;
+#pragma omp parallel for schedule(dynamic, 4) if (L * L * Q * Q > DGM__PAR_MIN_K)
+    for (long il = 0; il < Ll; il++) {
+        size_t i = (size_t)il;
+        double s = 0.0;
+        for (size_t j = i + 1; j < L; j++) {
+            size_t off = dgm__potts_pair(i, j, L) * Q * Q;
+            const double *xb = xJ + off;
+            double *gb = g ? g + L * Q + off : NULL;
+            for (int a = 0; a < Q; a++)
+                for (int c = 0; c < Q; c++) {
+                    double v = xb[a * Q + c];
+                    s += v * v;
+                    if (gb)
+                        gb[a * Q + c] = (double)dK[(j * Q + c) * cols + i * Q + a] +
+                                        (double)dK[(i * Q + a) * cols + j * Q + c] + 2.0 * lj * v;
+                }
+        }
+        part[i] = s;
+    }
+    for (size_t i = 0; i < L; i++)
+        pen_j += part[i];
+    if (neg_pll)
+        *neg_pll = nll;
+    return nll + p->lambda_h * pen_h + p->lambda_j * pen_j;
+}
