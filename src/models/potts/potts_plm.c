@@ -30,7 +30,9 @@
 #include <string.h>
 
 #define Q POTTS_Q
+#ifndef BLOCK
 #define BLOCK 4            /* sites per block of K's columns */
+#endif
 #define W (BLOCK * Q)      /* floats per block row */
 
 size_t dgm__plm_nparams(size_t L) { return L * Q + L * (L - 1) / 2 * Q * Q; }
@@ -73,10 +75,17 @@ void dgm__plm_free(dgm__plm *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Where K[(j,b)][(i,a)] lives: the block of site i holds its rows contiguously, W floats
+ * each, so one block's share of K is one stretch of memory (L q W floats) rather than L q
+ * pieces a row of K apart (a page each, which thrashed the TLB: 3x slower). */
+static inline size_t kidx(size_t row, size_t i, int a, size_t L)
+{
+    return ((i / BLOCK) * L * Q + row) * W + (i % BLOCK) * Q + (size_t)a;
+}
+
 /* K from the pair blocks of x (double) in float; the diagonal blocks stay zero. */
 static void fill_K(float *K, const double *xJ, size_t L)
 {
-    size_t cols = padded(L);
     long Ll = (long)L;
 #pragma omp parallel for schedule(dynamic, 4) if (L * L * Q * Q > DGM__PAR_MIN_K)
     for (long il = 0; il < Ll; il++) {
@@ -86,8 +95,8 @@ static void fill_K(float *K, const double *xJ, size_t L)
             for (int a = 0; a < Q; a++)
                 for (int c = 0; c < Q; c++) {
                     float v = (float)b[a * Q + c];
-                    K[(j * Q + c) * cols + i * Q + a] = v;
-                    K[(i * Q + a) * cols + j * Q + c] = v;
+                    K[kidx(j * Q + (size_t)c, i, a, L)] = v;
+                    K[kidx(i * Q + (size_t)a, j, c, L)] = v;
                 }
         }
     }
@@ -97,10 +106,10 @@ static void fill_K(float *K, const double *xJ, size_t L)
  * columns of dK (if grad). */
 static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
 {
-    const size_t L = p->L, n = p->n, cols = padded(L);
+    const size_t L = p->L, n = p->n;
     const int ign = p->ignore_gaps, ns = ign ? DGM_AA_N : Q;
-    const float *K = p->K;
-    float *dK = p->dK;
+    const float *K = p->K + (i0 / BLOCK) * L * Q * W;  /* this block's rows */
+    float *dK = p->dK + (i0 / BLOCK) * L * Q * W;
     float h[W], acc[W], r[W];
     double f[BLOCK] = {0}, dh[W];
     for (int c = 0; c < W; c++) {
@@ -109,8 +118,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
         dh[c] = 0.0;
     }
     if (grad)
-        for (size_t row = 0; row < L * Q; row++)
-            memset(dK + row * cols + i0 * Q, 0, W * sizeof(float));
+        memset(dK, 0, L * Q * W * sizeof(float));
     size_t nsite = L - i0 < BLOCK ? L - i0 : BLOCK;
     for (size_t s = 0; s < n; s++) {
         const uint8_t *xs = p->seq + s * L;
@@ -119,7 +127,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
         for (size_t j = 0; j < L; j++) {
             if (ign && xs[j] == POTTS_GAP)
                 continue;
-            const float *k = K + (j * Q + xs[j]) * cols + i0 * Q;
+            const float *k = K + (j * Q + xs[j]) * W;
 #pragma omp simd
             for (int c = 0; c < W; c++)
                 acc[c] += k[c];
@@ -153,7 +161,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
         for (size_t j = 0; j < L; j++) {
             if (ign && xs[j] == POTTS_GAP)
                 continue;
-            float *d = dK + (j * Q + xs[j]) * cols + i0 * Q;
+            float *d = dK + (j * Q + xs[j]) * W;
 #pragma omp simd
             for (int c = 0; c < W; c++)
                 d[c] += r[c];
@@ -167,7 +175,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
 
 double dgm__plm_eval(dgm__plm *p, const double *x, double *g, double *neg_pll)
 {
-    const size_t L = p->L, cols = padded(L), nb = (L + BLOCK - 1) / BLOCK;
+    const size_t L = p->L, nb = (L + BLOCK - 1) / BLOCK;
     const double *xh = x, *xJ = x + L * Q;
     fill_K(p->K, xJ, L);
     long nbl = (long)nb;
@@ -200,8 +208,8 @@ double dgm__plm_eval(dgm__plm *p, const double *x, double *g, double *neg_pll)
                     double v = xb[a * Q + c];
                     s += v * v;
                     if (gb)
-                        gb[a * Q + c] = (double)dK[(j * Q + c) * cols + i * Q + a] +
-                                        (double)dK[(i * Q + a) * cols + j * Q + c] + 2.0 * lj * v;
+                        gb[a * Q + c] = (double)dK[kidx(j * Q + (size_t)c, i, a, L)] +
+                                        (double)dK[kidx(i * Q + (size_t)a, j, c, L)] + 2.0 * lj * v;
                 }
         }
         part[i] = s;
