@@ -48,6 +48,7 @@ typedef struct dgm__plm {
     float *K, *dK;          /* (L q) x (L q): K[(j,b)][(i,a)] = J_ij(a, b), both triangles */
     double *site_f;         /* L: weighted negative conditional log-likelihood of site i */
     double *dh;             /* L x q */
+    size_t *order;          /* n: the sequences in nearest-neighbour chain order */
 } dgm__plm;
 
 /* Sizes the scratch for n sequences of L columns (weights w, may be NULL). */
