@@ -3,7 +3,10 @@
  * evaluation. Validates first (value alone == value with gradient, the same bits at 1 and
  * 2 threads... at the thread count given, the value is checked against the gradient run),
  * then reports the median of --reps timed evaluations.
- * usage: bench_potts ALIGNMENT [--threads N] [--reps R] [--gaps state] */
+ * With --model FILE (a Potts model of the same alignment, e.g. plmc's parameters converted
+ * by bench/plmc_to_dgm.py) it prints the objective at that model's parameters instead, with
+ * --lambda-h and --lambda-j (0.01, 16) and --theta (0.2), and exits.
+ * usage: bench_potts ALIGNMENT [--threads N] [--reps R] [--gaps state] [--model FILE] */
 #include "dgm.h"
 #include "models/potts/potts.h"
 
@@ -28,11 +31,17 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
+    const char *model = NULL;
     int threads = 1, reps = 5, ign = 1;
+    double lh = 0.01, lj = 16.0, theta = 0.2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gaps") && i + 1 < argc) ign = strcmp(argv[++i], "state") != 0;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--lambda-h") && i + 1 < argc) lh = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--lambda-j") && i + 1 < argc) lj = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--theta") && i + 1 < argc) theta = atof(argv[++i]);
         else path = argv[i];
     }
     if (!path || reps < 1 || reps > 1000) {
@@ -56,7 +65,7 @@ int main(int argc, char **argv)
         for (size_t l = 0, k = 0; l < a.L; l++)
             if (a.pos[l] >= 0)
                 seq[s * L + k++] = a.seq[s * a.L + l];
-    dgm_alignment_weights(w, &neff, &a, 0.2, DGM_SEQW_PLMC, &err);
+    dgm_alignment_weights(w, &neff, &a, theta, DGM_SEQW_PLMC, &err);
     size_t np = dgm__plm_nparams(L);
     double *x = malloc(np * sizeof *x), *g = malloc(np * sizeof *g);
     dgm_rng r;
@@ -64,6 +73,34 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < np; k++)
         x[k] = 0.01 * dgm_rng_normal(&r);
     dgm__plm p;
+    if (model) { /* the objective at a model's parameters */
+        dgm_model *m = NULL;
+        size_t Lm;
+        const float *h, *J;
+        if (dgm_model_load(&m, model, &err) || dgm_potts_params(m, &Lm, &h, &J, &err) ||
+            (Lm != L && dgm_errf(&err, DGM_ERR_SHAPE, "%s: %zu columns, the alignment %zu",
+                                 model, Lm, L))) {
+            fprintf(stderr, "bench_potts: %s\n", err.msg);
+            return 1;
+        }
+        for (size_t k = 0; k < L * DGM_POTTS_Q; k++)
+            x[k] = h[k];
+        for (size_t k = L * DGM_POTTS_Q; k < np; k++)
+            x[k] = J[k - L * DGM_POTTS_Q];
+        dgm__plm pm;
+        double nll;
+        if (dgm__plm_init(&pm, seq, w, a.n, L, ign, lh, lj, &err)) {
+            fprintf(stderr, "bench_potts: %s\n", err.msg);
+            return 1;
+        }
+        double f = dgm__plm_eval(&pm, x, NULL, &nll);
+        printf("objective at %s: %.6f (negative pseudo-log-likelihood %.6f; n %zu, L %zu, "
+               "Neff %.2f, lambda_h %g, lambda_J %g, gaps %s)\n", model, f, nll, a.n, L, neff,
+               lh, lj, ign ? "ignored" : "a state");
+        dgm__plm_free(&pm);
+        dgm_model_free(m);
+        return 0;
+    }
     if (dgm__plm_init(&p, seq, w, a.n, L, ign, 0.01, 16.0, &err)) {
         fprintf(stderr, "bench_potts: %s\n", err.msg);
         return 1;
