@@ -17,7 +17,7 @@ CFLAGS  ?= -O2 -march=native -g
 # (19 ms -> 3.6 ms for 9.2M parameters). IEEE semantics (NaN, Inf) are unchanged, and
 # nothing in dgm reads errno after a math function.
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fno-math-errno -fopenmp -fPIC -Iinclude -Isrc -MMD -MP
-override LDLIBS += -lcjson -lpng -lz -lm -fopenmp
+override LDLIBS += -lcjson -lpng -lz -llbfgs -lm -fopenmp
 # cairo draws the figures (src/io/plot.c): Debian's libcairo2-dev.
 override CFLAGS += $(shell pkg-config --cflags cairo)
 override LDLIBS += $(shell pkg-config --libs cairo)

@@ -3,13 +3,15 @@
  * error, and bits per dimension (docs/math.md for the 8-bit convention). Latent-variable
  * models give importance-sampled estimates with --importance-samples samples, biased low. */
 #include "cli.h"
+#include "potts_cmds.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cmd_loglik(int argc, char **argv)
 {
-    const char *data = "fashion-mnist:test", *labels = NULL;
+    const char *data = "fashion-mnist:test", *labels = NULL, *out = NULL;
     long k = 1000, limit = 0;
     cli_common c;
     cli_common_defaults(&c);
@@ -18,6 +20,7 @@ int cmd_loglik(int argc, char **argv)
         {"--labels", OPT_STR, &labels, "PATH", "labels for class-conditional models", 1, 0},
         {"--importance-samples", OPT_LONG, &k, "K", "importance samples per example (latent-variable models)", 1, 1e7},
         {"--limit", OPT_LONG, &limit, "N", "use the first N examples (0: all)", 0, 1e12},
+        {"-o", OPT_STR, &out, "PATH", "potts: CSV of name, energy, pseudo_loglik per sequence", 1, 0},
         CLI_COMMON_OPTS(&c),
         CLI_ALIAS("--k", "--importance-samples"),
     };
@@ -35,6 +38,15 @@ int cmd_loglik(int argc, char **argv)
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("loglik", &err);
+    if (!strcmp(dgm_model_type(m), "potts")) { /* energies, not log p (cli/potts_cmds.c) */
+        int rc = cli_potts_loglik(m, pos[0], data, out, (size_t)limit, c.json);
+        dgm_model_free(m);
+        return rc;
+    }
+    if (out) {
+        dgm_model_free(m);
+        return cli_fail("loglik", "-o: per-sequence output is for Potts models");
+    }
     dgm_dataset ds;
     if (dgm_data_load(&ds, data, labels, &err)) {
         dgm_model_free(m);

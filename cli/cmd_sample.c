@@ -1,6 +1,7 @@
 /* dgm sample: draws from any model; a PNG grid by default, raw values as CSV/NPY/IDX,
  * sequences as FASTA. Conditional models draw one row per class unless --label is given. */
 #include "model_io.h"
+#include "potts_cmds.h"
 #include "progress.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 int cmd_sample(int argc, char **argv)
 {
-    long n = 64, cols = 0;
+    long n = 64, cols = 0, burn_in = -1, thin = -1, chains = -1;
     int mean = 0;
     const char *out = "samples.png", *label = NULL, *prec = "fp32";
     cli_common c;
@@ -20,6 +21,9 @@ int cmd_sample(int argc, char **argv)
         {"--label", OPT_STR, &label, "C", "class to draw from (number or name), conditional models", 1, 0},
         {"--cols", OPT_LONG, &cols, "N", "images per row of the PNG grid (0: square)", 0, 10000},
         {"--precision", OPT_STR, &prec, "P", "VAE decoder products: fp32, or bf16 (oneDNN)", 1, 0},
+        {"--burn-in", OPT_LONG, &burn_in, "N", "potts: Gibbs sweeps discarded per chain (-1: 500)", -1, 1e12},
+        {"--thin", OPT_LONG, &thin, "N", "potts: keep every N-th sweep (-1: 10)", -1, 1e12},
+        {"--chains", OPT_LONG, &chains, "N", "potts: independent chains (-1: 16)", -1, 1e9},
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[1];
@@ -35,6 +39,18 @@ int cmd_sample(int argc, char **argv)
     dgm_model *m = NULL;
     if (dgm_model_load(&m, pos[0], &err))
         return cli_fail_err("sample", &err);
+    if (!strcmp(dgm_model_type(m), "potts")) { /* Gibbs chains (cli/potts_cmds.c) */
+        int rc_p = thin == 0 || chains == 0
+                      ? cli_fail("sample", "--thin and --chains must be at least 1")
+                      : cli_potts_sample(m, out, (size_t)n, (uint64_t)c.seed, burn_in, thin,
+                                         chains, c.json);
+        dgm_model_free(m);
+        return rc_p;
+    }
+    if (burn_in >= 0 || thin >= 0 || chains >= 0) {
+        dgm_model_free(m);
+        return cli_fail("sample", "--burn-in, --thin and --chains are for Potts models");
+    }
     int prc = cli_apply_precision("sample", m, pos[0], prec);
     if (prc) {
         dgm_model_free(m);

@@ -10,6 +10,7 @@
 
 int cli_train_tractable(int argc, char **argv) __attribute__((weak));
 int cli_train_protein(int argc, char **argv) __attribute__((weak));
+int cli_train_potts(int argc, char **argv) __attribute__((weak));
 
 static const char *peek(int argc, char **argv, const char *opt)
 {
@@ -58,6 +59,8 @@ int cmd_train(int argc, char **argv)
         dgm_model_free(m);
         if (!strcmp(type, "vae") || !strcmp(type, "cvae"))
             return cli_train_vae(argc, argv);
+        if (!strcmp(type, "potts"))
+            return cli_fail("train", "%s: a Potts fit cannot be resumed (refit it)", resume);
         return delegate(cli_train_protein, type, argc, argv);
     }
     if (!model || !strcmp(model, "vae") || !strcmp(model, "cvae")) {
@@ -70,6 +73,8 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_tractable, model, argc, argv);
     if (!strcmp(model, "independent") || !strcmp(model, "seqvae"))
         return delegate(cli_train_protein, model, argc, argv);
+    if (!strcmp(model, "potts"))
+        return delegate(cli_train_potts, model, argc, argv);
     return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
-                    "bernoulli-mixture, independent)", model);
+                    "bernoulli-mixture, independent, potts)", model);
 }

@@ -16,6 +16,7 @@
     X(assess, "judge generated samples against real data: statistics, novelty, precision/recall") \
     X(classify, "Bayes-rule classifier from a class-conditional model") \
     X(mutations, "score mutations with a protein-family model") \
+    X(couplings, "coupling scores of a Potts model (APC-corrected Frobenius norms)") \
     X(encode, "posterior means of the latent code") \
     X(reconstruct, "inputs above their reconstructions") \
     X(interpolate, "decode straight lines between latent codes") \

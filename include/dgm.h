@@ -634,6 +634,7 @@ typedef struct dgm_fit_progress {
     size_t n_train, n_val;  /* BEGIN */
     int    cls, init, iter; /* ITER: class (-1 for p(x)), restart and iteration */
     double loglik;          /* ITER: mean log-likelihood per example */
+    double objective, grad_norm; /* ITER of an L-BFGS fit (potts): the objective and |g| */
 } dgm_fit_progress;
 
 typedef void (*dgm_fit_callback)(void *ctx, const dgm_fit_progress *p);
@@ -945,7 +946,7 @@ typedef struct dgm_seqfocus {
     const uint8_t *wt;        /* L letters of the focus row */
 } dgm_seqfocus;
 
-/* Fills f for models of type "independent" and "seqvae"; DGM_ERR_UNSUPPORTED otherwise. */
+/* Fills f for models of type "independent", "seqvae" and "potts"; DGM_ERR_UNSUPPORTED otherwise. */
 DGM_API dgm_status dgm_model_seqfocus(dgm_seqfocus *f, const dgm_model *m, dgm_err *err);
 
 #define DGM_MUT_MAX 64
@@ -980,7 +981,8 @@ DGM_API void       dgm_dms_free(dgm_dms *d);
 
 /* delta[i] = E ELBO(seqs_i) - E ELBO(focus row), the mean over `samples` paired draws
  * (the same latent noise and decoder-weight sample for mutant and wild type), se[i] its
- * standard error; for exact models log p(seqs_i) - log p(wt) and se 0. seqs: n x L. */
+ * standard error; for exact models log p(seqs_i) - log p(wt) and se 0; for a Potts model
+ * E(seqs_i) - E(wt) (dgm_potts_energy) and se 0. seqs: n x L. */
 DGM_API dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
                                         const uint8_t *seqs, size_t n, int samples, dgm_err *err);
 /* Progress of a long computation: done of total units (samples, chunks), called from the
@@ -1197,6 +1199,84 @@ DGM_API dgm_status dgm_assess_figures(char (*paths)[4096], size_t max_paths, siz
 DGM_API dgm_status dgm_assess_report(const char *path, const char *title,
                                      const dgm_assess_row *rows, size_t n_rows,
                                      char (*figures)[4096], size_t n_figures, dgm_err *err);
+/* ---- Potts model ("potts"), the pairwise maximum-entropy model of plmc and EVmutation
+ * (Hopf et al., Nat. Biotechnol. 2017; Ekeberg et al. 2013): P(x) proportional to exp E(x),
+ * E(x) = sum_i h_i(x_i) + sum_{i<j} J_ij(x_i, x_j) over the L model columns, q = 21 letters
+ * (DGM_AA_ALPHABET, the gap last). Fitted as plmc does: L-BFGS (libLBFGS) on the weighted
+ * negative pseudo-log-likelihood plus lambda_h |h|^2 + lambda_J |J|^2 (docs/math.md, "Potts
+ * model"). The model columns are the alignment's columns where the focus has a residue (plmc's
+ * focus mode). With ignore_gaps (plmc's -g) gaps are not a state: a gapped site has no
+ * conditional, a gapped neighbour adds nothing, and every parameter touching the gap stays 0,
+ * so E(x) sums over the non-gap columns only. The normalised likelihood is intractable (the
+ * partition function): log_prob refuses, and scores are energies or pseudo-log-likelihoods. */
+#define DGM_POTTS_Q 21
+
+typedef struct dgm_potts_cfg {
+    double lambda_h;   /* L2 weight on h (plmc -lh, 0.01) */
+    double lambda_j;   /* L2 weight on J (plmc -le, 16) */
+    long   max_iter;   /* L-BFGS iterations (plmc -m, 100), >= 1 */
+    int    ignore_gaps;/* plmc -g (1) */
+    double epsilon;    /* libLBFGS's convergence test |g| / max(1, |x|) < epsilon (1e-3, plmc's) */
+    const char *weights; /* recorded only: how the data's weights were made ("plmc") */
+} dgm_potts_cfg;
+
+/* The defaults above (plmc's README options for DHFR). */
+DGM_API dgm_potts_cfg dgm_potts_defaults(void);
+/* An unfitted Potts model for dgm_fit (a whole fit): from the data's alignment, weights
+ * (NULL: all 1), Neff and theta, it fits by L-BFGS, reporting each iteration as DGM_FIT_ITER
+ * with objective, grad_norm and seconds, and becomes the fitted model. DGM_ERR_ARG for a
+ * negative or non-finite lambda or max_iter < 1. A line search that cannot progress ends the
+ * fit with DGM_OK: the model keeps the parameters of the last completed iteration and
+ * dgm_potts_fit_status says what happened. *cfg.stop ends it the same way. */
+DGM_API dgm_status dgm_potts_create(dgm_model **out, const dgm_potts_cfg *cfg, dgm_err *err);
+
+/* How the fit ended: iterations completed, the final objective (negative weighted
+ * pseudo-log-likelihood plus the penalties) and its pseudo-likelihood part, and a message
+ * ("" when L-BFGS converged or reached max_iter, else libLBFGS's reason). NULL fields are
+ * skipped. DGM_ERR_ARG when m is not a fitted Potts model. */
+DGM_API dgm_status dgm_potts_fit_status(const dgm_model *m, long *iterations, double *objective,
+                                        double *neg_pll, const char **message, dgm_err *err);
+/* Model columns L, and views of h (L x 21) and J (L(L-1)/2 x 21 x 21, the pair (i, j), i < j,
+ * at row i L - i (i + 1) / 2 + j - i - 1; J[p][a][b] = J_ij(a, b)). */
+DGM_API dgm_status dgm_potts_params(const dgm_model *m, size_t *L, const float **h,
+                                    const float **J, dgm_err *err);
+/* E[k] = E(seq_k) for n sequences of L letters (n x L, model columns). */
+DGM_API dgm_status dgm_potts_energy(double *E, const dgm_model *m, const uint8_t *seq, size_t n,
+                                    dgm_err *err);
+/* pll[k] = sum_i log P(x_i | x_rest) over the model's sites (non-gap ones with ignore_gaps). */
+DGM_API dgm_status dgm_potts_pll(double *pll, const dgm_model *m, const uint8_t *seq, size_t n,
+                                 dgm_err *err);
+/* plmc's coupling scores for the L(L-1)/2 pairs in the order of J: the Frobenius norm of J_ij
+ * minus the average product correction, F_ij - F_i. F_.j / F_.. (docs/math.md). */
+DGM_API dgm_status dgm_potts_couplings(double *score, const dgm_model *m, dgm_err *err);
+
+/* Gibbs sampling: `chains` chains, chain c from dgm_rng_fork(rng, c) started from the focus
+ * sequence; a sweep updates every site once in order from its conditional (20 amino acids
+ * with ignore_gaps, else 21 letters); after burn_in sweeps every thin-th sweep is kept.
+ * Sample k is draw k / chains of chain k % chains, so the bits do not depend on threads. */
+typedef struct dgm_gibbs_cfg {
+    long burn_in;   /* 500 */
+    long thin;      /* 10 */
+    long chains;    /* 16 */
+} dgm_gibbs_cfg;
+DGM_API dgm_gibbs_cfg dgm_gibbs_defaults(void);
+
+/* Mixing diagnostics over the kept sweeps: per-chain energy traces, the integrated
+ * autocorrelation time of the energy in kept samples (Sokal's window, averaged over chains),
+ * its mean energy, and the Gelman-Rubin R-hat of the energy across chains (NaN with one
+ * chain or fewer than 4 draws per chain). */
+typedef struct dgm_gibbs_stats {
+    double tau;          /* integrated autocorrelation time, in kept samples */
+    double r_hat;
+    double mean_energy, energy_sd;
+    double accept;       /* fraction of site updates that changed the letter */
+    long   sweeps;       /* over all chains */
+} dgm_gibbs_stats;
+
+/* out: n x L letters. stats may be NULL. */
+DGM_API dgm_status dgm_potts_sample(dgm_rng *rng, uint8_t *out, dgm_gibbs_stats *stats,
+                                    const dgm_model *m, size_t n, const dgm_gibbs_cfg *cfg,
+                                    dgm_err *err);
 
 #ifdef __cplusplus
 }

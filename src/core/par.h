@@ -7,6 +7,8 @@
  * below it a loop runs on one thread. Tests and small data make many short regions, and on
  * a busy machine each one can wait a scheduler time slice at its barrier. */
 #define DGM__PAR_MIN 65536
+/* The Potts model's O(L^2 q^2) passes over its couplings (models/potts/). */
+#define DGM__PAR_MIN_K 65536
 
 /* The loops below kept the literals they were written with before DGM__PAR_MIN existed.
  * No measurement chose these values over DGM__PAR_MIN; they keep their values so that

@@ -225,6 +225,24 @@ dgm_status dgm_dms_read(dgm_dms *out, const char *path, const char *column, dgm_
 
 // ------------------------------------------------------------------------------- scoring
 
+/* A Potts model: E(mutant) - E(wild type) (Hopf et al. 2017), exact, so se = 0. */
+static dgm_status potts_effects(const dgm_model *m, double *delta, double *se,
+                                const uint8_t *seqs, size_t n, dgm_err *err)
+{
+    dgm_seqfocus f;
+    double ewt;
+    dgm_status s = dgm_model_seqfocus(&f, m, err);
+    if (!s)
+        s = dgm_potts_energy(&ewt, m, f.wt, 1, err);
+    if (!s && n)
+        s = dgm_potts_energy(delta, m, seqs, n, err);
+    for (size_t i = 0; !s && i < n; i++) {
+        delta[i] -= ewt;
+        se[i] = 0.0;
+    }
+    return s;
+}
+
 dgm_status dgm_mutation_effects(dgm_model *m, dgm_rng *rng, double *delta, double *se,
                                 const uint8_t *seqs, size_t n, int samples, dgm_err *err)
 {
@@ -236,6 +254,8 @@ dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *del
                                          int samples, dgm_progress_fn progress, void *ctx,
                                          dgm_err *err)
 {
+    if (!strcmp(dgm_model_type(m), "potts"))
+        return potts_effects(m, delta, se, seqs, n, err);
     const dgm__seqinfo *si = dgm__seqinfo_of(m);
     if (!si)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model cannot score mutations: it is "

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 struct dgm_dist; /* defined in dgm.h's dist section */
+struct dgm_seqfocus;
 
 typedef struct dgm__model_ops {
     const char *type; /* "vae", "gmm", ... as in the config's "model" field */
@@ -26,6 +27,8 @@ typedef struct dgm__model_ops {
     dgm_status (*as_dist)(const dgm_model *m, struct dgm_dist *out, dgm_err *err);
     /* Optional: how dgm_fit trains the model (NULL: it is not trainable). */
     const struct dgm__fit_ops *fit;
+    /* Optional: the focus of a protein-family model outside seq/ (dgm_model_seqfocus). */
+    dgm_status (*seqfocus)(const dgm_model *m, struct dgm_seqfocus *f);
 } dgm__model_ops;
 
 /* ---- Training hooks: what a family gives the driver of src/train/ (dgm_fit). The
@@ -127,5 +130,6 @@ dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
 dgm_status dgm__bernoulli_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                                const char *path, dgm_err *err); /* bernoulli, bernoulli-mixture */
 dgm_status dgm__indep_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *), dgm__seqvae_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
+dgm_status dgm__potts_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
 
 #endif
