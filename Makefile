@@ -6,10 +6,10 @@ BUILD   ?= build
 BLAS    ?= openblas
 PREFIX  ?= /usr/local
 CC      ?= cc
-# The library's version. Its first number is the ABI: libdgm.so.0.1.0 has the SONAME
-# libdgm.so.0, and a change that breaks callers built against it bumps that number
+# The library's version. Its first number is the ABI: libdgm.so.1.0.0 has the SONAME
+# libdgm.so.1, and a change that breaks callers built against it bumps that number
 # (docs/design.md, "Public API"). DGM_VERSION in include/dgm.h says the same.
-VERSION := 0.1.0
+VERSION := 1.0.0
 SONAME  := libdgm.so.$(firstword $(subst ., ,$(VERSION)))
 
 CFLAGS  ?= -O2 -march=native -g
@@ -100,7 +100,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdgm.a
 # Man pages: dgm(1) and dgm-CMD(1) for each command, generated from the --help text by
 # help2man (Debian's help2man), so that they say what the program does. help2man runs
 # `PROG --help` and `PROG --version`; each command gets a two-line wrapper for that.
-MAN_CMDS := train sample eval loglik kl classify mutations encode reconstruct interpolate info report
+MAN_CMDS := train sample eval loglik kl classify mutations encode reconstruct interpolate info report assess couplings
 # dgm train has one option table per model family: the protein and tractable trainers get
 # pages of their own (dgm-train-protein, dgm-train-tractable).
 MAN_ARGS_train-protein   := train --model seqvae

@@ -30,7 +30,7 @@ typedef struct cli_common {
 /* An old option name still accepted, with a note on stderr, until the release below
  * (docs/cli.md lists them). */
 #define CLI_ALIAS(old, new) {old, OPT_ALIAS, NULL, new, "", 1, 0}
-#define CLI_ALIAS_UNTIL "0.3"
+#define CLI_ALIAS_UNTIL "1.1"
 
 /* Appended to each command's table. */
 #define CLI_COMMON_OPTS(c) \

@@ -172,9 +172,10 @@ int cmd_assess(int argc, char **argv)
         {"--figures", OPT_STR, &figures, "DIR", "write PNG figures into DIR", 1, 0},
         {"--report", OPT_STR, &report, "FILE", "write a self-contained HTML report", 1, 0},
         {"--score-with", OPT_STR, &score_with, "MODELS", "comma-separated model files: mean log-likelihood of each set", 1, 0},
-        {"--k", OPT_INT, &ll_k, "K", "importance samples of --score-with latent-variable models", 1, 100000},
+        {"--importance-samples", OPT_INT, &ll_k, "K", "importance samples of --score-with latent-variable models", 1, 100000},
         {"--features", OPT_STR, &features, "MODEL", "vectors: a model with an encoder; its posterior means are the feature space", 1, 0},
         CLI_COMMON_OPTS(&c),
+        CLI_ALIAS("--k", "--importance-samples"),
     };
     const char *pos[MAX_SETS + 1];
     int npos, rc = cli_parse(CMD, "REFERENCE SAMPLES [SAMPLES...] [options]",

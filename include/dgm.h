@@ -31,7 +31,7 @@ extern "C" {
 
 /* The library's version, VERSION in the Makefile: the shared library is libdgm.so.VERSION
  * with the SONAME libdgm.so.MAJOR (docs/design.md, "Public API"). */
-#define DGM_VERSION "0.1.0"
+#define DGM_VERSION "1.0.0"
 
 /* DGM_API marks each function libdgm.so exports. The library is compiled with
  * -fvisibility=hidden, so nothing else leaves it: not its static helpers, not the dgm__
