@@ -192,12 +192,12 @@ int cmd_assess(int argc, char **argv)
         errno = 0;
         frac = strtod(split, &end);
         if (end == split || *end || !(frac > 0 && frac < 1))
-            return cli_fail(CMD, "--split: '%s' is not a fraction in (0, 1)", split);
+            return cli_usage(CMD, "--split: '%s' is not a fraction in (0, 1)", split);
         if (heldout)
-            return cli_fail(CMD, "--split and --heldout exclude each other");
+            return cli_usage(CMD, "--split and --heldout exclude each other");
     }
     if (strcmp(rule, "deepseq") && strcmp(rule, "plmc") && strcmp(rule, "none"))
-        return cli_fail(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
+        return cli_usage(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
     cli_common_apply(&c);
     cfg.theta = theta;
     cfg.rule = strcmp(rule, "plmc") ? DGM_SEQW_DEEPSEQ : DGM_SEQW_PLMC;

@@ -41,7 +41,7 @@ int cmd_sample(int argc, char **argv)
         return cli_fail_err("sample", &err);
     if (!strcmp(dgm_model_type(m), "potts")) { /* Gibbs chains (cli/potts_cmds.c) */
         int rc_p = thin == 0 || chains == 0
-                      ? cli_fail("sample", "--thin and --chains must be at least 1")
+                      ? cli_usage("sample", "--thin and --chains must be at least 1")
                       : cli_potts_sample(m, out, (size_t)n, (uint64_t)c.seed, burn_in, thin,
                                          chains, c.json);
         dgm_model_free(m);
@@ -49,7 +49,7 @@ int cmd_sample(int argc, char **argv)
     }
     if (burn_in >= 0 || thin >= 0 || chains >= 0) {
         dgm_model_free(m);
-        return cli_fail("sample", "--burn-in, --thin and --chains are for Potts models");
+        return cli_usage("sample", "--burn-in, --thin and --chains are for Potts models");
     }
     int prc = cli_apply_precision("sample", m, pos[0], prec);
     if (prc) {

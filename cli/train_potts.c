@@ -66,19 +66,19 @@ int cli_train_potts(int argc, char **argv)
         return r == 1 ? 0 : 2;
     cli_common_apply(&c);
     if (strcmp(model, "potts"))
-        return cli_fail(CMD, "--model: '%s' is not potts", model);
+        return cli_usage(CMD, "--model: '%s' is not potts", model);
     if (!data)
-        return cli_fail(CMD, "--data: an alignment is required");
+        return cli_usage(CMD, "--data: an alignment is required");
     if (!(cfg.lambda_h >= 0) || !isfinite(cfg.lambda_h))
-        return cli_fail(CMD, "--lambda-h: %g must be finite and >= 0", cfg.lambda_h);
+        return cli_usage(CMD, "--lambda-h: %g must be finite and >= 0", cfg.lambda_h);
     if (!(cfg.lambda_j >= 0) || !isfinite(cfg.lambda_j))
-        return cli_fail(CMD, "--lambda-j: %g must be finite and >= 0", cfg.lambda_j);
+        return cli_usage(CMD, "--lambda-j: %g must be finite and >= 0", cfg.lambda_j);
     if (cfg.max_iter < 1 || cfg.max_iter > 2147483647L)
-        return cli_fail(CMD, "--max-iter: %ld must be at least 1", cfg.max_iter);
+        return cli_usage(CMD, "--max-iter: %ld must be at least 1", cfg.max_iter);
     if (strcmp(gaps, "ignore") && strcmp(gaps, "state"))
-        return cli_fail(CMD, "--gaps: '%s' is not ignore or state", gaps);
+        return cli_usage(CMD, "--gaps: '%s' is not ignore or state", gaps);
     if (strcmp(rule, "plmc") && strcmp(rule, "deepseq") && strcmp(rule, "none"))
-        return cli_fail(CMD, "--weights: '%s' is not plmc, deepseq or none", rule);
+        return cli_usage(CMD, "--weights: '%s' is not plmc, deepseq or none", rule);
     cfg.ignore_gaps = !strcmp(gaps, "ignore");
     cfg.weights = rule;
     dgm_err err = {0};

@@ -116,4 +116,7 @@ has "protein training states its size" "$tmp/perr" '^dgm train: seqvae \(bayesia
 lacks "no note when --steps is given" "$tmp/perr" 'note: the default run'
 timeout 3 "$dgm" train --data "$tmp/tiny.a2m" --encoder-hidden 8 --decoder-hidden 8 --latent 2 -o "$tmp/p2.safetensors" >/dev/null 2>"$tmp/perr2"
 has "the default protein run says it takes minutes" "$tmp/perr2" 'note: the default run .*10000 steps.*--steps or --time-limit'
+# usage errors of the commands that came with the Potts model and dgm assess exit 2 too
+exits "train --model potts --max-iter 0 exits 2" 2 "$dgm" train --model potts --data "$tmp/tiny.a2m" --max-iter 0
+exits "assess --split 1.5 exits 2" 2 "$dgm" assess "$tmp/tiny.a2m" "$tmp/tiny.a2m" --split 1.5
 exit 0
