@@ -68,18 +68,26 @@ static double energy1(const dgm__potts *p, const uint8_t *x)
     return e;
 }
 
-dgm_status dgm_potts_energy(double *E, const dgm_model *m, const uint8_t *seq, size_t n,
-                            dgm_err *err)
+/* out[k] = f(sequence k) for n checked sequences, threaded once n L^2 passes min_work. */
+static dgm_status each_seq(double *out, const dgm_model *m, const uint8_t *seq, size_t n,
+                           double (*f)(const dgm__potts *, const uint8_t *), size_t min_work,
+                           dgm_err *err)
 {
     dgm_status s = is_potts(m, err);
     if (s || (s = check_seqs(POT(m), seq, n, err)))
         return s;
     const dgm__potts *p = POT(m);
     long nl = (long)n;
-#pragma omp parallel for schedule(static) if (n * p->L * p->L > 1000000)
+#pragma omp parallel for schedule(static) if (n * p->L * p->L > min_work)
     for (long k = 0; k < nl; k++)
-        E[k] = energy1(p, seq + (size_t)k * p->L);
+        out[k] = f(p, seq + (size_t)k * p->L);
     return DGM_OK;
+}
+
+dgm_status dgm_potts_energy(double *E, const dgm_model *m, const uint8_t *seq, size_t n,
+                            dgm_err *err)
+{
+    return each_seq(E, m, seq, n, energy1, 1000000, err);
 }
 
 /* J_ij(a, b) for any i != j. */
@@ -116,15 +124,7 @@ static double pll1(const dgm__potts *p, const uint8_t *x)
 dgm_status dgm_potts_pll(double *pll, const dgm_model *m, const uint8_t *seq, size_t n,
                          dgm_err *err)
 {
-    dgm_status s = is_potts(m, err);
-    if (s || (s = check_seqs(POT(m), seq, n, err)))
-        return s;
-    const dgm__potts *p = POT(m);
-    long nl = (long)n;
-#pragma omp parallel for schedule(static) if (n * p->L * p->L > 100000)
-    for (long k = 0; k < nl; k++)
-        pll[k] = pll1(p, seq + (size_t)k * p->L);
-    return DGM_OK;
+    return each_seq(pll, m, seq, n, pll1, 100000, err);
 }
 
 dgm_status dgm_potts_params(const dgm_model *m, size_t *L, const float **h, const float **J,
