@@ -61,6 +61,11 @@ int cli_print_json(cJSON *obj);
 /* "1500,1500" into out (at most max sizes, each 1..maxv): the count, or -1 when the list
  * is malformed; "" gives 0. */
 int cli_parse_sizes(size_t *out, int max, const char *s, long maxv);
+/* The training sequence weights of a by rule ("none": all 1; "plmc" or "deepseq": within
+ * identity 1 - theta, dgm_alignment_weights) into a new array *w (free()) and their sum
+ * *neff. Returns 0, or prints the error and returns 1. */
+int cli_seq_weights(const char *cmd, const dgm_alignment *a, const char *rule, double theta,
+                    double **w, double *neff);
 /* Levenshtein distance between a[0..la) and b, for "did you mean" (99 past 62 chars). */
 size_t cli_edit_distance(const char *a, size_t la, const char *b);
 /* 1 if stderr is a terminal (progress bars), 0 otherwise. */

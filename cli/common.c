@@ -64,6 +64,24 @@ int cli_print_json(cJSON *obj)
 
 int cli_isatty_err(void) { return isatty(STDERR_FILENO); }
 
+int cli_seq_weights(const char *cmd, const dgm_alignment *a, const char *rule, double theta,
+                    double **w, double *neff)
+{
+    dgm_err err = {0};
+    *neff = (double)a->n;
+    if (!(*w = dgm_malloc_array(a->n, sizeof **w)))
+        return cli_fail(cmd, "out of memory");
+    if (!strcmp(rule, "none")) {
+        for (size_t i = 0; i < a->n; i++)
+            (*w)[i] = 1.0;
+        return 0;
+    }
+    if (dgm_alignment_weights(*w, neff, a, theta, strcmp(rule, "plmc") ? DGM_SEQW_DEEPSEQ
+                                                                       : DGM_SEQW_PLMC, &err))
+        return cli_fail_err(cmd, &err);
+    return 0;
+}
+
 int cli_parse_sizes(size_t *out, int max, const char *s, long maxv)
 {
     int n = 0;

@@ -93,14 +93,8 @@ int cli_train_potts(int argc, char **argv)
         dgm_alignment_free(&a);
         return rc;
     }
-    double *w = dgm_malloc_array(a.n, sizeof *w), neff = (double)a.n;
-    int rc = !w ? cli_fail(CMD, "out of memory") : 0;
-    for (size_t i = 0; !rc && !strcmp(rule, "none") && i < a.n; i++)
-        w[i] = 1.0;
-    if (!rc && strcmp(rule, "none") &&
-        dgm_alignment_weights(w, &neff, &a, theta, strcmp(rule, "plmc") ? DGM_SEQW_DEEPSEQ
-                                                                         : DGM_SEQW_PLMC, &err))
-        rc = cli_fail_err(CMD, &err);
+    double *w, neff;
+    int rc = cli_seq_weights(CMD, &a, rule, theta, &w, &neff);
     size_t Lr = 0;
     for (size_t l = 0; l < a.L; l++)
         Lr += a.pos[l] >= 0;

@@ -82,13 +82,8 @@ int cli_train_protein(int argc, char **argv)
     double t0 = cli_now();
     if (dgm_alignment_read(&a, data, &acfg, &err))
         return cli_fail_err(CMD, &err);
-    double *w = dgm_malloc_array(a.n, sizeof *w), neff = (double)a.n;
-    int rc = !w ? cli_fail(CMD, "out of memory") : 0;
-    for (size_t i = 0; !rc && !strcmp(rule, "none") && i < a.n; i++)
-        w[i] = 1.0;
-    if (!rc && strcmp(rule, "none") && dgm_alignment_weights(w, &neff, &a, theta, strcmp(rule, "plmc")
-                                                             ? DGM_SEQW_DEEPSEQ : DGM_SEQW_PLMC, &err))
-        rc = cli_fail_err(CMD, &err);
+    double *w, neff;
+    int rc = cli_seq_weights(CMD, &a, rule, theta, &w, &neff);
     double t_w = cli_now() - t0;
     if (!rc)
         fprintf(stderr, "%s: %zu of %zu sequences kept (%zu with letters outside the alphabet, %zu "
