@@ -94,10 +94,19 @@ dgm_status dgm_data_detect(dgm_data_format *fmt, const char *path, dgm_err *err)
     if (gz)
         n = peek_gzip(b, sizeof b, path); /* what is inside decides; a damaged stream is
                                            * the IDX reader's to report */
+    /* blanks and, as the FASTA reader does, ';' comment lines may come first */
     long i = 0;
-    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
-        i++;
-    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0)) {
+    int comment = 0;
+    for (; i < n; i++) {
+        if (b[i] == '\n')
+            comment = 0;
+        else if (!comment && b[i] == ';')
+            comment = 1;
+        else if (!comment && (b[i] == 0 || !strchr(" \t\r\v\f", b[i])))
+            break;
+    }
+    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0) ||
+        (aln_name && i == n && comment)) {
         *fmt = DGM_FORMAT_ALIGNMENT;
         return DGM_OK;
     }
