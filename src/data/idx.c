@@ -93,6 +93,9 @@ static dgm_status read_header(idx_array *a, gzFile g, const char *path, dgm_err 
     }
     if (a->dims[0] == 0)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: the IDX file holds zero items", path);
+    for (int i = 1; i < a->ndim; i++)
+        if (a->dims[i] == 0) /* n items of nothing: a data set with d = 0 */
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: IDX dimension %d has size 0", path, i + 1);
     return DGM_OK;
 }
 
