@@ -249,6 +249,19 @@ dgm_status dgm__model_finish_load(dgm_model **out, dgm_model *m, const cJSON *co
     return DGM_OK;
 }
 
+size_t dgm__st_total(const dgm_st_file *f)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < dgm_st_count(f); i++) {
+        const dgm_st_tensor *t = dgm_st_get(f, i);
+        size_t n = 1;
+        for (int k = 0; k < t->ndim; k++)
+            n *= t->shape[k]; /* the reader checked that every tensor fits in the file */
+        total += n;
+    }
+    return total;
+}
+
 const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,
                             const char *path, dgm_err *err)
 {
