@@ -305,6 +305,11 @@ dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
     for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
         if (!strcmp(loaders[i].type, type->valuestring)) {
             s = loaders[i].load(out, f, config, path, err);
+            if (s && err && !strstr(err->msg, path)) { /* a shape check deep in a family */
+                char why[sizeof err->msg];
+                snprintf(why, sizeof why, "%s", err->msg);
+                dgm_errf(err, s, "%s: damaged model: %s", path, why);
+            }
             const char *st = dgm_st_meta(f, "dgm.train_state");
             if (!s && st)
                 s = dgm_model_set_train_state(*out, st, err);

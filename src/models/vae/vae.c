@@ -282,11 +282,8 @@ dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: the VAE config describes more "
                         "parameters than the file holds (%zu values)", path, dgm__st_total(f));
     dgm_model *m;
-    if ((s = vae_build(&m, &c, err))) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err ? err->msg : "");
-        return dgm_errf(err, s, "%s: damaged model: %s", path, why);
-    }
+    if ((s = vae_build(&m, &c, err)))
+        return s; /* dgm_model_load puts the path in front */
     free(m->log_prior);
     m->log_prior = NULL;
     if ((s = dgm__model_read_common(m, config, path, err))) {
