@@ -24,16 +24,19 @@ static const char *peek(int argc, char **argv, const char *opt)
     return NULL;
 }
 
-/* 1 if path's first bytes say FASTA/A2M or Stockholm. */
-static int looks_like_alignment(const char *path)
+/* 1 if --data names a file (not a data set name such as fashion-mnist:test). */
+static int is_path(const char *data)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    char buf[16] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    return n > 0 && (buf[0] == '>' || !strncmp(buf, "# STOCKHOLM", 11));
+    size_t n = strlen("fashion-mnist");
+    return strncmp(data, "fashion-mnist", n) || (data[n] && data[n] != ':');
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
 }
 
 static int delegate(int (*fn)(int, char **), const char *what, int argc, char **argv)
@@ -64,7 +67,13 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_protein, type, argc, argv);
     }
     if (!model || !strcmp(model, "vae") || !strcmp(model, "cvae")) {
-        if (data && looks_like_alignment(data))
+        /* the data decides the trainer, so a file that is no data of any kind is reported
+         * now, before a trainer's option table can object to options meant for another */
+        dgm_data_format fmt = DGM_FORMAT_CSV;
+        dgm_err err = {0};
+        if (data && is_path(data) && !wants_help(argc, argv) && dgm_data_detect(&fmt, data, &err))
+            return cli_fail_err("train", &err);
+        if (data && is_path(data) && fmt == DGM_FORMAT_ALIGNMENT)
             return delegate(cli_train_protein, "protein-family", argc, argv);
         return cli_train_vae(argc, argv);
     }

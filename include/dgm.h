@@ -299,6 +299,20 @@ DGM_API dgm_status dgm_data_load(dgm_dataset *out, const char *spec, const char 
 DGM_API dgm_status dgm_data_load_8bit(dgm_dataset *out, const char *spec, const char *labels,
                                       dgm_err *err);
 DGM_API void       dgm_data_free(dgm_dataset *d);
+/* The format dgm_data_load reads the file at path as, from its first bytes (looked at
+ * inside gzip for a gzip file): '>' or "# STOCKHOLM" (after blanks) -> ALIGNMENT; other
+ * gzip or two zero bytes -> IDX; "\x93NUMPY" -> NPY; other text -> CSV (docs/formats.md,
+ * "Format detection"). Errors name the file: unreadable (DGM_ERR_IO), empty, binary of no
+ * known format, or named as an alignment (.a2m, .fasta, .sto, ... with or without .gz) but
+ * empty or without a '>' / "# STOCKHOLM" header (DGM_ERR_FORMAT). The name never selects a
+ * format otherwise. */
+typedef enum {
+    DGM_FORMAT_IDX = 0,
+    DGM_FORMAT_NPY,
+    DGM_FORMAT_CSV,
+    DGM_FORMAT_ALIGNMENT   /* FASTA/A2M or Stockholm */
+} dgm_data_format;
+DGM_API dgm_status dgm_data_detect(dgm_data_format *fmt, const char *path, dgm_err *err);
 /* Copies rows idx[0..n) of src into out (a new data set owning its memory, in src's form). */
 DGM_API dgm_status dgm_data_subset(dgm_dataset *out, const dgm_dataset *src, const size_t *idx,
                                    size_t n, dgm_err *err);

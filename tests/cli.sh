@@ -158,6 +158,14 @@ expect_error "non-numeric value" "not a number" "$dgm" eval "$tmp/m.safetensors"
 printf '1,2,3\n4,5,6\n' > "$tmp/small.csv"
 expect_error "image size that does not fit the model" "model" "$dgm" eval "$tmp/m.safetensors" --data "$tmp/small.csv"
 expect_error "unknown command" "unknown command" "$dgm" frobnicate
+# an empty or header-less alignment is reported as such, naming the file, before any
+# trainer's options are parsed (it used to fall into the image VAE's: "unknown option '--steps'")
+: >"$tmp/empty.a2m"; printf 'MKVLA\nMKVLA\n' >"$tmp/nohdr.a2m"
+expect_error "empty .a2m named as such" "empty.a2m: empty file: no alignment" "$dgm" train --data "$tmp/empty.a2m" --model vae --steps 5 -o "$tmp/x.safetensors"
+expect_error "header-less .a2m named as such" "nohdr.a2m:1:1: not an alignment" "$dgm" train --data "$tmp/nohdr.a2m" --model vae --steps 5 -o "$tmp/x.safetensors"
+expect_error "empty .a2m, image options" "empty.a2m: empty file" "$dgm" train --data "$tmp/empty.a2m" --epochs 2 --hidden 8
+printf '# STOCKHOLM 1.0\nF MKV\nr MKV\n\nF LA\nr LA\n' >"$tmp/open.sto"
+expect_error "Stockholm without '//'" "open.sto:6:1: truncated Stockholm alignment: no closing '//' line; the last line read is 'r LA'" "$dgm" train --data "$tmp/open.sto" --model vae --steps 5 -o "$tmp/x.safetensors"
 # --- plmc's reweighting, end to end: Neff must be the sum of plmc's own DHFR weights
 plmc="${DGM_SHARED_DATA:-../shared/data}/protein/plmc"
 if [ -f "$plmc/DHFR.a2m" ] && [ -f "$plmc/DHFR_weights_raw.txt" ]; then

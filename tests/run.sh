@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test binary in $1/tests, the CLI tests (tests/cli.sh), the library's API
-# tests (tests/api.sh) and the layer check (tests/layers.sh), sums their "N passed,
+# tests (tests/api.sh), the layer check (tests/layers.sh), the size limits (tests/limits.sh)
+# and the kill-anywhere test (tests/kill.sh), sums their "N passed,
 # N failed" lines and "ok" / "not ok" lines, and exits non-zero if anything failed or a
 # binary crashed.
 build=${1:-build}
@@ -24,7 +25,7 @@ for t in "$build"/tests/test_*; do
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
 done
-for script in tests/cli.sh tests/cli_ux.sh tests/cli_potts.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh tests/assess.sh tests/html.sh; do
+for script in tests/cli.sh tests/cli_ux.sh tests/cli_potts.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh tests/assess.sh tests/html.sh tests/limits.sh tests/kill.sh; do
     [ -f "$script" ] || continue
     out=$(sh "$script" "$build" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -vE '^ok ' | grep -v '^skip '

@@ -166,6 +166,12 @@ static void test_errors(void)
     expect_error("focusx.fa", ">F\nMKXLA\n>r\nMKVLA\n", 2, 3, "outside the alphabet");
     expect_error("ragged.sto", "# STOCKHOLM 1.0\nF MKVLA\nr MKVL\n//\n", 3, 7, "ragged");
     expect_error("nohdr.fa", "MKVLA\n", 1, 1, "before the first");
+    /* a Stockholm file cut off before its "//": at a block boundary nothing else is wrong */
+    expect_error("open.sto", "# STOCKHOLM 1.0\nF MKV\nr MKV\n\nF LA\nr LA\n", 6, 1,
+                 "no closing '//' line; the last line read is 'r LA'");
+    expect_error("cut.sto", "# STOCKHOLM 1.0\nF MKV\nr MKV\n\n", 3, 1,
+                 "no closing '//' line; the last line read is 'r MKV'");
+    expect_error("hdronly.sto", "# STOCKHOLM 1.0\n", 1, 1, "no closing '//'");
     dgm_alignment a;
     dgm_err err = {0};
     CHECK(dgm_alignment_read(&a, "/nonexistent/x.a2m", NULL, &err) == DGM_ERR_IO);

@@ -476,6 +476,33 @@ static void test_detection(void)
     EXPECT_FAIL("fashion-mnist:valid", NULL, DGM_ERR_ARG, "fashion-mnist:valid");
 }
 
+/* dgm_data_detect: a gzip file is judged by what it holds; a file named as an alignment
+ * but empty or header-less is an error naming it, not a CSV. */
+static void test_detect(void)
+{
+    const char *gz = tp("seqs.a2m.gz"), *empty = tp("empty.a2m"), *bare = tp("bare.fasta");
+    gzFile g = gzopen(gz, "wb");
+    CHECK(g && gzputs(g, ">s1\nACDE\n>s2\nACDF\n") > 0 && gzclose(g) == Z_OK);
+    write_text(empty, "");
+    write_text(bare, "\nACDE\nACDF\n");
+    dgm_data_format fmt = DGM_FORMAT_CSV;
+    dgm_err err = {0};
+    CHECK_EQ_INT(dgm_data_detect(&fmt, gz, &err), DGM_OK);
+    CHECK_EQ_INT(fmt, DGM_FORMAT_ALIGNMENT);
+    CHECK_EQ_INT(dgm_data_detect(&fmt, empty, &err), DGM_ERR_FORMAT);
+    CHECK_MSG(strstr(err.msg, empty) && strstr(err.msg, "empty file: no alignment"), "%s", err.msg);
+    CHECK_EQ_INT(dgm_data_detect(&fmt, bare, &err), DGM_ERR_FORMAT);
+    CHECK_MSG(strstr(err.msg, bare) && strstr(err.msg, ":2:1: not an alignment") &&
+              strstr(err.msg, "'ACDE'"), "%s", err.msg);
+    EXPECT_FAIL(bare, NULL, DGM_ERR_FORMAT, bare, "not an alignment");
+    write_text(bare, "1,2\n3,4\n"); /* numbers in a file named as an alignment: refused */
+    CHECK_EQ_INT(dgm_data_detect(&fmt, bare, &err), DGM_ERR_FORMAT);
+    const char *csv = tp("plain.csv"); /* the same numbers under another name: a CSV */
+    write_text(csv, "1,2\n3,4\n");
+    CHECK_EQ_INT(dgm_data_detect(&fmt, csv, &err), DGM_OK);
+    CHECK_EQ_INT(fmt, DGM_FORMAT_CSV);
+}
+
 // ----------------------------------------------------------------------- Fashion-MNIST
 
 static void test_fmnist_env(void)
@@ -826,6 +853,7 @@ int main(void)
         TEST_SKIP(test_npy_numpy, "no numpy in /usr/bin/python3");
     TEST_RUN(test_labels);
     TEST_RUN(test_detection);
+    TEST_RUN(test_detect);
     TEST_RUN(test_fmnist_env);
     if (fmnist_present())
         TEST_RUN(test_fmnist);

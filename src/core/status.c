@@ -13,6 +13,12 @@ dgm_status dgm_errf(dgm_err *err, dgm_status code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* one line whatever a file put in it: messages quote names and text read from
+         * files (a JSON string, a header), and a newline or escape there would break
+         * "one line naming the file and the problem" and could rewrite the terminal */
+        for (char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         err->code = code;
     }
     return code;

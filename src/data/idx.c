@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* Headers claiming more bytes than this are damaged: the largest IDX sets are far smaller,
@@ -92,6 +93,9 @@ static dgm_status read_header(idx_array *a, gzFile g, const char *path, dgm_err 
     }
     if (a->dims[0] == 0)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: the IDX file holds zero items", path);
+    for (int i = 1; i < a->ndim; i++)
+        if (a->dims[i] == 0) /* n items of nothing: a data set with d = 0 */
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: IDX dimension %d has size 0", path, i + 1);
     return DGM_OK;
 }
 
@@ -132,6 +136,28 @@ static dgm_status read_data(idx_array *a, gzFile g, const char *path, dgm_err *e
     return DGM_OK;
 }
 
+/* Refuses, before anything is allocated, a header that promises more data than the file
+ * can hold: a plain file holds its size less the header; a gzip stream at most 1032 bytes
+ * for each compressed byte (deflate's largest ratio, zlib's FAQ and RFC 1951's length-258
+ * copies), so a damaged or hostile header costs no memory. */
+static dgm_status check_size(const idx_array *a, gzFile g, const char *path, dgm_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return DGM_OK; /* a pipe or device: read_data's growth still bounds the memory */
+    size_t file = (size_t)st.st_size, header = 4 + 4 * (size_t)a->ndim, cap;
+    if (gzdirect(g)) {
+        if (file - header >= a->count)
+            return DGM_OK;
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: truncated: the header promises %zu data "
+                        "bytes, the file holds %zu", path, a->count, file - header);
+    }
+    if (!dgm_size_mul(&cap, file, 1032) || cap >= a->count)
+        return DGM_OK;
+    return dgm_errf(err, DGM_ERR_FORMAT, "%s: truncated: the header promises %zu data bytes, "
+                    "more than %zu compressed bytes can hold", path, a->count, file);
+}
+
 static dgm_status idx_read(idx_array *a, const char *path, dgm_err *err)
 {
     memset(a, 0, sizeof *a);
@@ -142,6 +168,8 @@ static dgm_status idx_read(idx_array *a, const char *path, dgm_err *err)
                         "%s: %s", path, errno ? strerror(errno) : "out of memory");
     gzbuffer(g, 1u << 18);
     dgm_status s = read_header(a, g, path, err);
+    if (!s)
+        s = check_size(a, g, path, err);
     if (!s)
         s = read_data(a, g, path, err);
     gzclose(g);

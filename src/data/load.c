@@ -1,9 +1,11 @@
 /* dgm_data_load: data set names (Fashion-MNIST), format detection from file contents,
  * and pairing of examples with labels. docs/formats.md lists the rules.
- * Detection looks at the first bytes, never at the file name: gzip magic (1f 8b) -> IDX
- * inside; two zero bytes -> IDX; "\x93NUMPY" -> NPY; first non-blank character '>' ->
- * FASTA/A2M; "# STOCKHOLM" -> Stockholm; other text is read as CSV, and
- * a binary file of none of these formats is an error.
+ * Detection (dgm_data_detect) looks at the first bytes, inside gzip for gzip files: first
+ * non-blank character '>' -> FASTA/A2M; "# STOCKHOLM" -> Stockholm; other gzip -> IDX
+ * inside; two zero bytes -> IDX; "\x93NUMPY" -> NPY; other text is read as CSV, and a
+ * binary file of none of these formats is an error. The name never picks a format, but a
+ * file named as an alignment (.a2m, .fasta, .sto, ...) that is empty or has no header is
+ * an error saying so, not a CSV to misparse.
  * Reference for Fashion-MNIST: Xiao, Rasul, Vollgraf (2017), arXiv:1708.07747, file names
  * and class names as in github.com/zalandoresearch/fashion-mnist.
  * Left out: downloads (the data must be installed: Debian package dataset-fashion-mnist). */
@@ -13,7 +15,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define FMNIST_INSTALL "install the Debian package dataset-fashion-mnist (apt-get install " \
@@ -48,30 +52,90 @@ static long peek(unsigned char *buf, size_t cap, const char *path)
 
 // -------------------------------------------------------------------------- detection
 
-typedef enum { FMT_IDX, FMT_NPY, FMT_CSV, FMT_ALIGNMENT } data_format;
+/* 1 if the name ends like an alignment file: .a2m .a3m .fa .fas .fasta .faa .afa .sto .stk
+ * .sth, optionally followed by .gz. The name never picks a format; it only lets a file
+ * that was meant as an alignment but is empty or has no header be reported as such,
+ * instead of being read as a CSV or an image set. */
+static int named_alignment(const char *path)
+{
+    static const char *const ext[] = {".a2m", ".a3m", ".fa", ".fas", ".fasta", ".faa", ".afa",
+                                      ".sto", ".stk", ".sth", NULL};
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t n = strlen(base);
+    if (n > 3 && !strcmp(base + n - 3, ".gz"))
+        n -= 3;
+    for (int i = 0; ext[i]; i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && !strncasecmp(base + n - e, ext[i], e))
+            return 1;
+    }
+    return 0;
+}
 
-static dgm_status detect(data_format *fmt, const char *path, dgm_err *err)
+/* Up to cap leading bytes of a gzip file's decompressed contents; -1 if unreadable. */
+static long peek_gzip(unsigned char *buf, size_t cap, const char *path)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return -1;
+    int r = gzread(g, buf, (unsigned)cap);
+    gzclose(g);
+    return r < 0 ? 0 : r;
+}
+
+dgm_status dgm_data_detect(dgm_data_format *fmt, const char *path, dgm_err *err)
 {
     unsigned char b[256];
     errno = 0;
     long n = peek(b, sizeof b, path);
     if (n < 0)
         return dgm_errf(err, DGM_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    int aln_name = named_alignment(path), gz = n >= 2 && b[0] == 0x1f && b[1] == 0x8b;
+    if (gz)
+        n = peek_gzip(b, sizeof b, path); /* what is inside decides; a damaged stream is
+                                           * the IDX reader's to report */
+    /* blanks and, as the FASTA reader does, ';' comment lines may come first */
+    long i = 0;
+    int comment = 0;
+    for (; i < n; i++) {
+        if (b[i] == '\n')
+            comment = 0;
+        else if (!comment && b[i] == ';')
+            comment = 1;
+        else if (!comment && (b[i] == 0 || !strchr(" \t\r\v\f", b[i])))
+            break;
+    }
+    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0) ||
+        (aln_name && i == n && comment)) {
+        *fmt = DGM_FORMAT_ALIGNMENT;
+        return DGM_OK;
+    }
+    if (aln_name && i == n)
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: empty file: no alignment (FASTA/A2M starts "
+                        "with a '>' header line, Stockholm with '# STOCKHOLM 1.0')", path);
+    if (aln_name) {
+        long e = i;
+        while (e < n && e - i < 40 && b[e] >= 0x20 && b[e] != 0x7f)
+            e++;
+        long line = 1;
+        for (long j = 0; j < i; j++)
+            line += b[j] == '\n';
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s:%ld:1: not an alignment: no '>' header line "
+                        "(FASTA/A2M) or '# STOCKHOLM 1.0' (Stockholm) before '%.*s'", path,
+                        line, (int)(e - i), (const char *)b + i);
+    }
+    if (gz) {
+        *fmt = DGM_FORMAT_IDX;
+        return DGM_OK;
+    }
     if (n == 0)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: empty file", path);
-    if ((n >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (n >= 2 && b[0] == 0 && b[1] == 0)) {
-        *fmt = FMT_IDX;
+    if (n >= 2 && b[0] == 0 && b[1] == 0) {
+        *fmt = DGM_FORMAT_IDX;
         return DGM_OK;
     }
     if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0) {
-        *fmt = FMT_NPY;
-        return DGM_OK;
-    }
-    long i = 0;
-    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
-        i++;
-    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0)) {
-        *fmt = FMT_ALIGNMENT;
+        *fmt = DGM_FORMAT_NPY;
         return DGM_OK;
     }
     /* the text formats have no control bytes but tab, CR and LF: anything else is a binary
@@ -82,7 +146,7 @@ static dgm_status detect(data_format *fmt, const char *path, dgm_err *err)
                             "%02x %02x %02x %02x are no IDX magic (00 00 08 dims), gzip, NPY or "
                             "text", path, b[0], n > 1 ? b[1] : 0, n > 2 ? b[2] : 0,
                             n > 3 ? b[3] : 0);
-    *fmt = FMT_CSV;
+    *fmt = DGM_FORMAT_CSV;
     return DGM_OK;
 }
 
@@ -120,14 +184,14 @@ static dgm_status csv_labels(int32_t **y, size_t *n, const char *path, dgm_err *
 
 static dgm_status read_labels(int32_t **y, size_t *n, const char *path, dgm_err *err)
 {
-    data_format fmt;
-    dgm_status s = detect(&fmt, path, err);
+    dgm_data_format fmt;
+    dgm_status s = dgm_data_detect(&fmt, path, err);
     if (s)
         return s;
     switch (fmt) {
-    case FMT_IDX: return dgm__idx_load_labels(y, n, path, err);
-    case FMT_NPY: return dgm__npy_load_labels(y, n, path, err);
-    case FMT_CSV: return csv_labels(y, n, path, err);
+    case DGM_FORMAT_IDX: return dgm__idx_load_labels(y, n, path, err);
+    case DGM_FORMAT_NPY: return dgm__npy_load_labels(y, n, path, err);
+    case DGM_FORMAT_CSV: return csv_labels(y, n, path, err);
     default:
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: an alignment is not a label file", path);
     }
@@ -210,16 +274,16 @@ static dgm_status load_fmnist(dgm_dataset *out, const char *spec, const char *la
 static dgm_status load_path(dgm_dataset *out, const char *path, const char *labels,
                             int keep8, dgm_err *err)
 {
-    data_format fmt;
-    dgm_status s = detect(&fmt, path, err);
+    dgm_data_format fmt;
+    dgm_status s = dgm_data_detect(&fmt, path, err);
     if (s)
         return s;
     snprintf(out->source, sizeof out->source, "%s", path);
     switch (fmt) {
-    case FMT_IDX: s = dgm__idx_load(out, path, keep8, err); break;
-    case FMT_NPY: s = dgm__npy_load(out, path, keep8, err); break;
-    case FMT_CSV: s = dgm__csv_load(out, path, err); break;
-    case FMT_ALIGNMENT:
+    case DGM_FORMAT_IDX: s = dgm__idx_load(out, path, keep8, err); break;
+    case DGM_FORMAT_NPY: s = dgm__npy_load(out, path, keep8, err); break;
+    case DGM_FORMAT_CSV: s = dgm__csv_load(out, path, err); break;
+    case DGM_FORMAT_ALIGNMENT:
         s = dgm__alignment_load(out, path, err);
         if (!out->source[0])
             snprintf(out->source, sizeof out->source, "%s", path);
@@ -230,7 +294,7 @@ static dgm_status load_path(dgm_dataset *out, const char *path, const char *labe
     char beside[1024];
     if (labels)
         return attach_labels(out, labels, err);
-    if (fmt == FMT_IDX && labels_beside(beside, sizeof beside, path))
+    if (fmt == DGM_FORMAT_IDX && labels_beside(beside, sizeof beside, path))
         return attach_labels(out, beside, err);
     return DGM_OK;
 }

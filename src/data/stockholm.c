@@ -2,7 +2,8 @@
  * Format: https://sonnhammer.sbc.su.se/Stockholm.html and HMMER's user guide (section
  * "Stockholm, the recommended multiple sequence alignment format"): "# STOCKHOLM 1.0",
  * "name  aligned-text" lines in one or more blocks that continue each row, "#=GF/GS/GR/GC"
- * markup, "//" at the end. Left out: the markup itself (#=GC RF included: the focus
+ * markup, "//" at the end; a file without that "//" line is refused as truncated (a cut-off
+ * download would otherwise train on part of the family). Left out: the markup itself (#=GC RF included: the focus
  * columns come from the first sequence, as for A2M) and files holding several alignments
  * (only the first is read). */
 #include "data/alignment_raw.h"
@@ -15,9 +16,9 @@ dgm_status dgm__stockholm_parse(dgm__aln_raw *raw, const char *text, const char 
                                 dgm_err *err)
 {
     raw->stockholm = 1;
-    size_t line = 0, in_block = 0;
-    int header = 0;
-    const char *p = text;
+    size_t line = 0, in_block = 0, last_line = 0, last_n = 0;
+    int header = 0, closed = 0;
+    const char *p = text, *last = "";
     while (*p) {
         line++;
         const char *e = strchr(p, '\n');
@@ -34,11 +35,16 @@ dgm_status dgm__stockholm_parse(dgm__aln_raw *raw, const char *text, const char 
                 return dgm_errf(err, DGM_ERR_FORMAT, "%s:%zu:1: expected '# STOCKHOLM 1.0'",
                                 path, line);
             header = 1;
+            last = p, last_n = n, last_line = line;
             p = next;
             continue;
         }
-        if (n >= 2 && p[0] == '/' && p[1] == '/')
+        if (n >= 2 && p[0] == '/' && p[1] == '/') {
+            closed = 1;
             break;
+        }
+        if (n > 0)
+            last = p, last_n = n, last_line = line;
         if (n == 0) {
             in_block = 0;
             p = next;
@@ -79,6 +85,10 @@ dgm_status dgm__stockholm_parse(dgm__aln_raw *raw, const char *text, const char 
     }
     if (!header)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s:1:1: empty file: no alignment", path);
+    if (!closed)
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s:%zu:1: truncated Stockholm alignment: no closing "
+                        "'//' line; the last line read is '%.*s%s'", path, last_line,
+                        (int)(last_n > 60 ? 60 : last_n), last, last_n > 60 ? "..." : "");
     raw->n_lines = line;
     return DGM_OK;
 }

@@ -43,6 +43,12 @@ FILE *dgm_atomic_open(const char *path, char *tmp, size_t tmp_cap, dgm_err *err)
 
 dgm_status dgm_atomic_commit(FILE *f, const char *tmp, const char *path, dgm_err *err)
 {
+    /* For tests/kill.sh only: DGM_TEST_COMMIT_PAUSE_MS=N pauses here, with part of the
+     * data still in stdio's buffer, so that a SIGKILL can land while the temporary file is
+     * half written; what is written does not change. Unset, nothing happens. */
+    const char *pause = getenv("DGM_TEST_COMMIT_PAUSE_MS");
+    if (pause && atoi(pause) > 0 && atoi(pause) <= 1000)
+        usleep((useconds_t)atoi(pause) * 1000);
     /* fflush surfaces buffered write errors (disk full) before the rename makes them
      * visible as a truncated file; ferror catches earlier fwrite failures. */
     int bad = fflush(f) != 0 || ferror(f);

@@ -269,6 +269,19 @@ dgm_status dgm__model_finish_load(dgm_model **out, dgm_model *m, const cJSON *co
     return DGM_OK;
 }
 
+size_t dgm__st_total(const dgm_st_file *f)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < dgm_st_count(f); i++) {
+        const dgm_st_tensor *t = dgm_st_get(f, i);
+        size_t n = 1;
+        for (int k = 0; k < t->ndim; k++)
+            n *= t->shape[k]; /* the reader checked that every tensor fits in the file */
+        total += n;
+    }
+    return total;
+}
+
 const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,
                             const char *path, dgm_err *err)
 {
@@ -312,6 +325,11 @@ dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
     for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
         if (!strcmp(loaders[i].type, type->valuestring)) {
             s = loaders[i].load(out, f, config, path, err);
+            if (s && err && !strstr(err->msg, path)) { /* a shape check deep in a family */
+                char why[sizeof err->msg];
+                snprintf(why, sizeof why, "%s", err->msg);
+                dgm_errf(err, s, "%s: damaged model: %s", path, why);
+            }
             const char *st = dgm_st_meta(f, "dgm.train_state");
             if (!s && st)
                 s = dgm_model_set_train_state(*out, st, err);

@@ -119,6 +119,9 @@ dgm_status dgm__model_finish_load(dgm_model **out, dgm_model *m, const cJSON *co
                                   const char *path, dgm_err *err);
 
 /* Convenience for loaders: tensor `name` must exist with exactly `numel` floats. */
+/* Values in all of f's tensors: what a config's parameter count can be checked against
+ * before anything of that size is allocated. */
+size_t dgm__st_total(const dgm_st_file *f);
 const float *dgm__st_expect(const dgm_st_file *f, const char *name, size_t numel,
                             const char *path, dgm_err *err);
 

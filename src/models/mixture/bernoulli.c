@@ -265,7 +265,11 @@ dgm_status dgm__bernoulli_load(dgm_model **out, const dgm_st_file *f, const cJSO
     size_t K;
     if ((s = dgm__mix_read_K(&K, config, path, err)))
         return s;
-    size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1;
+    size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1, GK, GKD;
+    /* the shapes' values must be in the file before anything of their size is allocated */
+    if (!dgm_size_mul(&GK, G, K) || !dgm_size_mul(&GKD, GK, tmp.dim) || GKD > dgm__st_total(f))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: %zu components of dimension "
+                        "%zu need more values than the file holds", path, K, tmp.dim);
     dgm__bmm *b = dgm__bmm_alloc(G, K, tmp.dim);
     if (!b)
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);

@@ -394,6 +394,17 @@ dgm_status dgm__gmm_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
     if ((s = dgm__mix_read_K(&K, config, path, err)))
         return s;
     size_t G = tmp.n_classes > 0 ? (size_t)tmp.n_classes : 1;
+    /* the values the shapes call for must be in the file before anything is allocated: a
+     * damaged dim (10^9) would otherwise reserve gigabytes for a small file */
+    size_t GK, GKD, DD, GC = 0, total = dgm__st_total(f);
+    int ok = dgm_size_mul(&GK, G, K) && dgm_size_mul(&GKD, GK, tmp.dim) &&
+             dgm_size_mul(&DD, tmp.dim, tmp.dim);
+    if (ok)
+        ok = cov == DGM_COV_FULL ? dgm_size_mul(&GC, GK, DD) : cov == DGM_COV_TIED
+             ? dgm_size_mul(&GC, G, DD) : (GC = cov == DGM_COV_DIAG ? GKD : GK, 1);
+    if (!ok || GKD > total || GC > total) /* each alone: missing tensors get their own message */
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: %zu components of dimension "
+                        "%zu need more values than the file holds (%zu)", path, K, tmp.dim, total);
     dgm__gmm *g = dgm__gmm_alloc((dgm_cov_type)cov, G, K, tmp.dim);
     if (!g)
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu components of dimension "

@@ -7,6 +7,7 @@
  * init_params). */
 #include "models/mixture/mix_common.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,14 @@ static double jnum(const cJSON *o, const char *key, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+/* A count from the config: 0 unless an integer-valued number in 0..INT_MAX (a damaged
+ * 1e11 converted to int would be undefined behaviour). */
+static int jcount(const cJSON *o, const char *key)
+{
+    double v = jnum(o, key, 0);
+    return v >= 0 && v <= INT_MAX ? (int)v : 0;
+}
+
 dgm_status dgm__mix_read_K(size_t *K, const cJSON *config, const char *path, dgm_err *err)
 {
     double k = jnum(config, "n_components", -1);
@@ -88,8 +97,8 @@ void dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJSON
     o->reg_covar = jnum(config, "reg_covar", 0);
     o->min_prob = jnum(config, "min_prob", 0);
     o->tol = jnum(config, "tol", 0);
-    o->max_iter = (int)jnum(config, "max_iter", 0);
-    o->n_init = (int)jnum(config, "n_init", 0);
+    o->max_iter = jcount(config, "max_iter");
+    o->n_init = jcount(config, "n_init");
     const cJSON *init = cJSON_GetObjectItemCaseSensitive(config, "init");
     int i = cJSON_IsString(init) ? dgm_mixture_init_from_name(init->valuestring) : -1;
     o->init = i < 0 ? DGM_INIT_KMEANS : (dgm_mixture_init)i;
@@ -97,12 +106,13 @@ void dgm__mix_read_fit(dgm__fit_info *f, dgm__mix_opts *o, size_t G, const cJSON
     for (size_t g = 0; g < G; g++) {
         const cJSON *e = cJSON_IsArray(a) && cJSON_GetArraySize(a) == (int)G
                        ? cJSON_GetArrayItem(a, (int)g) : NULL;
-        f[g].n_iter = (int)jnum(e, "n_iter", 0);
+        f[g].n_iter = jcount(e, "n_iter");
         f[g].converged = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "converged"));
-        f[g].best_init = (int)jnum(e, "best_init", 0);
+        f[g].best_init = jcount(e, "best_init");
         f[g].lower_bound = jnum(e, "lower_bound", NAN);
         f[g].log_likelihood = jnum(e, "log_likelihood", NAN);
-        f[g].n = (size_t)jnum(e, "n_train", 0);
+        double n_train = jnum(e, "n_train", 0);
+        f[g].n = n_train >= 0 && n_train < 9007199254740992.0 ? (size_t)n_train : 0;
     }
 }
 

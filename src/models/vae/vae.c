@@ -221,6 +221,18 @@ static int json_size(const cJSON *c, const char *key, size_t *out)
     return 1;
 }
 
+/* *need += the weights and biases of an MLP of widths w[0..n]; 0 on overflow. */
+static int add_layers(size_t *need, const size_t *w, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t p;
+        if (!dgm_size_mul(&p, w[i], w[i + 1]) || p > SIZE_MAX - *need - w[i + 1])
+            return 0;
+        *need += p + w[i + 1];
+    }
+    return 1;
+}
+
 dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                          const char *path, dgm_err *err)
 {
@@ -257,9 +269,23 @@ dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
     else
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: unknown decoder '%s'", path, dec->valuestring);
     c.sigma_predicted = cJSON_IsString(sig) && !strcmp(sig->valuestring, "predicted");
+    /* the parameters the config describes must be in the file before they are allocated:
+     * a damaged config (D = 10^9) would otherwise reserve gigabytes for a small file */
+    size_t need, C = (size_t)c.n_classes, D = c.dim;
+    int gauss = c.likelihood == DGM_LIK_GAUSSIAN;
+    size_t ed[10] = {D + C}, dd[10] = {c.latent + C};
+    for (int i = 0; i < c.n_hidden; i++)
+        ed[i + 1] = c.hidden[i], dd[i + 1] = c.hidden[c.n_hidden - 1 - i];
+    ed[c.n_hidden + 1] = 2 * c.latent;
+    dd[c.n_hidden + 1] = gauss && c.sigma_predicted ? 2 * D : D;
+    need = gauss && !c.sigma_predicted ? D : 0; /* decoder_logvar */
+    int ok = add_layers(&need, ed, c.n_hidden + 1) && add_layers(&need, dd, c.n_hidden + 1);
+    if (!ok || need > dgm__st_total(f))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: the VAE config describes more "
+                        "parameters than the file holds (%zu values)", path, dgm__st_total(f));
     dgm_model *m;
     if ((s = vae_build(&m, &c, err)))
-        return s;
+        return s; /* dgm_model_load puts the path in front */
     free(m->log_prior);
     m->log_prior = NULL;
     if ((s = dgm__model_read_common(m, config, path, err))) {

@@ -1,0 +1,14 @@
+/* Stockholm alignments (src/data/stockholm.c, alignment.c); the checks are in aln.h. */
+#include "aln.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    dgm_set_threads(1);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_alignment_one(data, size, "family.sto");
+}
