@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_train_tractable(int argc, char **argv) __attribute__((weak));
 int cli_train_protein(int argc, char **argv) __attribute__((weak));
@@ -68,10 +69,12 @@ int cmd_train(int argc, char **argv)
     }
     if (!model || !strcmp(model, "vae") || !strcmp(model, "cvae")) {
         /* the data decides the trainer, so a file that is no data of any kind is reported
-         * now, before a trainer's option table can object to options meant for another */
+         * now, before a trainer's option table can object to options meant for another; a
+         * file that cannot be read is left to the trainer, which reports usage errors first */
         dgm_data_format fmt = DGM_FORMAT_CSV;
         dgm_err err = {0};
-        if (data && is_path(data) && !wants_help(argc, argv) && dgm_data_detect(&fmt, data, &err))
+        if (data && is_path(data) && !wants_help(argc, argv) && access(data, R_OK) == 0 &&
+            dgm_data_detect(&fmt, data, &err))
             return cli_fail_err("train", &err);
         if (data && is_path(data) && fmt == DGM_FORMAT_ALIGNMENT)
             return delegate(cli_train_protein, "protein-family", argc, argv);
