@@ -131,7 +131,14 @@ dgm_status dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_
                 return dgm_errf(err, DGM_ERR_ARG, "label %d is outside 0..%d", (int)y[i],
                                 m->n_classes - 1);
     }
-    return m->ops->sample(m, rng, out, y, n, mean, err);
+    dgm_status s = m->ops->sample(m, rng, out, y, n, mean, err);
+    /* finite weights can still overflow (a damaged or diverged file with weights near
+     * FLT_MAX gives inf - inf in a decoder): a caller gets an error, never NaN samples
+     * (fuzz_model, reproducers in fuzz/corpus/model) */
+    if (!s && !dgm_all_finite(out, n * m->dim))
+        s = dgm_errf(err, DGM_ERR_NAN, "%s model: sampling gave non-finite values (weights "
+                     "too large: a damaged or diverged model)", m->ops->type);
+    return s;
 }
 
 dgm_status dgm_model_save(const dgm_model *m, const char *path, dgm_err *err)
@@ -218,12 +225,18 @@ static int get_size(const cJSON *c, const char *key, size_t *out)
 dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char *path,
                                   dgm_err *err)
 {
-    size_t nc = 0;
+    size_t nc = 0, shaped = m->dim;
     const cJSON *lik = cJSON_GetObjectItemCaseSensitive(config, "likelihood");
     if (!get_size(config, "dim", &m->dim) || m->dim == 0 || !get_size(config, "n_classes", &nc) ||
         nc > 100000 || !cJSON_IsString(lik))
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: dim, n_classes or likelihood missing",
                         path);
+    /* a family that sized itself from its tensors has set dim already; callers size their
+     * buffers by dgm_model_dim, so a config that says otherwise is damage, not a choice
+     * (fuzz_model: an independent model with dim 3 sampled L x 20 values into 3) */
+    if (shaped && m->dim != shaped)
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: config dim %zu, but its tensors "
+                        "describe dim %zu", path, m->dim, shaped);
     m->n_classes = (int)nc;
     snprintf(m->likelihood, sizeof m->likelihood, "%s", lik->valuestring);
     get_size(config, "height", &m->height);
