@@ -300,6 +300,8 @@ static void test_safetensors_damaged(void)
     EXPECT_ST("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, 0, DGM_ERR_FORMAT, "data_offsets");
     EXPECT_ST("{\"__metadata__\":{\"k\":1}," A8 "}", 8, 0, DGM_ERR_FORMAT, "metadata");
     EXPECT_ST("{" A8 "," A8 "}", 8, 0, DGM_ERR_FORMAT, "twice");
+    EXPECT_ST("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}," A8 "}", 8, 0, DGM_ERR_FORMAT,
+              "'k' appears twice");
     EXPECT_ST("{not json", 8, 0, DGM_ERR_FORMAT, "JSON");
     EXPECT_ST("[1,2]", 8, 0, DGM_ERR_FORMAT, "JSON");
     EXPECT_ST("{" A8 "}", 8, 1000, DGM_ERR_FORMAT, "header length");

@@ -231,6 +231,12 @@ static dgm_status parse_meta(dgm_st_file *f, const cJSON *m, const char *path, d
         if (!cJSON_IsString(v))
             return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged safetensors file: metadata "
                             "'%.64s' is not a string", path, v->string);
+        /* JSON leaves a repeated key to the reader; which value wins would be ours to
+         * invent, and the file could not be written back (fuzz_safetensors) */
+        for (size_t j = 0; j < f->n_meta; j++)
+            if (strcmp(f->meta[2 * j], v->string) == 0)
+                return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged safetensors file: metadata "
+                                "key '%.64s' appears twice", path, v->string);
         char **kv = f->meta + 2 * f->n_meta;
         kv[0] = strdup(v->string);
         kv[1] = strdup(v->valuestring);
