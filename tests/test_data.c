@@ -501,6 +501,21 @@ static void test_detect(void)
     write_text(csv, "1,2\n3,4\n");
     CHECK_EQ_INT(dgm_data_detect(&fmt, csv, &err), DGM_OK);
     CHECK_EQ_INT(fmt, DGM_FORMAT_CSV);
+    /* comments longer than any peek still come before the header (fuzz_stockholm) */
+    char text[5000];
+    memset(text, 'x', sizeof text);
+    text[0] = ';';
+    strcpy(text + 4000, "\n\n>s1\nACDE\n");
+    write_text(bare, text);
+    CHECK_EQ_INT(dgm_data_detect(&fmt, bare, &err), DGM_OK);
+    CHECK_EQ_INT(fmt, DGM_FORMAT_ALIGNMENT);
+    text[4000] = 0;
+    write_text(bare, text);
+    CHECK_EQ_INT(dgm_data_detect(&fmt, bare, &err), DGM_OK); /* comments only: the reader's */
+    strcpy(text + 4000, "\nACDE\n");
+    write_text(bare, text);
+    CHECK_EQ_INT(dgm_data_detect(&fmt, bare, &err), DGM_ERR_FORMAT);
+    CHECK_MSG(strstr(err.msg, ":2:1: not an alignment") && strstr(err.msg, "'ACDE'"), "%s", err.msg);
 }
 
 // ----------------------------------------------------------------------- Fashion-MNIST

@@ -83,6 +83,38 @@ static long peek_gzip(unsigned char *buf, size_t cap, const char *path)
     return r < 0 ? 0 : r;
 }
 
+/* What comes before a file's content (inside gzip, as zlib reads a plain file as it is):
+ * blanks and ';' comment lines are skipped; text holds up to 40 bytes from the first other
+ * byte (len 0: none before the end), line its line number, comment whether a comment line
+ * was seen. */
+typedef struct lead { char text[40]; size_t len; long line; int comment; } lead;
+
+static int lead_scan(lead *l, const char *path)
+{
+    memset(l, 0, sizeof *l);
+    l->line = 1;
+    errno = 0;
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return -1;
+    unsigned char b[4096];
+    int comment = 0, r;
+    while (l->len < sizeof l->text && (r = gzread(g, b, sizeof b)) > 0) {
+        for (int i = 0; i < r && l->len < sizeof l->text; i++) {
+            if (l->len > 0)
+                l->text[l->len++] = (char)b[i];
+            else if (b[i] == '\n')
+                comment = 0, l->line++;
+            else if (!comment && b[i] == ';')
+                comment = l->comment = 1;
+            else if (!comment && (b[i] == 0 || !strchr(" \t\r\v\f", b[i])))
+                l->text[l->len++] = (char)b[i];
+        }
+    }
+    gzclose(g); /* a damaged gzip stream ends the scan; its reader reports it */
+    return 0;
+}
+
 dgm_status dgm_data_detect(dgm_data_format *fmt, const char *path, dgm_err *err)
 {
     unsigned char b[256];
@@ -94,35 +126,27 @@ dgm_status dgm_data_detect(dgm_data_format *fmt, const char *path, dgm_err *err)
     if (gz)
         n = peek_gzip(b, sizeof b, path); /* what is inside decides; a damaged stream is
                                            * the IDX reader's to report */
-    /* blanks and, as the FASTA reader does, ';' comment lines may come first */
-    long i = 0;
-    int comment = 0;
-    for (; i < n; i++) {
-        if (b[i] == '\n')
-            comment = 0;
-        else if (!comment && b[i] == ';')
-            comment = 1;
-        else if (!comment && (b[i] == 0 || !strchr(" \t\r\v\f", b[i])))
-            break;
-    }
-    if ((i < n && b[i] == '>') || (n - i >= 11 && memcmp(b + i, "# STOCKHOLM", 11) == 0) ||
-        (aln_name && i == n && comment)) {
+    /* blanks and, as the FASTA reader does, ';' comment lines may come first, as long as
+     * they like: the scan runs through the whole file, not the peeked bytes only (fuzz_
+     * stockholm: a 255-byte comment put the header past a 256-byte peek) */
+    lead l;
+    if (lead_scan(&l, path) < 0)
+        return dgm_errf(err, DGM_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "cannot read");
+    if ((l.len > 0 && l.text[0] == '>') || (l.len >= 11 && !memcmp(l.text, "# STOCKHOLM", 11)) ||
+        (aln_name && l.len == 0 && l.comment)) {
         *fmt = DGM_FORMAT_ALIGNMENT;
         return DGM_OK;
     }
-    if (aln_name && i == n)
+    if (aln_name && l.len == 0)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: empty file: no alignment (FASTA/A2M starts "
                         "with a '>' header line, Stockholm with '# STOCKHOLM 1.0')", path);
     if (aln_name) {
-        long e = i;
-        while (e < n && e - i < 40 && b[e] >= 0x20 && b[e] != 0x7f)
+        size_t e = 0;
+        while (e < l.len && (unsigned char)l.text[e] >= 0x20 && l.text[e] != 0x7f)
             e++;
-        long line = 1;
-        for (long j = 0; j < i; j++)
-            line += b[j] == '\n';
         return dgm_errf(err, DGM_ERR_FORMAT, "%s:%ld:1: not an alignment: no '>' header line "
                         "(FASTA/A2M) or '# STOCKHOLM 1.0' (Stockholm) before '%.*s'", path,
-                        line, (int)(e - i), (const char *)b + i);
+                        l.line, (int)e, l.text);
     }
     if (gz) {
         *fmt = DGM_FORMAT_IDX;
