@@ -80,7 +80,9 @@ for m in gaussian gmm bernoulli bernoulli-mixture; do
 done
 "$dgm" train --model gmm --data "$imgs" --components 2 --max-iter 3 --covariance full --per-class -o "$c/model/gmm-full-per-class" --threads 1 >/dev/null 2>&1
 "$dgm" train --model independent --data "$c/a2m/fasta" -o "$c/model/independent" --threads 1 >/dev/null 2>&1
-"$dgm" train --model vae --data "$c/a2m/fasta" --hidden 3 --decoder 3 --latent 2 --dict 2 --patterns 1 --steps 2 --batch 3 -o "$c/model/seqvae" --threads 1 >/dev/null 2>&1
-"$dgm" train --model vae --data "$c/a2m/fasta" --hidden 3 --decoder 3 --latent 2 --variant plain --steps 2 --batch 3 -o "$c/model/seqvae-plain" --threads 1 >/dev/null 2>&1
+"$dgm" train --model vae --data "$c/a2m/fasta" --encoder-hidden 3 --decoder-hidden 3 --latent 2 --dict 2 --patterns 1 --steps 2 --batch 3 -o "$c/model/seqvae" --threads 1 >/dev/null 2>&1
+"$dgm" train --model vae --data "$c/a2m/fasta" --encoder-hidden 3 --decoder-hidden 3 --latent 2 --variant plain --steps 2 --batch 3 -o "$c/model/seqvae-plain" --threads 1 >/dev/null 2>&1
+printf '>a\nACDE\n>b\nACDF\n>c\nAC-E\n' > "$tmp/potts4.fa" # 4 columns: J stays 10 KB
+"$dgm" train --model potts --data "$tmp/potts4.fa" --max-iter 3 -o "$c/model/potts" --threads 1 >/dev/null 2>&1
 cp "$c/model/vae" "$c/safetensors/vae"
 ls "$c"/* | wc -l
