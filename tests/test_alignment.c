@@ -140,6 +140,12 @@ static void test_stockholm(void)
     CHECK(!strncmp(a.focus_residues, "VHLTPEEKSAVTALWGKV", 18));
     CHECK(!strcmp(a.names[3], "GLB5_PETMA"));
     dgm_alignment_free(&a);
+    /* a range start beyond any residue number is no range (fuzz_a2m: it overflowed) */
+    CHECK(dgm_alignment_read(&a, write_tmp("big.fa", ">F/9223372036854775807-9\nMK\n>b\nMA\n"),
+                             NULL, &err) == DGM_OK);
+    CHECK(a.focus_start == 1 && !strcmp(a.focus_name, "F/9223372036854775807-9"));
+    CHECK(a.pos[0] == 1 && a.pos[1] == 2);
+    dgm_alignment_free(&a);
 }
 
 /* err.msg must start with the expected "path:line:char:" prefix */

@@ -34,7 +34,9 @@ dgm_align_cfg dgm_align_defaults(void)
 /* Match state (A2M) or, equally, focus column when it is the focus row's character. */
 static int is_match(char c) { return !islower((unsigned char)c) && c != '.'; }
 
-/* "NAME/24-286 description" -> NAME, 24; without a parsable range the start is 1. */
+/* "NAME/24-286 description" -> NAME, 24; without a parsable range the start is 1. A start
+ * beyond 10^9 is no residue number (fuzz_a2m: NAME/9223372036854775807- overflowed the
+ * residue numbers counted from it) and leaves the header unparsed too. */
 static void parse_focus_header(const char *hdr, char *name, size_t cap, long *start)
 {
     size_t n = strcspn(hdr, " \t");
@@ -43,7 +45,7 @@ static void parse_focus_header(const char *hdr, char *name, size_t cap, long *st
     if (slash) {
         char *end;
         long s = strtol(slash + 1, &end, 10);
-        if (end > slash + 1 && *end == '-' && s >= 0) {
+        if (end > slash + 1 && *end == '-' && s >= 0 && s <= 1000000000L) {
             *start = s;
             n = (size_t)(slash - hdr);
         }
