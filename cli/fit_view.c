@@ -157,5 +157,7 @@ void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
     case DGM_FIT_ITER:
         on_iter(v, p);
         break;
+    case DGM_FIT_MOMENTS: /* only the Potts trainer, which draws its own lines */
+        break;
     }
 }

@@ -19,6 +19,17 @@ typedef struct view { FILE *log; int quiet; } view;
 static void on_progress(void *ctx, const dgm_fit_progress *p)
 {
     view *v = ctx;
+    if (p->event == DGM_FIT_MOMENTS) {
+        if (!v->quiet)
+            fprintf(stderr, "bm %4d  pair r %.4f  max site error %.4f  %.2f s\n", p->iter, p->val,
+                    p->loss, p->seconds);
+        if (v->log) {
+            fprintf(v->log, "{\"bm_iter\":%d,\"pair_r\":%.17g,\"site_err\":%.17g,"
+                    "\"seconds\":%.6f}\n", p->iter, p->val, p->loss, p->seconds);
+            fflush(v->log);
+        }
+        return;
+    }
     if (p->event != DGM_FIT_ITER)
         return;
     if (!v->quiet)
@@ -53,7 +64,11 @@ int cli_train_potts(int argc, char **argv)
         {"--focus", OPT_STR, &focus, "NAME", "check that the first sequence is this focus (plmc -f)", 1, 0},
         {"--max-seq-gap", OPT_DOUBLE, &max_seq_gap, "F", "drop sequences with more gaps than this fraction", 0, 1},
         {"--max-col-gap", OPT_DOUBLE, &max_col_gap, "F", "drop columns with more gaps than this fraction", 0, 1},
-        {"--log", OPT_STR, &log, "FILE", "JSON lines: iter, objective, neg_pll, grad_norm, seconds", 1, 0},
+        {"--bm-iter", OPT_LONG, &cfg.bm_iter, "N", "Boltzmann-machine steps after the fit (bmDCA; needs --gaps state)", 1, 0},
+        {"--bm-chains", OPT_LONG, &cfg.bm_chains, "M", "persistent Gibbs chains of those steps", 1, 0},
+        {"--bm-sweeps", OPT_LONG, &cfg.bm_sweeps, "S", "Gibbs sweeps per chain per step", 1, 0},
+        {"--bm-rate", OPT_DOUBLE, &cfg.bm_rate, "R", "step size on the moment mismatch", 1, 0},
+        {"--log", OPT_STR, &log, "FILE", "JSON lines: iter, objective, neg_pll, grad_norm, seconds (bm steps: bm_iter, pair_r, site_err, seconds)", 1, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no progress lines", 1, 0},
         CLI_COMMON_OPTS(&c),
     };
@@ -79,6 +94,17 @@ int cli_train_potts(int argc, char **argv)
         return cli_usage(CMD, "--gaps: '%s' is not ignore or state", gaps);
     if (strcmp(rule, "plmc") && strcmp(rule, "deepseq") && strcmp(rule, "none"))
         return cli_usage(CMD, "--weights: '%s' is not plmc, deepseq or none", rule);
+    if (cfg.bm_iter < 0)
+        return cli_usage(CMD, "--bm-iter: %ld must be >= 0", cfg.bm_iter);
+    if (cfg.bm_iter > 0 && !strcmp(gaps, "ignore"))
+        return cli_usage(CMD, "--bm-iter needs --gaps state: with gaps ignored they are "
+                         "missing data, which no sampled sequence has");
+    if (cfg.bm_chains < 1 || cfg.bm_chains > 10000000)
+        return cli_usage(CMD, "--bm-chains: %ld must be in 1..10000000", cfg.bm_chains);
+    if (cfg.bm_sweeps < 1)
+        return cli_usage(CMD, "--bm-sweeps: %ld must be >= 1", cfg.bm_sweeps);
+    if (!(cfg.bm_rate > 0) || !isfinite(cfg.bm_rate))
+        return cli_usage(CMD, "--bm-rate: %g must be finite and > 0", cfg.bm_rate);
     cfg.ignore_gaps = !strcmp(gaps, "ignore");
     cfg.weights = rule;
     dgm_err err = {0};

@@ -629,7 +629,10 @@ typedef enum {
     DGM_FIT_BEGIN = 0, /* once, before the first step: sizes in n_train, n_val */
     DGM_FIT_STEP,      /* after each step (minibatch) or each report (sampled) */
     DGM_FIT_EPOCH,     /* after each epoch, with its means and the validation figure */
-    DGM_FIT_ITER       /* after each EM iteration (whole fits) */
+    DGM_FIT_ITER,      /* after each EM iteration (whole fits) */
+    DGM_FIT_MOMENTS    /* after each Boltzmann-machine step (potts): iter, seconds, val = the
+                        * Pearson r of the connected pair correlations of the chains against
+                        * the data's, loss = the largest site-frequency error |f_i - <x_i>| */
 } dgm_fit_event;
 
 typedef struct dgm_fit_progress {
@@ -1232,6 +1235,15 @@ typedef struct dgm_potts_cfg {
     int    ignore_gaps;/* plmc -g (1) */
     double epsilon;    /* libLBFGS's convergence test |g| / max(1, |x|) < epsilon (1e-3, plmc's) */
     const char *weights; /* recorded only: how the data's weights were made ("plmc") */
+    /* Boltzmann-machine refinement after the pseudo-likelihood fit (bmDCA; docs/math.md,
+     * "Boltzmann-machine refinement"): bm_iter steps (0: none; needs ignore_gaps = 0) of
+     * gradient ascent on the penalised likelihood, the model's moments estimated by
+     * bm_chains persistent Gibbs chains advanced bm_sweeps sweeps a step, step size bm_rate
+     * on the gradient in frequency units. */
+    long   bm_iter;    /* 0 */
+    long   bm_chains;  /* 1000 */
+    long   bm_sweeps;  /* 10 */
+    double bm_rate;    /* 0.05 */
 } dgm_potts_cfg;
 
 /* The defaults above (plmc's README options for DHFR). */

@@ -94,6 +94,17 @@ expect_error "NaN lambda-h" "lambda-h" "$dgm" train --model potts --data "$a" -o
 expect_error "max-iter 0" "max-iter" "$dgm" train --model potts --data "$a" -o "$tmp/bad.st" --max-iter 0
 expect_error "unknown --gaps" "gaps" "$dgm" train --model potts --data "$a" -o "$tmp/bad.st" --gaps maybe
 expect_error "wrong --focus" "first sequence is TOY" "$dgm" train --model potts --data "$a" -o "$tmp/bad.st" --focus DYR_ECOLI
+expect_error "bm-iter with gaps ignored" "gaps state" "$dgm" train --model potts --data "$a" -o "$tmp/bad.st" --bm-iter 5
+expect_error "bm-rate 0" "bm-rate" "$dgm" train --model potts --data "$a" -o "$tmp/bad.st" --gaps state --bm-iter 5 --bm-rate 0
+# Boltzmann-machine steps after the fit: one progress line and one log line each, recorded
+# in the file, the same file at 1 and 2 threads
+check "train --bm-iter" "$dgm" train --model potts --data "$a" -o "$tmp/bm.st" --gaps state --max-iter 10 --bm-iter 4 --bm-chains 50 --log "$tmp/bm.jsonl" --threads 1
+if [ "$(grep -c '^bm ' "$tmp/err")" = 4 ] && [ "$(grep -c '"bm_iter"' "$tmp/bm.jsonl")" = 4 ]; then pass "bm progress and log lines"; else fail "bm progress and log lines"; cat "$tmp/err"; fi
+"$dgm" train --model potts --data "$a" -o "$tmp/bm2.st" --gaps state --max-iter 10 --bm-iter 4 --bm-chains 50 --threads 2 --quiet >/dev/null 2>&1
+tensors() { $py -c "import struct,sys; b=open(sys.argv[1],'rb').read(); n=struct.unpack('<Q',b[:8])[0]; sys.stdout.buffer.write(b[8+n:])" "$1"; }
+tensors "$tmp/bm.st" >"$tmp/bm.bin"; tensors "$tmp/bm2.st" >"$tmp/bm2.bin" # the header holds the fit's seconds
+if [ -s "$tmp/bm.bin" ] && cmp -s "$tmp/bm.bin" "$tmp/bm2.bin"; then pass "bm: same h and J at 1 and 2 threads"; else fail "bm: same h and J at 1 and 2 threads"; fi
+if "$dgm" info "$tmp/bm.st" --json 2>/dev/null | grep -q '"bm_iter": *4'; then pass "bm recorded in the file"; else fail "bm recorded in the file"; "$dgm" info "$tmp/bm.st" --json; fi
 expect_error "ragged alignment" "toy2.a2m" sh -c "printf '>A/1-3\nMKL\n>b\nMK\n' >'$tmp/toy2.a2m'; '$dgm' train --model potts --data '$tmp/toy2.a2m' -o '$tmp/bad.st'"
 [ ! -e "$tmp/bad.st" ] && pass "no model file after a refused run" || fail "no model file after a refused run"
 $py - "$tmp/p.st" "$tmp/badJ.st" <<'PY'

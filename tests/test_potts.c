@@ -4,7 +4,8 @@
  * pseudo-log-likelihoods against direct sums; mutation effects against energy differences;
  * APC coupling scores against a direct computation; a fit through dgm_fit that lowers the
  * objective and survives a save/load round trip; bad options and damaged files; Gibbs
- * frequencies on a 4-column model against exact enumeration (chi-square). */
+ * frequencies on a 4-column model against exact enumeration (chi-square); the
+ * Boltzmann-machine refinement against the likelihood's stationarity by enumeration. */
 #include "test.h"
 #include "dgm.h"
 #include "models/potts/potts.h"
@@ -472,6 +473,116 @@ static void test_gibbs(void)
     dgm_model_free(m);
 }
 
+/* The Boltzmann-machine refinement (potts_bm.c) ends near the stationary point of the
+ * penalised likelihood: on a 4-column toy, the exact model marginals by enumeration of all
+ * 21^4 states satisfy f_i - p_i = 2 lambda_h h_i / W and f_ij - p_ij = 2 lambda_J J_ij / W to
+ * within the chains' noise, from a start far from it (one L-BFGS iteration; on so small a
+ * toy the converged pseudo-likelihood fit is near the likelihood's optimum already); the
+ * same bits at 1 and 2 threads. */
+static double bm_fit(dgm_model **out, const dgm_alignment *a, const double *w, double neff,
+                     long max_iter, long bm_iter, double *site_dev, double *pair_dev)
+{
+    dgm_potts_cfg cfg = dgm_potts_defaults();
+    cfg.lambda_h = 0.01, cfg.lambda_j = 0.05, cfg.max_iter = max_iter, cfg.ignore_gaps = 0;
+    cfg.bm_iter = bm_iter, cfg.bm_chains = 3000, cfg.bm_sweeps = 2, cfg.bm_rate = 0.3;
+    cfg.weights = "plmc";
+    dgm_err err = {0};
+    dgm_model *m = NULL;
+    CHECK(dgm_potts_create(&m, &cfg, &err) == DGM_OK);
+    dgm_fit_data d = {.aln = a, .weights = w, .neff = neff, .theta = 0.2};
+    dgm_fit_cfg c = dgm_fit_defaults();
+    CHECK_MSG(dgm_fit(m, &d, &c, NULL, &err) == DGM_OK, "%s", err.msg);
+    const dgm__potts *p = m->impl;
+    const size_t L = p->L, S = 21 * 21 * 21 * 21;
+    double *fi = calloc(L * Q, sizeof *fi), *fij = calloc(L * L * Q * Q, sizeof *fij);
+    double *pi = calloc(L * Q, sizeof *pi), *pij = calloc(L * L * Q * Q, sizeof *pij), W = 0;
+    for (size_t s = 0; s < a->n; s++) {
+        const uint8_t *x = a->seq + s * a->L;
+        W += w[s];
+        for (size_t i = 0; i < L; i++) {
+            fi[i * Q + x[i]] += w[s];
+            for (size_t j = i + 1; j < L; j++)
+                fij[((i * L + j) * Q + x[i]) * Q + x[j]] += w[s];
+        }
+    }
+    double z = 0;
+    for (size_t k = 0; k < S; k++) {
+        uint8_t x[4] = {(uint8_t)(k % 21), (uint8_t)(k / 21 % 21), (uint8_t)(k / 441 % 21),
+                        (uint8_t)(k / 9261)};
+        double e = exp(direct_energy(p->h, p->J, x, L));
+        z += e;
+        for (size_t i = 0; i < L; i++) {
+            pi[i * Q + x[i]] += e;
+            for (size_t j = i + 1; j < L; j++)
+                pij[((i * L + j) * Q + x[i]) * Q + x[j]] += e;
+        }
+    }
+    *site_dev = *pair_dev = 0;
+    for (size_t i = 0; i < L; i++)
+        for (int u = 0; u < Q; u++) {
+            double g = fi[i * Q + u] / W - pi[i * Q + u] / z -
+                       2 * cfg.lambda_h * p->h[i * Q + u] / W;
+            *site_dev = fmax(*site_dev, fabs(g));
+            for (size_t j = i + 1; j < L; j++)
+                for (int v = 0; v < Q; v++) {
+                    size_t k = ((i * L + j) * Q + u) * Q + v;
+                    double gj = fij[k] / W - pij[k] / z - 2 * cfg.lambda_j *
+                                p->J[dgm__potts_pair(i, j, L) * Q * Q + u * Q + v] / W;
+                    *pair_dev = fmax(*pair_dev, fabs(gj));
+                }
+        }
+    free(fi), free(fij), free(pi), free(pij);
+    *out = m;
+    return W;
+}
+
+static void test_bm(void)
+{
+    char path[] = "/tmp/dgm_test_pottsbmXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    write_alignment(path, 80, 4, 9);
+    dgm_err err = {0};
+    dgm_alignment a;
+    CHECK(dgm_alignment_read(&a, path, NULL, &err) == DGM_OK);
+    CHECK_EQ_INT(a.L, 4);
+    double *w = malloc(a.n * sizeof *w), neff;
+    CHECK(dgm_alignment_weights(w, &neff, &a, 0.2, DGM_SEQW_PLMC, &err) == DGM_OK);
+    dgm_model *m0, *m1, *m2;
+    double s0, p0, s1, p1, s2, p2;
+    bm_fit(&m0, &a, w, neff, 1, 0, &s0, &p0);
+    bm_fit(&m1, &a, w, neff, 1, 300, &s1, &p1);
+    printf("test_bm: largest likelihood-gradient entry: one L-BFGS iteration %.4f (sites), "
+           "%.4f (pairs); refined %.4f, %.4f\n", s0, p0, s1, p1);
+    CHECK_MSG(s1 < 0.02 && p1 < 0.02, "refined: sites %.4f pairs %.4f", s1, p1);
+    CHECK_MSG(s0 > 5 * s1 && p0 > 5 * p1, "start %.4f %.4f, refined %.4f %.4f", s0,
+              p0, s1, p1);
+    int t0 = dgm_get_threads();
+    dgm_set_threads(t0 == 1 ? 2 : 1);
+    bm_fit(&m2, &a, w, neff, 1, 300, &s2, &p2);
+    dgm_set_threads(t0);
+    size_t L;
+    const float *h1, *J1, *h2, *J2;
+    CHECK(dgm_potts_params(m1, &L, &h1, &J1, &err) == DGM_OK);
+    CHECK(dgm_potts_params(m2, &L, &h2, &J2, &err) == DGM_OK);
+    CHECK(!memcmp(h1, h2, L * Q * sizeof *h1) &&
+          !memcmp(J1, J2, L * (L - 1) / 2 * Q * Q * sizeof *J1));
+    /* bad settings */
+    dgm_potts_cfg b = dgm_potts_defaults();
+    dgm_model *bad = NULL;
+    b.bm_iter = 5; /* with ignore_gaps (the default) */
+    CHECK(dgm_potts_create(&bad, &b, &err) == DGM_ERR_ARG && strstr(err.msg, "gaps"));
+    b.ignore_gaps = 0, b.bm_rate = NAN;
+    CHECK(dgm_potts_create(&bad, &b, &err) == DGM_ERR_ARG);
+    b.bm_rate = 0.1, b.bm_chains = 0;
+    CHECK(dgm_potts_create(&bad, &b, &err) == DGM_ERR_ARG);
+    dgm_model_free(m0), dgm_model_free(m1), dgm_model_free(m2);
+    dgm_alignment_free(&a);
+    free(w);
+    unlink(path);
+}
+
 int main(void)
 {
     TEST_RUN(test_plm_gradient);
@@ -480,5 +591,6 @@ int main(void)
     TEST_RUN(test_couplings);
     TEST_RUN(test_fit);
     TEST_RUN(test_gibbs);
+    TEST_RUN(test_bm);
     TEST_MAIN_END("test_potts");
 }

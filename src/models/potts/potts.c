@@ -30,7 +30,8 @@ void dgm__potts_destroy(void *impl)
 dgm_potts_cfg dgm_potts_defaults(void)
 {
     dgm_potts_cfg c = {.lambda_h = 0.01, .lambda_j = 16.0, .max_iter = 100, .ignore_gaps = 1,
-                       .epsilon = 1e-3};
+                       .epsilon = 1e-3, .bm_iter = 0, .bm_chains = 1000, .bm_sweeps = 10,
+                       .bm_rate = 0.05};
     return c;
 }
 
@@ -212,6 +213,14 @@ static void add_options(const dgm__potts *p, cJSON *c)
     cJSON_AddNumberToObject(c, "objective", p->objective);
     cJSON_AddNumberToObject(c, "neg_pll", p->neg_pll);
     cJSON_AddNumberToObject(c, "fit_seconds", p->seconds);
+    if (p->cfg.bm_iter > 0) {
+        cJSON_AddNumberToObject(c, "bm_iter", (double)p->cfg.bm_iter);
+        cJSON_AddNumberToObject(c, "bm_chains", (double)p->cfg.bm_chains);
+        cJSON_AddNumberToObject(c, "bm_sweeps", (double)p->cfg.bm_sweeps);
+        cJSON_AddNumberToObject(c, "bm_rate", p->cfg.bm_rate);
+        cJSON_AddNumberToObject(c, "bm_pair_r", p->bm_pair_r);
+        cJSON_AddNumberToObject(c, "bm_site_err", p->bm_site_err);
+    }
     cJSON_AddStringToObject(c, "lbfgs_status", p->status);
 }
 
@@ -348,6 +357,15 @@ static dgm_status read_options(dgm__potts *p, const cJSON *c, const char *path, 
                         "version reads q = %d (DGM_AA_ALPHABET)", path, q, Q);
     p->cfg.max_iter = (long)mi;
     p->cfg.ignore_gaps = cJSON_IsTrue(ig);
+    double bi = 0, bc = 0, bs = 0; /* a refinement's record, when there was one */
+    if (get_num(c, "bm_iter", &bi) && (!get_num(c, "bm_chains", &bc) ||
+        !get_num(c, "bm_sweeps", &bs) || !get_num(c, "bm_rate", &p->cfg.bm_rate)))
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged Potts model: bm_iter without "
+                        "bm_chains, bm_sweeps or bm_rate", path);
+    p->bm_pair_r = p->bm_site_err = NAN; /* JSON has no NaN: a missing figure reads as one */
+    get_num(c, "bm_pair_r", &p->bm_pair_r);
+    get_num(c, "bm_site_err", &p->bm_site_err);
+    p->cfg.bm_iter = (long)bi, p->cfg.bm_chains = (long)bc, p->cfg.bm_sweeps = (long)bs;
     p->iterations = (long)it;
     snprintf(p->weights, sizeof p->weights, "%s", w->valuestring);
     snprintf(p->status, sizeof p->status, "%s", st->valuestring);

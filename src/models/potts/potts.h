@@ -35,6 +35,7 @@ typedef struct dgm__potts {
     /* how the fit ended */
     long     iterations;
     double   objective, neg_pll, seconds;
+    double   bm_pair_r, bm_site_err; /* after a Boltzmann-machine refinement */
     char     status[256];
 } dgm__potts;
 
@@ -65,6 +66,15 @@ double     dgm__plm_eval(dgm__plm *p, const double *x, double *g, double *neg_pl
 /* ---- shared with the sampler: the full symmetric coupling matrix of a model,
  * K[(j,b)][(i,a)] = J_ij(a,b), zero on the diagonal blocks ((L q)^2 floats). */
 float *dgm__potts_full(const dgm__potts *p);
+/* The same into K ((L q)^2 floats whose diagonal blocks are zero already). */
+void   dgm__potts_fill_full(float *K, const dgm__potts *p);
+/* One Gibbs sweep over state x with its local fields H kept current (potts_gibbs.c); the
+ * number of letters changed. */
+size_t dgm__potts_sweep(const float *K, float *H, uint8_t *x, size_t L, int ns, dgm_rng *r);
+/* Boltzmann-machine refinement of p's h and J (potts_bm.c) on n sequences (n x L) with
+ * weights w (NULL: all 1), cfg->bm_* settings; progress as DGM_FIT_MOMENTS through c. */
+dgm_status dgm__potts_bm(dgm__potts *p, const uint8_t *seq, const double *w, size_t n,
+                         const dgm_fit_cfg *c, const dgm_rng *rng, dgm_err *err);
 
 extern const dgm__model_ops dgm__potts_ops;
 /* A new fitted model's shell around p (which it owns). */

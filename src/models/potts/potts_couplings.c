@@ -43,13 +43,13 @@ dgm_status dgm_potts_couplings(double *score, const dgm_model *m, dgm_err *err)
     return DGM_OK;
 }
 
-float *dgm__potts_full(const dgm__potts *p)
+void dgm__potts_fill_full(float *K, const dgm__potts *p)
 {
     const size_t L = p->L, LQ = L * Q;
-    float *K = dgm_calloc_array(LQ, LQ * sizeof(float));
-    if (!K)
-        return NULL;
-    for (size_t i = 0; i < L; i++)
+    long Ll = (long)L;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (long il = 0; il < Ll; il++) {
+        size_t i = (size_t)il;
         for (size_t j = i + 1; j < L; j++) {
             const float *b = p->J + dgm__potts_pair(i, j, L) * Q * Q;
             for (size_t a = 0; a < Q; a++)
@@ -58,5 +58,13 @@ float *dgm__potts_full(const dgm__potts *p)
                     K[(i * Q + a) * LQ + j * Q + c] = b[a * Q + c];
                 }
         }
+    }
+}
+
+float *dgm__potts_full(const dgm__potts *p)
+{
+    float *K = dgm_calloc_array(p->L * Q, p->L * Q * sizeof(float));
+    if (K)
+        dgm__potts_fill_full(K, p);
     return K;
 }

@@ -212,6 +212,9 @@ static dgm_status potts_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm
     }
     dgm__plm_free(&r.plm);
     lbfgs_free(x);
+    x = NULL;
+    if (!s && p->cfg.bm_iter > 0)
+        s = dgm__potts_bm(p, seq, d->weights, a->n, c, fitr, err);
     free(seq);
     dgm_model *fitted = s ? NULL : dgm__potts_model(p);
     if (!s && !fitted)
@@ -244,6 +247,17 @@ dgm_status dgm_potts_create(dgm_model **out, const dgm_potts_cfg *cfg, dgm_err *
     if (!(cfg->epsilon > 0) || !isfinite(cfg->epsilon))
         return dgm_errf(err, DGM_ERR_ARG, "potts: epsilon must be finite and > 0 (got %g)",
                         cfg->epsilon);
+    if (cfg->bm_iter < 0 || (cfg->bm_iter > 0 &&
+        (cfg->bm_chains < 1 || cfg->bm_chains > 10000000 || cfg->bm_sweeps < 1 ||
+         !(cfg->bm_rate > 0) || !isfinite(cfg->bm_rate))))
+        return dgm_errf(err, DGM_ERR_ARG, "potts: the Boltzmann-machine refinement needs "
+                        "bm_iter >= 0, bm_chains in 1..10^7, bm_sweeps >= 1 and a finite "
+                        "bm_rate > 0 (got %ld, %ld, %ld, %g)", cfg->bm_iter, cfg->bm_chains,
+                        cfg->bm_sweeps, cfg->bm_rate);
+    if (cfg->bm_iter > 0 && cfg->ignore_gaps)
+        return dgm_errf(err, DGM_ERR_ARG, "potts: the Boltzmann-machine refinement needs gaps "
+                        "as a state (ignore_gaps = 0, --gaps state): with gaps ignored the fit "
+                        "treats them as missing, which no equilibrium distribution does");
     potts_spec *sp = calloc(1, sizeof *sp);
     if (!sp || !(*out = dgm__model_new(&potts_unfitted_ops, sp))) {
         free(sp);

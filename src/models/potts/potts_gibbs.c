@@ -61,6 +61,43 @@ static double autocorr_time(const double *e, size_t n)
     return tau;
 }
 
+/* One systematic sweep of heat-bath updates over the L sites of state x, whose local fields
+ * H (L x q, H_i(a) = h_i(a) + sum_j K[(j, x_j)][(i, a)]) it keeps current; ns letters are
+ * drawn (20 with ignore_gaps, else 21). Returns the number of letters changed. */
+size_t dgm__potts_sweep(const float *K, float *H, uint8_t *x, size_t L, int ns, dgm_rng *r)
+{
+    const size_t LQ = L * Q;
+    size_t changed = 0;
+    for (size_t i = 0; i < L; i++) {
+        const float *hi = H + i * Q;
+        float mx = hi[0], pr[Q], z = 0.0f;
+        for (int a = 1; a < ns; a++)
+            mx = hi[a] > mx ? hi[a] : mx;
+        for (int a = 0; a < ns; a++) {
+            pr[a] = dgm__expf(hi[a] - mx);
+            z += pr[a];
+        }
+        float u = dgm_rng_uniform(r) * z, cum = 0.0f;
+        int a = ns - 1;
+        for (int b = 0; b < ns; b++) {
+            cum += pr[b];
+            if (u < cum) {
+                a = b;
+                break;
+            }
+        }
+        if (a == x[i])
+            continue;
+        const float *kn = K + (i * Q + (size_t)a) * LQ, *ko = K + (i * Q + x[i]) * LQ;
+#pragma omp simd
+        for (size_t t = 0; t < LQ; t++)
+            H[t] += kn[t] - ko[t];
+        x[i] = (uint8_t)a;
+        changed++;
+    }
+    return changed;
+}
+
 /* One chain: burn_in sweeps, then `draws` kept states every thin sweeps into out rows
  * c, c + C, c + 2C, ...; energies of the kept states into e; *changes the letters changed. */
 static void run_chain(const dgm__potts *p, const float *K, dgm_rng *r, uint8_t *out, double *e,
@@ -86,33 +123,7 @@ static void run_chain(const dgm__potts *p, const float *K, dgm_rng *r, uint8_t *
     double changed = 0.0;
     long total = burn_in + (long)draws * thin;
     for (long sweep = 1; sweep <= total; sweep++) {
-        for (size_t i = 0; i < L; i++) {
-            const float *hi = H + i * Q;
-            float mx = hi[0], pr[Q], z = 0.0f;
-            for (int a = 1; a < ns; a++)
-                mx = hi[a] > mx ? hi[a] : mx;
-            for (int a = 0; a < ns; a++) {
-                pr[a] = dgm__expf(hi[a] - mx);
-                z += pr[a];
-            }
-            float u = dgm_rng_uniform(r) * z, cum = 0.0f;
-            int a = ns - 1;
-            for (int b = 0; b < ns; b++) {
-                cum += pr[b];
-                if (u < cum) {
-                    a = b;
-                    break;
-                }
-            }
-            if (a == x[i])
-                continue;
-            const float *kn = K + (i * Q + (size_t)a) * LQ, *ko = K + (i * Q + x[i]) * LQ;
-#pragma omp simd
-            for (size_t t = 0; t < LQ; t++)
-                H[t] += kn[t] - ko[t];
-            x[i] = (uint8_t)a;
-            changed += 1.0;
-        }
+        changed += (double)dgm__potts_sweep(K, H, x, L, ns, r);
         if (sweep > burn_in && (sweep - burn_in) % thin == 0) {
             size_t d = (size_t)((sweep - burn_in) / thin - 1);
             memcpy(out + (d * C + c) * L, x, L);
