@@ -45,7 +45,7 @@ static void on_progress(void *ctx, const dgm_fit_progress *p)
 int cli_train_potts(int argc, char **argv)
 {
     const char *model = "potts", *data = NULL, *out = "model.safetensors", *rule = "plmc";
-    const char *gaps = "ignore", *focus = NULL, *log = NULL;
+    const char *gaps = "ignore", *focus = NULL, *log = NULL, *init = NULL;
     dgm_potts_cfg cfg = dgm_potts_defaults();
     double theta = 0.2, max_seq_gap = 1.0, max_col_gap = 1.0;
     int quiet = 0;
@@ -64,6 +64,7 @@ int cli_train_potts(int argc, char **argv)
         {"--focus", OPT_STR, &focus, "NAME", "check that the first sequence is this focus (plmc -f)", 1, 0},
         {"--max-seq-gap", OPT_DOUBLE, &max_seq_gap, "F", "drop sequences with more gaps than this fraction", 0, 1},
         {"--max-col-gap", OPT_DOUBLE, &max_col_gap, "F", "drop columns with more gaps than this fraction", 0, 1},
+        {"--init", OPT_STR, &init, "MODEL", "start from this Potts model's parameters (same focus columns)", 1, 0},
         {"--bm-iter", OPT_LONG, &cfg.bm_iter, "N", "Boltzmann-machine steps after the fit (bmDCA; needs --gaps state)", 1, 0},
         {"--bm-chains", OPT_LONG, &cfg.bm_chains, "M", "persistent Gibbs chains of those steps", 1, 0},
         {"--bm-sweeps", OPT_LONG, &cfg.bm_sweeps, "S", "Gibbs sweeps per chain per step", 1, 0},
@@ -108,15 +109,27 @@ int cli_train_potts(int argc, char **argv)
     cfg.ignore_gaps = !strcmp(gaps, "ignore");
     cfg.weights = rule;
     dgm_err err = {0};
+    dgm_model *m0 = NULL; /* --init, checked before any work */
+    if (init && dgm_model_load(&m0, init, &err))
+        return cli_fail_err(CMD, &err);
+    if (m0 && strcmp(dgm_model_type(m0), "potts")) {
+        int rc0 = cli_fail(CMD, "%s: --init: not a Potts model (its type is %s)", init,
+                           dgm_model_type(m0));
+        dgm_model_free(m0);
+        return rc0;
+    }
     dgm_align_cfg acfg = {max_seq_gap, max_col_gap};
     dgm_alignment a;
     double t0 = cli_now();
-    if (dgm_alignment_read(&a, data, &acfg, &err))
+    if (dgm_alignment_read(&a, data, &acfg, &err)) {
+        dgm_model_free(m0);
         return cli_fail_err(CMD, &err);
+    }
     if (focus && strncmp(a.focus_name, focus, strlen(focus))) {
         int rc = cli_fail(CMD, "%s: --focus %s: the first sequence is %s; put the focus first",
                           data, focus, a.focus_name);
         dgm_alignment_free(&a);
+        dgm_model_free(m0);
         return rc;
     }
     double *w, neff;
@@ -133,6 +146,7 @@ int cli_train_potts(int argc, char **argv)
     if (!rc && log && !(v.log = fopen(log, "w")))
         rc = cli_fail(CMD, "%s: cannot open the log for writing", log);
     dgm_model *m = NULL;
+    cfg.init = m0;
     if (!rc && dgm_potts_create(&m, &cfg, &err))
         rc = cli_fail_err(CMD, &err);
     dgm_fit_data fd = {.aln = &a, .weights = w, .neff = neff, .theta = theta};
@@ -175,6 +189,7 @@ int cli_train_potts(int argc, char **argv)
     if (v.log)
         fclose(v.log);
     dgm_model_free(m);
+    dgm_model_free(m0);
     free(w);
     dgm_alignment_free(&a);
     return rc;

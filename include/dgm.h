@@ -1244,6 +1244,9 @@ typedef struct dgm_potts_cfg {
     long   bm_chains;  /* 1000 */
     long   bm_sweeps;  /* 10 */
     double bm_rate;    /* 0.05 */
+    /* Optional (NULL): a fitted Potts model of the same columns to start from instead of
+     * plmc's start (the caller keeps it alive through the fit). */
+    const struct dgm_model *init;
 } dgm_potts_cfg;
 
 /* The defaults above (plmc's README options for DHFR). */

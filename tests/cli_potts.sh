@@ -105,6 +105,9 @@ tensors() { $py -c "import struct,sys; b=open(sys.argv[1],'rb').read(); n=struct
 tensors "$tmp/bm.st" >"$tmp/bm.bin"; tensors "$tmp/bm2.st" >"$tmp/bm2.bin" # the header holds the fit's seconds
 if [ -s "$tmp/bm.bin" ] && cmp -s "$tmp/bm.bin" "$tmp/bm2.bin"; then pass "bm: same h and J at 1 and 2 threads"; else fail "bm: same h and J at 1 and 2 threads"; fi
 if "$dgm" info "$tmp/bm.st" --json 2>/dev/null | grep -q '"bm_iter": *4'; then pass "bm recorded in the file"; else fail "bm recorded in the file"; "$dgm" info "$tmp/bm.st" --json; fi
+check "train --init" "$dgm" train --model potts --data "$a" -o "$tmp/init.st" --gaps state --init "$tmp/bm.st" --max-iter 1 --json --threads 1
+if grep -q '"iterations": *1' "$tmp/out"; then pass "--init: one more iteration from the saved fit"; else fail "--init"; cat "$tmp/out"; fi
+expect_error "--init of another family" "not a Potts model" sh -c "'$dgm' train --model independent --data '$a' -o '$tmp/i0.st' >/dev/null 2>&1; '$dgm' train --model potts --data '$a' -o '$tmp/bad.st' --init '$tmp/i0.st'"
 expect_error "ragged alignment" "toy2.a2m" sh -c "printf '>A/1-3\nMKL\n>b\nMK\n' >'$tmp/toy2.a2m'; '$dgm' train --model potts --data '$tmp/toy2.a2m' -o '$tmp/bad.st'"
 [ ! -e "$tmp/bad.st" ] && pass "no model file after a refused run" || fail "no model file after a refused run"
 $py - "$tmp/p.st" "$tmp/badJ.st" <<'PY'

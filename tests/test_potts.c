@@ -484,7 +484,7 @@ static double bm_fit(dgm_model **out, const dgm_alignment *a, const double *w, d
 {
     dgm_potts_cfg cfg = dgm_potts_defaults();
     cfg.lambda_h = 0.01, cfg.lambda_j = 0.05, cfg.max_iter = max_iter, cfg.ignore_gaps = 0;
-    cfg.bm_iter = bm_iter, cfg.bm_chains = 3000, cfg.bm_sweeps = 2, cfg.bm_rate = 0.3;
+    cfg.bm_iter = bm_iter, cfg.bm_chains = 3000, cfg.bm_sweeps = 2, cfg.bm_rate = 0.6;
     cfg.weights = "plmc";
     dgm_err err = {0};
     dgm_model *m = NULL;
@@ -552,7 +552,7 @@ static void test_bm(void)
     dgm_model *m0, *m1, *m2;
     double s0, p0, s1, p1, s2, p2;
     bm_fit(&m0, &a, w, neff, 1, 0, &s0, &p0);
-    bm_fit(&m1, &a, w, neff, 1, 300, &s1, &p1);
+    bm_fit(&m1, &a, w, neff, 1, 500, &s1, &p1);
     printf("test_bm: largest likelihood-gradient entry: one L-BFGS iteration %.4f (sites), "
            "%.4f (pairs); refined %.4f, %.4f\n", s0, p0, s1, p1);
     CHECK_MSG(s1 < 0.02 && p1 < 0.02, "refined: sites %.4f pairs %.4f", s1, p1);
@@ -560,7 +560,7 @@ static void test_bm(void)
               p0, s1, p1);
     int t0 = dgm_get_threads();
     dgm_set_threads(t0 == 1 ? 2 : 1);
-    bm_fit(&m2, &a, w, neff, 1, 300, &s2, &p2);
+    bm_fit(&m2, &a, w, neff, 1, 500, &s2, &p2);
     dgm_set_threads(t0);
     size_t L;
     const float *h1, *J1, *h2, *J2;

@@ -9,8 +9,8 @@
  *   dl/dJ_ij(a,b) = f_ij(a,b) - <[x_i = a][x_j = b]>    - 2 lambda_J J_ij(a,b) / W,
  * f the weighted frequencies of the data, <.> the model's averages, which M persistent
  * chains estimate (persistent contrastive divergence, Tieleman 2008): each step advances
- * every chain S Gibbs sweeps under the current parameters, then takes one step of size
- * rate along the estimated gradient. Chains start from training sequences drawn by weight.
+ * every chain S Gibbs sweeps under the current parameters, then takes one step along the
+ * estimated gradient, of size rate for h and rate / (L - 1) for J. Chains start from training sequences drawn by weight.
  * Chain c of step t draws from dgm_rng_fork(dgm_rng_fork(rng, t), c), chains and pairs
  * are split over threads with every sum in a fixed order, so the bits do not depend on the
  * thread count. Gaps must be a state: with ignore_gaps the pseudo-likelihood treats gaps as
@@ -155,7 +155,10 @@ dgm_status dgm__potts_bm(dgm__potts *p, const uint8_t *seq, const double *w, siz
         }
         memcpy(x + m * L, seq + lo * L, L);
     }
-    const float rate = (float)cfg->bm_rate;
+    /* a field H_i(a) sums L - 1 couplings, so a step of J the size of h's moves it L - 1
+     * times as far: J's step is rate / (L - 1) (on BLAT, one rate for both diverged from
+     * the pseudo-likelihood start within 3 steps) */
+    const float rate = (float)cfg->bm_rate, rate_j = rate / (float)(L - 1);
     const float dh_pen = (float)(2.0 * cfg->lambda_h / W), dj_pen = (float)(2.0 * cfg->lambda_j / W);
     double t0 = now();
     for (long t = 1; t <= cfg->bm_iter; t++) {
@@ -186,7 +189,7 @@ dgm_status dgm__potts_bm(dgm__potts *p, const uint8_t *seq, const double *w, siz
 #pragma omp parallel for schedule(static)
         for (long kl = 0; kl < Pl; kl++) {
             size_t k = (size_t)kl;
-            p->J[k] += rate * (dfij[k] - mfij[k] - dj_pen * p->J[k]);
+            p->J[k] += rate_j * (dfij[k] - mfij[k] - dj_pen * p->J[k]);
         }
         if (!dgm_all_finite(p->h, LQ)) {
             s = dgm_errf(err, DGM_ERR_NAN, "potts: the Boltzmann-machine refinement diverged "

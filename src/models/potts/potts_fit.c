@@ -157,6 +157,8 @@ static dgm_status potts_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     p->cfg = sp->cfg;
     p->cfg.weights = NULL;
+    const dgm_model *init = p->cfg.init; /* the fit's only: the model keeps no pointer to it */
+    p->cfg.init = NULL;
     snprintf(p->weights, sizeof p->weights, "%s", sp->weights);
     p->neff = d->weights ? d->neff : (double)a->n;
     p->theta = d->theta;
@@ -173,6 +175,18 @@ static dgm_status potts_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm
                      a->source, np);
     if (!s) {
         init_fields(x, seq, d->weights, a->n, L, p->neff, p->cfg.ignore_gaps);
+        if (init) { /* a saved fit of the same columns continues from its parameters */
+            size_t L0;
+            const float *h0, *J0;
+            s = dgm_potts_params(init, &L0, &h0, &J0, err);
+            if (!s && L0 != L)
+                s = dgm_errf(err, DGM_ERR_ARG, "%s: the initial Potts model has %zu columns, "
+                             "this alignment's focus %zu", a->source, L0, L);
+            for (size_t k = 0; !s && k < np; k++)
+                x[k] = k < L * Q ? h0[k] : J0[k - L * Q];
+        }
+    }
+    if (!s) {
         lbfgs_parameter_t lp;
         lbfgs_parameter_init(&lp);
         lp.epsilon = p->cfg.epsilon;
