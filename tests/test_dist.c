@@ -238,6 +238,13 @@ static void test_unsupported_and_invalid(void)
     dgm_dist gf = {.kind = DGM_DIST_GAUSS_FULL, .dim = 2, .mean = m, .cov = c};
     CHECK(dgm_dist_check(&gf, &e) == DGM_ERR_ARG);
     CHECK_MSG(strstr(e.msg, "positive definite") != NULL, "%s", e.msg);
+    double huge[2] = {0, 1e308}, unit[2] = {1, 1}, bigc[4] = {1e80, 0, 0, 1};
+    dgm_dist gh = {.kind = DGM_DIST_GAUSS_DIAG, .dim = 2, .mean = huge, .var = unit};
+    CHECK(dgm_dist_check(&gh, &e) == DGM_ERR_ARG); /* no float sample (fuzz_kl_spec) */
+    CHECK_MSG(strstr(e.msg, "mean[1]") && strstr(e.msg, "float"), "%s", e.msg);
+    dgm_dist gc = {.kind = DGM_DIST_GAUSS_FULL, .dim = 2, .mean = m, .cov = bigc};
+    CHECK(dgm_dist_check(&gc, &e) == DGM_ERR_ARG);
+    CHECK_MSG(strstr(e.msg, "variance 0"), "%s", e.msg);
     double cat[3] = {0.5, -0.1, 0.6};
     dgm_dist cd = {.kind = DGM_DIST_CATEGORICAL, .dim = 3, .n_cat = 3, .p = cat};
     CHECK(dgm_dist_check(&cd, &e) == DGM_ERR_ARG);

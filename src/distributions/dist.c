@@ -40,6 +40,24 @@ static dgm_status check_finite(const double *v, size_t n, const char *name, cons
     return DGM_OK;
 }
 
+/* Samples are float (FLT_MAX about 3.4e38): a Gaussian whose mean or spread is beyond 1e36
+ * has no float draws, which came out infinite and scored NaN (fuzz_kl_spec). */
+#define GAUSS_MAX_MEAN 1e36
+#define GAUSS_MAX_VAR 1e72
+static dgm_status check_gauss_range(const dgm_dist *d, const double *var, size_t stride,
+                                    const char *at, dgm_err *err)
+{
+    for (size_t j = 0; j < d->dim; j++) {
+        if (fabs(d->mean[j]) > GAUSS_MAX_MEAN)
+            return dgm_errf(err, DGM_ERR_ARG, "%smean[%zu] = %g is beyond the float samples' "
+                            "range (|mean| <= 1e36)", at, j, d->mean[j]);
+        if (var[j * stride] > GAUSS_MAX_VAR)
+            return dgm_errf(err, DGM_ERR_ARG, "%svariance %zu = %g is beyond the float samples' "
+                            "range (<= 1e72)", at, j, var[j * stride]);
+    }
+    return DGM_OK;
+}
+
 static dgm_status check_full(const dgm_dist *d, const char *at, dgm_err *err)
 {
     size_t D = d->dim, DD;
@@ -82,11 +100,11 @@ static dgm_status check_rec(const dgm_dist *d, const char *at, int depth, dgm_er
         for (size_t j = 0; j < d->dim; j++)
             if (!(d->var[j] > 0))
                 return dgm_errf(err, DGM_ERR_ARG, "%svar[%zu] = %g is not > 0", at, j, d->var[j]);
-        return DGM_OK;
+        return check_gauss_range(d, d->var, 1, at, err);
     case DGM_DIST_GAUSS_FULL:
-        if ((s = check_finite(d->mean, d->dim, "mean", at, err)))
+        if ((s = check_finite(d->mean, d->dim, "mean", at, err)) || (s = check_full(d, at, err)))
             return s;
-        return check_full(d, at, err);
+        return check_gauss_range(d, d->cov, d->dim + 1, at, err);
     case DGM_DIST_BERNOULLI:
         if ((s = check_finite(d->p, d->dim, "p", at, err)))
             return s;
