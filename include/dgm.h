@@ -1278,6 +1278,46 @@ DGM_API dgm_status dgm_potts_sample(dgm_rng *rng, uint8_t *out, dgm_gibbs_stats 
                                     const dgm_model *m, size_t n, const dgm_gibbs_cfg *cfg,
                                     dgm_err *err);
 
+/* ======================================================================== made === */
+/* MADE (Germain et al. 2015): an MLP whose weights are masked so that the outputs of
+ * variable d depend only on the variables before d in an ordering, so that
+ * log p(x) = sum_d log p(x_d | x_<d) is exact. BINARY: D Bernoulli variables (binarized
+ * images; likelihood "binary"). CATEGORICAL: the L columns of an alignment, each a softmax
+ * over the 20 amino acids and the gap (21 states); the data are the one-hot form of
+ * dgm_seq_onehot (D = 20 L, a gap an all-zero row; likelihood "sequence"). With n_masks >
+ * 1 training cycles through the masks (mask t mod n_masks at step t: connectivity-agnostic
+ * training) and log p(x) is the mixture log((1/M) sum_k p_k(x)). Masks come from the
+ * orderings and hidden-unit degrees drawn from mask_seed (mask k from fork(mask_seed, k))
+ * and are kept in the model file ("order", "degrees_<l>"); weights are named as
+ * torch.nn.Sequential(MaskedLinear, ReLU, ...) names them ("net.0.weight", ...). */
+typedef enum { DGM_MADE_BINARY = 0, DGM_MADE_CATEGORICAL } dgm_made_kind;
+typedef enum { DGM_MADE_NATURAL = 0, DGM_MADE_RANDOM } dgm_made_order;
+typedef struct dgm_made_cfg {
+    dgm_made_kind  kind;
+    size_t         dim;        /* BINARY: D; CATEGORICAL: L (the data have 20 L values) */
+    size_t         hidden[8];  /* (500) */
+    int            n_hidden;   /* 1 */
+    int            n_masks;    /* 1 */
+    dgm_made_order order;      /* natural: variable d is d-th; random: per mask */
+    uint64_t       mask_seed;  /* 0 */
+    size_t         height, width; /* image geometry (0: none) */
+} dgm_made_cfg;
+DGM_API dgm_made_cfg dgm_made_defaults(void);
+/* A new MADE with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch runs:
+ * BINARY on [0, 1] data, binarized afresh each step; CATEGORICAL on sequence data, with
+ * per-example weights if the data set has them). focus: the alignment whose focus the
+ * CATEGORICAL model keeps for dgm_mutation_effects (NULL for BINARY). Errors: fewer than 2
+ * variables, a mask count outside 1..4096, a hidden layer narrower than 1 or wider than
+ * 65536, a focus of another length. */
+DGM_API dgm_status dgm_made_create(dgm_model **out, dgm_rng *rng, const dgm_made_cfg *cfg,
+                                   const struct dgm_alignment *focus, dgm_err *err);
+/* The configuration of a MADE (NULL for any other model). */
+DGM_API const dgm_made_cfg *dgm_made_config(const dgm_model *m);
+/* Per-mask log-likelihoods: out (n x n_masks), out[i, k] = log p_k(x_i) under mask k
+ * alone; x (n x D) in the model's data form. */
+DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, size_t n,
+                                           dgm_err *err);
+
 #ifdef __cplusplus
 }
 #endif
