@@ -11,6 +11,7 @@
 int cli_train_tractable(int argc, char **argv) __attribute__((weak));
 int cli_train_protein(int argc, char **argv) __attribute__((weak));
 int cli_train_potts(int argc, char **argv) __attribute__((weak));
+int cli_train_made(int argc, char **argv) __attribute__((weak));
 
 static const char *peek(int argc, char **argv, const char *opt)
 {
@@ -59,6 +60,8 @@ int cmd_train(int argc, char **argv)
         dgm_model_free(m);
         if (!strcmp(type, "vae") || !strcmp(type, "cvae"))
             return cli_train_vae(argc, argv);
+        if (!strcmp(type, "made"))
+            return delegate(cli_train_made, type, argc, argv);
         if (!strcmp(type, "potts"))
             return cli_fail("train", "%s: a Potts fit cannot be resumed (refit it)", resume);
         return delegate(cli_train_protein, type, argc, argv);
@@ -75,6 +78,8 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_protein, model, argc, argv);
     if (!strcmp(model, "potts"))
         return delegate(cli_train_potts, model, argc, argv);
+    if (!strcmp(model, "made"))
+        return delegate(cli_train_made, model, argc, argv);
     return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
-                    "bernoulli-mixture, independent, potts)", model);
+                    "bernoulli-mixture, independent, potts, made)", model);
 }

@@ -465,6 +465,7 @@ static void focus_json(const made_focus *f, size_t L, cJSON *c)
         cJSON_AddItemToObject(c, "positions", cJSON_CreateDoubleArray(pos, (int)L));
         cJSON_AddNumberToObject(c, "neff", f->neff);
         cJSON_AddNumberToObject(c, "theta", f->theta);
+        cJSON_AddStringToObject(c, "weights", f->weights);
     }
     free(row);
     free(pos);
@@ -556,6 +557,8 @@ static void made_describe(const dgm_model *m, cJSON *o)
         cJSON_AddStringToObject(o, "focus", p->focus.name);
         cJSON_AddNumberToObject(o, "L", (double)p->V);
         cJSON_AddNumberToObject(o, "neff", p->focus.neff);
+        cJSON_AddNumberToObject(o, "theta", p->focus.theta);
+        cJSON_AddStringToObject(o, "weights", p->focus.weights);
     }
 }
 
@@ -609,6 +612,7 @@ static dgm_status focus_copy(made_focus *f, const dgm_alignment *a, size_t L, dg
         return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory");
     memcpy(f->pos, a->pos, L * sizeof *f->pos);
     memcpy(f->wt, a->seq, L);
+    snprintf(f->weights, sizeof f->weights, "none");
     return DGM_OK;
 }
 
@@ -671,6 +675,8 @@ static dgm_status focus_from_json(made_focus *f, const cJSON *c, size_t L, const
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(c, "theta");
     f->neff = cJSON_IsNumber(ne) ? ne->valuedouble : 0;
     f->theta = cJSON_IsNumber(th) ? th->valuedouble : 0;
+    const cJSON *wr = cJSON_GetObjectItemCaseSensitive(c, "weights");
+    snprintf(f->weights, sizeof f->weights, "%s", cJSON_IsString(wr) ? wr->valuestring : "none");
     f->residues = strdup(res->valuestring);
     f->pos = dgm_malloc_array(L, sizeof *f->pos);
     f->wt = malloc(L);

@@ -14,7 +14,8 @@ typedef struct {
     long     start;
     long    *pos;          /* L */
     uint8_t *wt;           /* L */
-    double   neff, theta;
+    double   neff, theta;  /* of the training alignment's weights */
+    char     weights[16];  /* their rule: deepseq, plmc or none */
 } made_focus;
 
 typedef struct dgm__made {
