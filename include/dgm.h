@@ -1318,6 +1318,36 @@ DGM_API const dgm_made_cfg *dgm_made_config(const dgm_model *m);
 DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, size_t n,
                                            dgm_err *err);
 
+/* ======================================================================== flow === */
+/* RealNVP (Dinh, Sohl-Dickstein, Bengio 2017) with MLP conditioners on vectors: z = f(x)
+ * through K affine coupling layers, y' = b.y + (1-b).(y exp(s(b.y)) + t(b.y)), with
+ * alternating masks b (a checkerboard on images, alternate coordinates otherwise),
+ * log-scales bounded as s = tanh(.), and a standard normal base, so that
+ * log p(x) = log N(f(x); 0, I) + log |det df/dx| exactly. alpha > 0: data in [0, 1) (8-bit
+ * images dequantised, likelihood "dequantized", bits/dim of the 8-bit data) first go
+ * through the logit transform y = logit(alpha + (1 - 2 alpha) x), its log-determinant
+ * counted; alpha = 0: data on R^D (likelihood "continuous"). Weights are named
+ * "couplings.<k>.net.<2i>.weight" (torch.nn.Sequential per coupling). */
+typedef struct dgm_flow_cfg {
+    size_t dim;            /* D */
+    int    n_couplings;    /* K (8) */
+    size_t hidden[4];      /* conditioner widths (1000) */
+    int    n_hidden;       /* 1 */
+    double alpha;          /* logit transform's alpha (0.05); 0 for data on R^D */
+    size_t height, width;  /* image geometry (0: none): the masks are checkerboards */
+} dgm_flow_cfg;
+DGM_API dgm_flow_cfg dgm_flow_defaults(void);
+/* A new flow with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch). */
+DGM_API dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cfg,
+                                   dgm_err *err);
+DGM_API const dgm_flow_cfg *dgm_flow_config(const dgm_model *m);
+/* z = f(x) (n x D) and logdet[i] = log |det df/dx| at x_i (logdet may be NULL). */
+DGM_API dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x,
+                                    size_t n, dgm_err *err);
+/* x = f^-1(z) (n x D). */
+DGM_API dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n,
+                                    dgm_err *err);
+
 #ifdef __cplusplus
 }
 #endif
