@@ -12,6 +12,7 @@ int cli_train_tractable(int argc, char **argv) __attribute__((weak));
 int cli_train_protein(int argc, char **argv) __attribute__((weak));
 int cli_train_potts(int argc, char **argv) __attribute__((weak));
 int cli_train_made(int argc, char **argv) __attribute__((weak));
+int cli_train_flow(int argc, char **argv) __attribute__((weak));
 
 static const char *peek(int argc, char **argv, const char *opt)
 {
@@ -62,6 +63,8 @@ int cmd_train(int argc, char **argv)
             return cli_train_vae(argc, argv);
         if (!strcmp(type, "made"))
             return delegate(cli_train_made, type, argc, argv);
+        if (!strcmp(type, "realnvp"))
+            return delegate(cli_train_flow, type, argc, argv);
         if (!strcmp(type, "potts"))
             return cli_fail("train", "%s: a Potts fit cannot be resumed (refit it)", resume);
         return delegate(cli_train_protein, type, argc, argv);
@@ -80,6 +83,8 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_potts, model, argc, argv);
     if (!strcmp(model, "made"))
         return delegate(cli_train_made, model, argc, argv);
+    if (!strcmp(model, "realnvp"))
+        return delegate(cli_train_flow, model, argc, argv);
     return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
-                    "bernoulli-mixture, independent, potts, made)", model);
+                    "bernoulli-mixture, independent, potts, made, realnvp)", model);
 }
