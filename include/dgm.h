@@ -1328,14 +1328,22 @@ DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const floa
  * through the logit transform y = logit(alpha + (1 - 2 alpha) x), its log-determinant
  * counted; alpha = 0: data on R^D (likelihood "continuous"). Weights are named
  * "couplings.<k>.net.<2i>.weight" (torch.nn.Sequential per coupling). */
+typedef enum { DGM_FLOW_REALNVP = 0, DGM_FLOW_MAF } dgm_flow_kind;
 typedef struct dgm_flow_cfg {
+    dgm_flow_kind kind;    /* realnvp, or maf (below) */
     size_t dim;            /* D */
-    int    n_couplings;    /* K (8) */
+    int    n_couplings;    /* K (8): coupling layers, or MAF's autoregressive layers */
     size_t hidden[4];      /* conditioner widths (1000) */
     int    n_hidden;       /* 1 */
     double alpha;          /* logit transform's alpha (0.05); 0 for data on R^D */
     size_t height, width;  /* image geometry (0: none): the masks are checkerboards */
 } dgm_flow_cfg;
+/* MAF (Papamakarios, Pavlakou, Murray 2017), kind DGM_FLOW_MAF: K autoregressive affine
+ * layers z_d = (u_d - m_d(u_<d)) exp(-a_d(u_<d)), a = tanh(.), each a MADE (masked D-H-2D
+ * ReLU network: hidden degrees j mod (D - 1), ordering natural in even layers and reversed
+ * in odd ones), after the same logit transform; log |det| = -sum a. Density in one pass per
+ * layer; sampling inverts each layer in D sequential passes, batched over samples. Weights
+ * "layers.<k>.net.<2i>.weight"; type "maf". */
 DGM_API dgm_flow_cfg dgm_flow_defaults(void);
 /* A new flow with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch). */
 DGM_API dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cfg,

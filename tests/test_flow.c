@@ -1,4 +1,4 @@
-/* RealNVP (src/models/flow/): the logit transform and its log-determinant by central
+/* RealNVP and MAF (src/models/flow/), each test for both: the logit transform and its log-determinant by central
  * differences; the gradient of -log p(x) for every parameter and for the input, with and
  * without the logit transform (coupling layers, tanh-bounded scales, base density, every
  * Jacobian term); log |det df/dx| against a finite-difference Jacobian of the whole map;
@@ -78,9 +78,25 @@ static void test_logit(void)
 
 // -------------------------------------------------------------------------- models ---
 
+static dgm_flow_kind g_kind; /* the flow under test */
+
+static dgm_params *params_of(dgm_model *m)
+{
+    return g_kind == DGM_FLOW_MAF ? dgm__maf_params(m) : FLOW(m)->p;
+}
+
+static void fb(dgm_model *m, double *lp, const float *x, const float *dscale, float *dx, size_t B)
+{
+    if (g_kind == DGM_FLOW_MAF)
+        dgm__maf_forward_backward((dgm__maf *)m->impl, lp, x, dscale, dx, B);
+    else
+        dgm__flow_forward_backward(FLOW(m), lp, x, dscale, dx, B);
+}
+
 static dgm_model *tiny(size_t D, int K, double alpha, uint64_t seed, float scale)
 {
     dgm_flow_cfg c = dgm_flow_defaults();
+    c.kind = g_kind;
     c.dim = D, c.n_couplings = K, c.hidden[0] = 7, c.n_hidden = 1, c.alpha = alpha;
     dgm_rng r;
     dgm_rng_init(&r, seed);
@@ -88,16 +104,21 @@ static dgm_model *tiny(size_t D, int K, double alpha, uint64_t seed, float scale
     dgm_err err = {0};
     CHECK_MSG(dgm_flow_create(&m, &r, &c, &err) == DGM_OK, "%s", err.msg);
     DGM_ASSERT(m);
-    float *w = dgm_params_data(FLOW(m)->p);
-    for (size_t i = 0; i < dgm_params_count(FLOW(m)->p); i++)
+    float *w = dgm_params_data(params_of(m));
+    for (size_t i = 0; i < dgm_params_count(params_of(m)); i++)
         w[i] *= scale;
+    if (g_kind == DGM_FLOW_MAF)
+        dgm__maf_updated(m);
     return m;
 }
 
-typedef struct { dgm__flow *p; size_t B; const float *x; double lp[8]; } nll_ctx;
+typedef struct { dgm_model *m; size_t B; const float *x; double lp[8]; } nll_ctx;
 
 #ifndef SCALE
 #define SCALE 2.0f
+#endif
+#ifndef MAF_SCALE
+#define MAF_SCALE 1.0f
 #endif
 #ifndef EPS_P
 #define EPS_P (1.0 / 64)
@@ -105,7 +126,9 @@ typedef struct { dgm__flow *p; size_t B; const float *x; double lp[8]; } nll_ctx
 static double nll_loss(void *q)
 {
     nll_ctx *s = q;
-    dgm__flow_forward_backward(s->p, s->lp, s->x, NULL, NULL, s->B);
+    if (g_kind == DGM_FLOW_MAF)
+        dgm__maf_updated(s->m); /* the weights were perturbed: re-mask */
+    fb(s->m, s->lp, s->x, NULL, NULL, s->B);
     double l = 0;
     for (size_t b = 0; b < s->B; b++)
         l -= s->lp[b] / (double)s->B;
@@ -118,23 +141,24 @@ static void test_gradient(void)
     dgm_rng_init(&r, 2);
     for (int logit = 0; logit < 2; logit++) {
         size_t D = 6, B = 4;
-        dgm_model *m = tiny(D, 3, logit ? 0.05 : 0.0, 3, SCALE);
-        dgm__flow *p = FLOW(m);
+        dgm_model *m = tiny(D, 3, logit ? 0.05 : 0.0, 3, g_kind == DGM_FLOW_MAF ? MAF_SCALE : SCALE);
+        dgm_params *pp = params_of(m);
         dgm_err err = {0};
-        CHECK(dgm__flow_reserve(p, B, &err) == DGM_OK);
+        CHECK((g_kind == DGM_FLOW_MAF ? dgm__maf_reserve(m, B, &err)
+                                      : dgm__flow_reserve(FLOW(m), B, &err)) == DGM_OK);
         float *x = alloc_f(B * D), *dx = alloc_f(B * D), dsc[4];
         for (size_t i = 0; i < B * D; i++)
             x[i] = logit ? 0.05f + 0.9f * dgm_rng_uniform(&r) : (float)dgm_rng_normal(&r);
         for (size_t b = 0; b < B; b++)
             dsc[b] = 1.0f / (float)B;
-        nll_ctx s = {p, B, x, {0}};
-        dgm_params_zero_grad(p->p);
-        dgm__flow_forward_backward(p, s.lp, x, dsc, dx, B);
-        size_t P = dgm_params_count(p->p);
+        nll_ctx s = {m, B, x, {0}};
+        dgm_params_zero_grad(pp);
+        fb(m, s.lp, x, dsc, dx, B);
+        size_t P = dgm_params_count(pp);
         float *g = alloc_f(P);
-        memcpy(g, dgm_params_grad(p->p), P * sizeof *g);
+        memcpy(g, dgm_params_grad(pp), P * sizeof *g);
         check_grad(logit ? "flow -log p, parameters (logit)" : "flow -log p, parameters",
-                   nll_loss, &s, dgm_params_data(p->p), g, P, &r, EPS_P);
+                   nll_loss, &s, dgm_params_data(pp), g, P, &r, EPS_P);
         check_grad(logit ? "flow -log p, input (logit)" : "flow -log p, input", nll_loss, &s,
                    x, dx, B * D, &r, 1.0 / 512);
         free(g), free(x), free(dx);
@@ -225,7 +249,8 @@ static void test_file(void)
     CHECK(dgm_model_save(m, path, &err) == DGM_OK);
     CHECK_MSG(dgm_model_load(&m2, path, &err) == DGM_OK, "%s", err.msg);
     if (m2) {
-        CHECK(!strcmp(dgm_model_type(m2), "realnvp") && dgm_model_exact(m2));
+        CHECK(!strcmp(dgm_model_type(m2), g_kind == DGM_FLOW_MAF ? "maf" : "realnvp"));
+        CHECK(dgm_model_exact(m2));
         CHECK(!strcmp(dgm_model_likelihood(m2), "dequantized"));
         float x[12];
         dgm_rng r;
@@ -238,8 +263,13 @@ static void test_file(void)
         CHECK(!memcmp(a, b, sizeof a));
         dgm_st_file *f;
         CHECK(dgm_safetensors_read(&f, path, &err) == DGM_OK);
-        CHECK(dgm_st_find(f, "couplings.0.net.0.weight") && dgm_st_find(f, "couplings.2.net.2.bias"));
-        const dgm_st_tensor *t = dgm_st_find(f, "couplings.1.net.2.weight");
+        const char *pre = g_kind == DGM_FLOW_MAF ? "layers" : "couplings";
+        char n0[64], n1[64], n2[64];
+        snprintf(n0, sizeof n0, "%s.0.net.0.weight", pre);
+        snprintf(n1, sizeof n1, "%s.2.net.2.bias", pre);
+        snprintf(n2, sizeof n2, "%s.1.net.2.weight", pre);
+        CHECK(dgm_st_find(f, n0) && dgm_st_find(f, n1));
+        const dgm_st_tensor *t = dgm_st_find(f, n2);
         CHECK(t && t->shape[0] == 12 && t->shape[1] == 7);
         dgm_safetensors_free(f);
         dgm_model_free(m2);
@@ -281,8 +311,10 @@ static void test_bad_data_and_nan(void)
     CHECK(fit(m, &ds, &err) == DGM_ERR_NAN && strstr(err.msg, "finite"));
     ds.x[7] = 0.5f;
     /* the NaN guard: a non-finite weight stops the run with a message */
-    dgm_params *pp = FLOW(m)->p;
-    float *tb = dgm_params_tensor(pp, dgm_params_find(pp, "couplings.0.net.2.bias"));
+    dgm_params *pp = params_of(m);
+    float *tb = dgm_params_tensor(pp, dgm_params_find(pp, g_kind == DGM_FLOW_MAF
+                                                          ? "layers.0.net.2.bias"
+                                                          : "couplings.0.net.2.bias"));
     for (size_t d = 0; d < 2 * D; d++)
         tb[d] = INFINITY; /* every shift t infinite: z and the loss are not finite */
     CHECK(fit(m, &ds, &err) == DGM_ERR_NAN && strstr(err.msg, "not finite"));
@@ -293,9 +325,12 @@ static void test_bad_data_and_nan(void)
 int main(void)
 {
     TEST_RUN(test_logit);
-    TEST_RUN(test_gradient);
-    TEST_RUN(test_logdet_and_inverse);
-    TEST_RUN(test_file);
-    TEST_RUN(test_bad_data_and_nan);
+    for (int k = 0; k < 2; k++) {
+        g_kind = k ? DGM_FLOW_MAF : DGM_FLOW_REALNVP;
+        TEST_RUN(test_gradient);
+        TEST_RUN(test_logdet_and_inverse);
+        TEST_RUN(test_file);
+        TEST_RUN(test_bad_data_and_nan);
+    }
     TEST_MAIN_END("test_flow");
 }

@@ -23,8 +23,32 @@ typedef struct dgm__flow {
 
 #define FLOW(m) ((dgm__flow *)(m)->impl)
 
-extern const dgm__model_ops dgm__flow_ops;
+extern const dgm__model_ops dgm__flow_ops, dgm__maf_ops;
 extern const dgm__fit_ops dgm__flow_fit_ops;
+
+/* MAF (maf.c): the shell, the model around it (initialised from rng unless NULL), and
+ * what flow_fit.c and realnvp.c's public functions need of it. */
+typedef struct dgm__maf dgm__maf;
+dgm_status   dgm__maf_new(dgm__maf **out, const dgm_flow_cfg *c, dgm_err *err);
+dgm_model   *dgm__maf_model(dgm__maf *p, dgm_rng *rng);
+void         dgm__maf_free(dgm__maf *p);
+dgm_params  *dgm__maf_store(dgm__maf *p);
+dgm_params  *dgm__maf_params(dgm_model *m);
+const dgm_flow_cfg *dgm__maf_cfg(const dgm_model *m);
+dgm_status   dgm__maf_reserve(dgm_model *m, size_t B, dgm_err *err);
+void         dgm__maf_step(dgm_model *m, double *lp, const float *x, const float *dscale,
+                           size_t B);
+void         dgm__maf_updated(dgm_model *m); /* the weights moved: re-mask them */
+void         dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x,
+                                       const float *dscale, float *dx, size_t B);
+dgm_status   dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float *x, size_t n,
+                              dgm_err *err);
+dgm_status   dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dgm_err *err);
+/* Shared by both flows' files: the parameters (with the optimizer moments in a checkpoint)
+ * and the config fields. */
+dgm_status   dgm__flow_save_params(const dgm_model *m, dgm_params *pp, const dgm_flow_cfg *c,
+                                   const char *path, dgm_err *err);
+void         dgm__flow_describe_cfg(const dgm_flow_cfg *c, cJSON *o);
 
 dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err);
 /* The logit transform y = logit(u), u = alpha + (1 - 2 alpha) x, elementwise on B rows of

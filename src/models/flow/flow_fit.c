@@ -41,14 +41,15 @@ static void make_batch(float *x, const dgm_dataset *ds, const size_t *idx, size_
 static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
                              const dgm_fit_cfg *c, const dgm__fit_rows *rows, dgm_err *err)
 {
-    dgm__flow *p = FLOW(m);
+    const dgm_flow_cfg *cfg = dgm_flow_config(m);
     const dgm_dataset *ds = d->data;
-    int deq = p->cfg.alpha > 0;
+    size_t D = cfg->dim;
+    int deq = cfg->alpha > 0;
     if (ds->kind != DGM_DATA_REAL)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: a flow needs numeric data", ds->source);
-    if (ds->d != p->D)
+    if (ds->d != D)
         return dgm_errf(err, DGM_ERR_SHAPE, "%s: examples have %zu values but the model expects "
-                        "%zu", ds->source, ds->d, p->D);
+                        "%zu", ds->source, ds->d, D);
     if (deq && !ds->is_8bit)
         return dgm_errf(err, DGM_ERR_ARG, "%s: the logit flow models dequantised 8-bit data; "
                         "these values are not 8-bit levels (use --alpha 0 for data on R^D)",
@@ -63,14 +64,15 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     r->ds = ds, r->B = c->batch, r->n_val = rows->n_val;
     r->how = deq ? DGM_PREP_DEQUANTIZE : DGM_PREP_COPY;
-    r->x = dgm_malloc_array(r->B, p->D * sizeof(float));
+    r->x = dgm_malloc_array(r->B, D * sizeof(float));
     r->dscale = dgm_malloc_array(r->B, sizeof(float));
     r->lp = dgm_malloc_array(r->B, sizeof(double));
     if (r->n_val) {
-        r->val_x = dgm_malloc_array(r->n_val, p->D * sizeof(float));
+        r->val_x = dgm_malloc_array(r->n_val, D * sizeof(float));
         r->val_lp = dgm_malloc_array(r->n_val, sizeof(double));
     }
-    dgm_status s = dgm__flow_reserve(p, r->B, err);
+    dgm_status s = m->ops == &dgm__maf_ops ? dgm__maf_reserve(m, r->B, err)
+                                           : dgm__flow_reserve(FLOW(m), r->B, err);
     if (!s && (!r->x || !r->dscale || !r->lp || (r->n_val && (!r->val_x || !r->val_lp))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
     if (s) {
@@ -92,14 +94,18 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
 {
     (void)kl_weight;
     flow_run *r = state;
-    dgm__flow *p = FLOW(m);
+    int maf = m->ops == &dgm__maf_ops;
+    dgm_params *pp = maf ? dgm__maf_params(m) : FLOW(m)->p;
     dgm_rng dq;
     dgm_rng_fork(&dq, step_rng, 0);
     make_batch(r->x, r->ds, idx, b, &dq, r->how);
     for (size_t i = 0; i < b; i++)
         r->dscale[i] = 1.0f / (float)b;
-    dgm_params_zero_grad(p->p);
-    dgm__flow_forward_backward(p, r->lp, r->x, r->dscale, NULL, b);
+    dgm_params_zero_grad(pp);
+    if (maf)
+        dgm__maf_step(m, r->lp, r->x, r->dscale, b);
+    else
+        dgm__flow_forward_backward(FLOW(m), r->lp, r->x, r->dscale, NULL, b);
     double loss = 0;
     for (size_t i = 0; i < b; i++)
         loss -= r->lp[i] / (double)b;
@@ -107,9 +113,11 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     st->kl = 0;
     if (!isfinite(loss))
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite at step %ld", t);
-    if (!dgm_all_finite(dgm_params_grad(p->p), dgm_params_count(p->p)))
+    if (!dgm_all_finite(dgm_params_grad(pp), dgm_params_count(pp)))
         return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm_optim_step(opt, p->p, t);
+    dgm_optim_step(opt, pp, t);
+    if (maf)
+        dgm__maf_updated(m);
     return DGM_OK;
 }
 

@@ -25,6 +25,8 @@ dgm_flow_cfg dgm_flow_defaults(void)
 
 const dgm_flow_cfg *dgm_flow_config(const dgm_model *m)
 {
+    if (m && m->ops == &dgm__maf_ops)
+        return dgm__maf_cfg(m);
     return m && m->ops == &dgm__flow_ops ? &FLOW(m)->cfg : NULL;
 }
 
@@ -286,6 +288,8 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
 dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x, size_t n,
                             dgm_err *err)
 {
+    if (m->ops == &dgm__maf_ops)
+        return dgm__maf_forward(m, z, logdet, x, n, err);
     if (m->ops != &dgm__flow_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a flow", m->ops->type);
     dgm__flow *p = FLOW(m);
@@ -309,6 +313,8 @@ dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float 
 
 dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n, dgm_err *err)
 {
+    if (m->ops == &dgm__maf_ops)
+        return dgm__maf_inverse(m, x, z, n, err);
     if (m->ops != &dgm__flow_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a flow", m->ops->type);
     dgm__flow *p = FLOW(m);
@@ -385,6 +391,17 @@ static dgm_status flow_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
 static cJSON *config_json(const dgm_flow_cfg *c)
 {
     cJSON *o = cJSON_CreateObject();
+    if (c->kind == DGM_FLOW_MAF) {
+        double h[4];
+        for (int l = 0; l < c->n_hidden; l++)
+            h[l] = (double)c->hidden[l];
+        cJSON_AddNumberToObject(o, "n_layers", c->n_couplings);
+        cJSON_AddItemToObject(o, "hidden", cJSON_CreateDoubleArray(h, c->n_hidden));
+        cJSON_AddNumberToObject(o, "alpha", c->alpha);
+        cJSON_AddStringToObject(o, "log_scale", "tanh");
+        cJSON_AddStringToObject(o, "hidden_degrees", "j mod (D - 1)");
+        return o;
+    }
     double h[4];
     for (int l = 0; l < c->n_hidden; l++)
         h[l] = (double)c->hidden[l];
@@ -395,10 +412,10 @@ static cJSON *config_json(const dgm_flow_cfg *c)
     return o;
 }
 
-static dgm_status flow_save(const dgm_model *m, const char *path, dgm_err *err)
+dgm_status dgm__flow_save_params(const dgm_model *m, dgm_params *pp, const dgm_flow_cfg *c,
+                                 const char *path, dgm_err *err)
 {
-    const dgm__flow *p = FLOW(m);
-    int nt = dgm_params_n_tensors(p->p), with_opt = m->keep_optimizer && m->saving_checkpoint;
+    int nt = dgm_params_n_tensors(pp), with_opt = m->keep_optimizer && m->saving_checkpoint;
     size_t n = (size_t)nt * (with_opt ? 3 : 1);
     dgm_st_tensor *t = calloc(n, sizeof *t);
     char (*names)[128] = calloc(n, sizeof *names);
@@ -407,7 +424,6 @@ static dgm_status flow_save(const dgm_model *m, const char *path, dgm_err *err)
         free(names);
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
     }
-    dgm_params *pp = p->p;
     const float *bufs[3] = {dgm_params_data(pp), dgm_params_m(pp), dgm_params_v(pp)};
     const char *prefix[3] = {"", "optimizer.exp_avg.", "optimizer.exp_avg_sq."};
     for (size_t k = 0, j = 0; k < (with_opt ? 3u : 1u); k++)
@@ -417,7 +433,7 @@ static dgm_status flow_save(const dgm_model *m, const char *path, dgm_err *err)
             t[j].data = bufs[k] + dgm_params_offset(pp, i);
             t[j].ndim = dgm_params_shape(pp, i, t[j].shape);
         }
-    cJSON *cfg = config_json(&p->cfg);
+    cJSON *cfg = config_json(c);
     dgm_status s = dgm__model_write(m, path, t, n, cfg, NULL, err);
     cJSON_Delete(cfg);
     free(t);
@@ -425,13 +441,20 @@ static dgm_status flow_save(const dgm_model *m, const char *path, dgm_err *err)
     return s;
 }
 
-static void flow_describe(const dgm_model *m, cJSON *o)
+static dgm_status flow_save(const dgm_model *m, const char *path, dgm_err *err)
 {
-    cJSON *c = config_json(&FLOW(m)->cfg);
-    cJSON *it;
-    cJSON_ArrayForEach(it, c) cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
-    cJSON_Delete(c);
+    return dgm__flow_save_params(m, FLOW(m)->p, &FLOW(m)->cfg, path, err);
 }
+
+void dgm__flow_describe_cfg(const dgm_flow_cfg *c, cJSON *o)
+{
+    cJSON *j = config_json(c);
+    cJSON *it;
+    cJSON_ArrayForEach(it, j) cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+    cJSON_Delete(j);
+}
+
+static void flow_describe(const dgm_model *m, cJSON *o) { dgm__flow_describe_cfg(&FLOW(m)->cfg, o); }
 
 const dgm__model_ops dgm__flow_ops = {
     .type = "realnvp", .log_prob = flow_log_prob, .sample = flow_sample, .save = flow_save,
@@ -456,6 +479,17 @@ static dgm_model *flow_model(dgm__flow *p)
 dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cfg, dgm_err *err)
 {
     *out = NULL;
+    if (cfg->kind == DGM_FLOW_MAF) {
+        dgm__maf *q;
+        dgm_status s = dgm__maf_new(&q, cfg, err);
+        if (s)
+            return s;
+        if (!(*out = dgm__maf_model(q, rng))) {
+            dgm__maf_free(q);
+            return dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory");
+        }
+        return DGM_OK;
+    }
     dgm__flow *p;
     dgm_status s = flow_new(&p, cfg, err);
     if (s)
@@ -471,6 +505,31 @@ dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cf
     return DGM_OK;
 }
 
+/* The parameters (and, in a checkpoint, the optimizer's moments) named as pp names them. */
+static dgm_status load_params(dgm_params *pp, const dgm_st_file *f, const char *path,
+                              int *have_opt, dgm_err *err)
+{
+    char first[160];
+    snprintf(first, sizeof first, "optimizer.exp_avg.%s", dgm_params_name(pp, 0));
+    *have_opt = dgm_st_find(f, first) != NULL;
+    int nt = dgm_params_n_tensors(pp);
+    float *bufs[3] = {dgm_params_data(pp), dgm_params_m(pp), dgm_params_v(pp)};
+    const char *prefix[3] = {"", "optimizer.exp_avg.", "optimizer.exp_avg_sq."};
+    for (int k = 0; k < (*have_opt ? 3 : 1); k++)
+        for (int i = 0; i < nt; i++) {
+            char name[160];
+            snprintf(name, sizeof name, "%s%s", prefix[k], dgm_params_name(pp, i));
+            size_t ne = dgm_params_numel(pp, i);
+            const float *src = dgm__st_expect(f, name, ne, path, err);
+            if (!src)
+                return err ? err->code : DGM_ERR_FORMAT;
+            memcpy(bufs[k] + dgm_params_offset(pp, i), src, ne * sizeof *src);
+        }
+    if (!dgm_all_finite(dgm_params_data(pp), dgm_params_count(pp)))
+        return dgm_errf(err, DGM_ERR_NAN, "%s: damaged flow: a weight is not finite", path);
+    return DGM_OK;
+}
+
 dgm_status dgm__flow_load(dgm_model **out, const dgm_st_file *f, const cJSON *config,
                           const char *path, dgm_err *err)
 {
@@ -479,52 +538,52 @@ dgm_status dgm__flow_load(dgm_model **out, const dgm_st_file *f, const cJSON *co
     dgm_status s = dgm__model_peek_common(&tmp, config, path, err);
     if (s)
         return s;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model");
+    int maf = cJSON_IsString(type) && !strcmp(type->valuestring, "maf");
     dgm_flow_cfg c = dgm_flow_defaults();
-    const cJSON *K = cJSON_GetObjectItemCaseSensitive(config, "n_couplings");
+    c.kind = maf ? DGM_FLOW_MAF : DGM_FLOW_REALNVP;
+    const cJSON *K = cJSON_GetObjectItemCaseSensitive(config, maf ? "n_layers" : "n_couplings");
     const cJSON *hid = cJSON_GetObjectItemCaseSensitive(config, "hidden");
     const cJSON *al = cJSON_GetObjectItemCaseSensitive(config, "alpha");
     if (!cJSON_IsNumber(K) || !cJSON_IsArray(hid) || !cJSON_IsNumber(al) ||
         cJSON_GetArraySize(hid) < 1 || cJSON_GetArraySize(hid) > 4 || K->valuedouble < 1 ||
         K->valuedouble > FLOW_MAX_COUPLINGS)
-        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged realnvp model: n_couplings, hidden or "
-                        "alpha missing or out of range", path);
+        return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged %s model: %s, hidden or alpha missing "
+                        "or out of range", path, maf ? "maf" : "realnvp",
+                        maf ? "n_layers" : "n_couplings");
     c.n_couplings = (int)K->valuedouble;
     c.n_hidden = cJSON_GetArraySize(hid);
     for (int l = 0; l < c.n_hidden; l++) {
         const cJSON *h = cJSON_GetArrayItem(hid, l);
         if (!cJSON_IsNumber(h) || h->valuedouble < 1 || h->valuedouble > 65536)
-            return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged realnvp model: hidden width %d",
-                            path, l);
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged flow: hidden width %d", path, l);
         c.hidden[l] = (size_t)h->valuedouble;
     }
     c.alpha = al->valuedouble, c.dim = tmp.dim, c.height = tmp.height, c.width = tmp.width;
-    dgm__flow *p;
-    if ((s = flow_new(&p, &c, err)))
-        return s;
-    dgm_params *pp = p->p;
-    int nt = dgm_params_n_tensors(pp);
-    int have_opt = dgm_st_find(f, "optimizer.exp_avg.couplings.0.net.0.weight") != NULL;
-    float *bufs[3] = {dgm_params_data(pp), dgm_params_m(pp), dgm_params_v(pp)};
-    const char *prefix[3] = {"", "optimizer.exp_avg.", "optimizer.exp_avg_sq."};
-    for (int k = 0; !s && k < (have_opt ? 3 : 1); k++)
-        for (int i = 0; !s && i < nt; i++) {
-            char name[160];
-            snprintf(name, sizeof name, "%s%s", prefix[k], dgm_params_name(pp, i));
-            size_t ne = dgm_params_numel(pp, i);
-            const float *src = dgm__st_expect(f, name, ne, path, err);
-            if (!src)
-                s = err ? err->code : DGM_ERR_FORMAT;
-            else
-                memcpy(bufs[k] + dgm_params_offset(pp, i), src, ne * sizeof *src);
+    int have_opt = 0;
+    dgm_model *m = NULL;
+    if (maf) {
+        dgm__maf *q;
+        if ((s = dgm__maf_new(&q, &c, err)))
+            return s;
+        s = load_params(dgm__maf_store(q), f, path, &have_opt, err);
+        if (!s && !(m = dgm__maf_model(q, NULL)))
+            s = dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
+        if (s) {
+            dgm__maf_free(q);
+            return s;
         }
-    if (!s && !dgm_all_finite(dgm_params_data(pp), dgm_params_count(pp)))
-        s = dgm_errf(err, DGM_ERR_NAN, "%s: damaged realnvp model: a weight is not finite", path);
-    dgm_model *m = s ? NULL : flow_model(p);
-    if (!s && !m)
-        s = dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
-    if (s) {
-        flow_destroy(p);
-        return s;
+    } else {
+        dgm__flow *p;
+        if ((s = flow_new(&p, &c, err)))
+            return s;
+        s = load_params(p->p, f, path, &have_opt, err);
+        if (!s && !(m = flow_model(p)))
+            s = dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
+        if (s) {
+            flow_destroy(p);
+            return s;
+        }
     }
     m->keep_optimizer = have_opt;
     return dgm__model_finish_load(out, m, config, path, err);
