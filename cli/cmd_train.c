@@ -63,7 +63,7 @@ int cmd_train(int argc, char **argv)
             return cli_train_vae(argc, argv);
         if (!strcmp(type, "made"))
             return delegate(cli_train_made, type, argc, argv);
-        if (!strcmp(type, "realnvp"))
+        if (!strcmp(type, "realnvp") || !strcmp(type, "maf"))
             return delegate(cli_train_flow, type, argc, argv);
         if (!strcmp(type, "potts"))
             return cli_fail("train", "%s: a Potts fit cannot be resumed (refit it)", resume);
@@ -83,8 +83,8 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_potts, model, argc, argv);
     if (!strcmp(model, "made"))
         return delegate(cli_train_made, model, argc, argv);
-    if (!strcmp(model, "realnvp"))
+    if (!strcmp(model, "realnvp") || !strcmp(model, "maf"))
         return delegate(cli_train_flow, model, argc, argv);
     return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
-                    "bernoulli-mixture, independent, potts, made, realnvp)", model);
+                    "bernoulli-mixture, independent, potts, made, realnvp, maf)", model);
 }

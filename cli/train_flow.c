@@ -1,4 +1,5 @@
-/* dgm train --model realnvp: a RealNVP flow (affine couplings with MLP conditioners) on
+/* dgm train --model realnvp|maf: a RealNVP flow (affine couplings with MLP conditioners) or
+ * a MAF (MADE-based autoregressive affine layers) on
  * dequantised 8-bit images through the logit transform, or on continuous data with
  * --alpha 0, through dgm_fit's minibatch loop: progress, --log, a checkpoint after every
  * epoch, the NaN guard keeping the last good checkpoint, Ctrl-C and --resume bit for bit. */
@@ -49,17 +50,18 @@ int cli_train_flow(int argc, char **argv)
     const char *data = "fashion-mnist", *labels = NULL, *out = "realnvp.safetensors", *log = NULL;
     const char *resume = NULL, *hidden = "1000", *optimizer = "adam", *schedule = "constant";
     const char *model = "realnvp";
-    long epochs = -1, batch = 100, couplings = 8, limit = 0, val = 0;
+    long epochs = -1, batch = 100, couplings = 8, layers = 5, limit = 0, val = 0;
     double lr = -1, weight_decay = 0, clip = 0, alpha = 0.05;
     cli_common c;
     cli_common_defaults(&c);
     const cli_opt table[] = {
-        {"--model", OPT_STR, &model, "M", "realnvp", 1, 0},
+        {"--model", OPT_STR, &model, "M", "realnvp (affine couplings) or maf (masked autoregressive flow)", 1, 0},
         {"--data", OPT_STR, &data, "SPEC", "fashion-mnist, or a path (IDX, CSV, NPY)", 1, 0},
         {"--labels", OPT_STR, &labels, "PATH", "label file (default: beside IDX images)", 1, 0},
         {"-o", OPT_STR, &out, "PATH", "model file, rewritten each epoch; the training checkpoint goes beside it as NAME.ckpt.safetensors", 1, 0},
-        {"--couplings", OPT_LONG, &couplings, "K", "affine coupling layers (alternating masks)", 1, 64},
-        {"--hidden", OPT_STR, &hidden, "W[,W...]", "conditioner MLP hidden widths (1 to 4 layers, ReLU)", 1, 0},
+        {"--couplings", OPT_LONG, &couplings, "K", "realnvp: affine coupling layers (alternating masks)", 1, 64},
+        {"--layers", OPT_LONG, &layers, "K", "maf: autoregressive layers (orderings alternate)", 1, 64},
+        {"--hidden", OPT_STR, &hidden, "W[,W...]", "conditioner (realnvp) or MADE (maf) hidden widths (1 to 4 layers, ReLU)", 1, 0},
         {"--alpha", OPT_DOUBLE, &alpha, "A", "logit transform logit(A + (1 - 2A) x) for dequantised 8-bit data; 0: data on R^D, no transform", 0, 0.49},
         {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
         {"--batch", OPT_LONG, &batch, "B", "minibatch size", 1, 1 << 20},
@@ -75,17 +77,21 @@ int cli_train_flow(int argc, char **argv)
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[1];
-    int npos, r = cli_parse(CMD, "--model realnvp [options]", "Train a RealNVP normalising flow "
-                            "(affine couplings, Dinh et al. 2017) by maximum likelihood: exact log "
-                            "p(x) through the change of variables.\nImages: uniform dequantisation, "
-                            "the logit transform, 8 couplings with 784-1000-1568 ReLU conditioners, "
-                            "Adam 1e-3, batch 100, 10 epochs on Fashion-MNIST.",
+    int npos, r = cli_parse(CMD, "--model realnvp|maf [options]", "Train a normalising flow, "
+                            "RealNVP (affine couplings, Dinh et al. 2017) or MAF (Papamakarios et "
+                            "al. 2017), by maximum likelihood: exact log p(x) through the change of "
+                            "variables.\nImages: uniform dequantisation, the logit transform, 8 "
+                            "couplings (or 5 MAF layers) with 784-1000-1568 ReLU networks, Adam 1e-3, "
+                            "batch 100, 10 epochs on Fashion-MNIST.",
                             argc, argv, table, (int)(sizeof table / sizeof table[0]), pos, 0, &npos);
     if (r)
         return r == 1 ? 0 : 2;
     cli_common_apply(&c);
-    if (strcmp(model, "realnvp"))
-        return cli_usage(CMD, "--model: '%s' is not realnvp", model);
+    int maf = !strcmp(model, "maf");
+    if (strcmp(model, "realnvp") && !maf)
+        return cli_usage(CMD, "--model: '%s' is not realnvp or maf", model);
+    if (maf && !strcmp(out, "realnvp.safetensors"))
+        out = "maf.safetensors";
     dgm_err err = {0};
     dgm_model *m = NULL;
     dgm_fit_cfg fc = dgm_fit_defaults();
@@ -116,7 +122,7 @@ int cli_train_flow(int argc, char **argv)
         }
         fd.data_spec = data = saved_data;
         fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
-        if (!strcmp(out, "realnvp.safetensors"))
+        if (!strcmp(out, "realnvp.safetensors") || !strcmp(out, "maf.safetensors"))
             out = model_path;
     } else if (opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
         return cli_usage(CMD, opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
@@ -139,7 +145,8 @@ int cli_train_flow(int argc, char **argv)
     dgm_flow_cfg cfg = m ? *dgm_flow_config(m) : dgm_flow_defaults();
     if (!m && !rc) {
         cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width;
-        cfg.n_couplings = (int)couplings, cfg.alpha = alpha;
+        cfg.kind = maf ? DGM_FLOW_MAF : DGM_FLOW_REALNVP;
+        cfg.n_couplings = (int)(maf ? layers : couplings), cfg.alpha = alpha;
         if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 4, hidden, 65536)) < 1)
             rc = cli_usage(CMD, "--hidden: '%s' is not a list of 1 to 4 widths like 1000", hidden);
         else {
@@ -152,8 +159,9 @@ int cli_train_flow(int argc, char **argv)
     }
     cli_fit_view view;
     char what[1024];
-    size_t w0 = (size_t)snprintf(what, sizeof what, "realnvp %d couplings, conditioners %zu",
-                                 cfg.n_couplings, cfg.dim);
+    size_t w0 = (size_t)snprintf(what, sizeof what, cfg.kind == DGM_FLOW_MAF
+                                 ? "maf %d layers, MADEs %zu" : "realnvp %d couplings, "
+                                 "conditioners %zu", cfg.n_couplings, cfg.dim);
     for (int l = 0; l < cfg.n_hidden && w0 < sizeof what; l++)
         w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.hidden[l]);
     if (w0 < sizeof what)

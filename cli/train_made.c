@@ -206,11 +206,14 @@ int cli_train_made(int argc, char **argv)
     for (int l = 0; l < cfg.n_hidden && w0 < sizeof what; l++)
         w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.hidden[l]);
     if (w0 < sizeof what)
+        w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.dim);
+    if (w0 < sizeof what)
         snprintf(what + w0, sizeof what - w0, ", %d mask%s (%s) on %.400s", cfg.n_masks,
                  cfg.n_masks == 1 ? "" : "s", cfg.order == DGM_MADE_NATURAL ? "natural" : "random",
                  ds.source);
     cli_fit_view_init(&view, what);
     view.batch = fc.batch, view.n_params = m ? dgm_model_n_params(m) : 0;
+    view.record = log != NULL;
     view.run.skip_first = resume != NULL;
     if (!rc && log && !(view.log = fopen(log, "a")))
         rc = cli_fail(CMD, "%s: cannot open the log for appending", log);

@@ -83,3 +83,13 @@ check "realnvp sample" "$dgm" sample "$tmp/f.safetensors" -n 16 -o "$tmp/fg.png"
 expect_error "realnvp on non-8-bit data" "8-bit" "$dgm" train --model realnvp --data "$tmp/three.csv" -o "$tmp/x.safetensors"
 printf '0.5,nan\n0.1,0.3\n' >"$tmp/nan.csv"
 expect_error "realnvp on NaN" "NaN" "$dgm" train --model realnvp --alpha 0 --data "$tmp/nan.csv" -o "$tmp/x.safetensors"
+
+# ---- MAF
+ml="--data fashion-mnist --limit 200 --batch 50 --layers 2 --hidden 16"
+check "train maf" "$dgm" train --model maf $ml --epochs 2 -o "$tmp/q.safetensors" $T
+check "one epoch maf" "$dgm" train --model maf $ml --epochs 1 -o "$tmp/w.safetensors" $T
+check "resume maf" "$dgm" train --resume "$tmp/w.safetensors" --epochs 2 $T
+check "maf resume is bit for bit" cmp "$tmp/q.safetensors" "$tmp/w.safetensors"
+check "maf eval" "$dgm" eval "$tmp/q.safetensors" --data fashion-mnist:test --limit 100 --json $T
+check "maf sample" "$dgm" sample "$tmp/q.safetensors" -n 8 -o "$tmp/qg.png" $T
+check "kl between flows" "$dgm" kl "$tmp/q.safetensors" "$tmp/f.safetensors" -n 100 --json $T
