@@ -178,16 +178,18 @@ dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err)
 /* Mask k from fork(seed, k): the ordering (natural, or a uniform permutation used as the
  * ranks), then each hidden layer's degrees uniform on [lowest degree below, V - 2], so that
  * every unit has an input (karpathy/pytorch-made's update_masks). */
-static void draw_masks(dgm__made *p)
+static dgm_status draw_masks(dgm__made *p, dgm_err *err)
 {
     dgm_rng root;
     dgm_rng_init(&root, p->cfg.mask_seed);
     size_t V = p->V, *perm = malloc(V * sizeof *perm);
+    if (!perm)
+        return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory");
     for (int k = 0; k < p->cfg.n_masks; k++) {
         dgm_rng r;
         dgm_rng_fork(&r, &root, (uint64_t)k);
         int32_t *ord = p->order + (size_t)k * V;
-        if (p->cfg.order == DGM_MADE_RANDOM && perm) {
+        if (p->cfg.order == DGM_MADE_RANDOM) {
             dgm_rng_permutation(&r, perm, V);
             for (size_t v = 0; v < V; v++)
                 ord[v] = (int32_t)perm[v];
@@ -208,6 +210,7 @@ static void draw_masks(dgm__made *p)
         }
     }
     free(perm);
+    return DGM_OK;
 }
 
 void dgm__made_use_mask(dgm__made *p, int k)
@@ -357,16 +360,13 @@ static dgm_status made_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
 /* Ancestral sampling of n rows under mask k into x (n x Din, zeroed), one stream each in
  * r: V passes, each through the hidden layers for all rows and through the output rows of
  * the one variable drawn. */
-static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n)
+static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, int32_t *var)
 {
     dgm__made_use_mask(p, k);
     const int nl = p->n_layers;
     const int32_t *ord = p->order + (size_t)k * p->V;
     size_t V = p->V, A = p->Aout, Hl = p->dims[nl - 1];
-    int32_t *var = malloc(V * sizeof *var);
     float lg[DGM_AA_N + 1];
-    if (!var)
-        return;
     for (size_t v = 0; v < V; v++)
         var[ord[v]] = (int32_t)v; /* the variable of rank t */
     const float *Wl = p->Wm + p->wm_off[nl - 1], *bl = dgm_params_tensor(p->p, p->ib[nl - 1]);
@@ -395,7 +395,6 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n)
             }
         }
     }
-    free(var);
 }
 
 static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
@@ -412,7 +411,8 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
     int *mk = dgm_malloc_array(n ? n : 1, sizeof *mk);
     float *xb = dgm_malloc_array(chunk ? chunk : 1, p->Din * sizeof *xb);
     dgm_rng *rb = dgm_malloc_array(chunk ? chunk : 1, sizeof *rb);
-    dgm_status s = !r || !idx || !mk || !xb || !rb
+    int32_t *var = dgm_malloc_array(p->V, sizeof *var);
+    dgm_status s = !r || !idx || !mk || !xb || !rb || !var
         ? dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory for %zu samples", n)
         : dgm__made_reserve(p, chunk ? chunk : 1, err);
     /* sample i: its stream fork(rng, i), its mask (uniform over the M of the mixture) first */
@@ -430,7 +430,7 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
             memset(xb, 0, (b - a) * p->Din * sizeof *xb);
             for (size_t i = a; i < b; i++)
                 rb[i - a] = r[idx[i]];
-            sample_group(p, (int)k, xb, rb, b - a);
+            sample_group(p, (int)k, xb, rb, b - a, var);
             for (size_t i = a; i < b; i++)
                 memcpy(out + idx[i] * p->Din, xb + (i - a) * p->Din, p->Din * sizeof *out);
         }
@@ -440,6 +440,7 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
     dgm_free(mk);
     dgm_free(xb);
     dgm_free(rb);
+    dgm_free(var);
     return s;
 }
 
@@ -634,11 +635,10 @@ dgm_status dgm_made_create(dgm_model **out, dgm_rng *rng, const dgm_made_cfg *cf
     for (int l = 0; l < p->n_layers; l++)
         dgm_linear_init(rng, dgm_params_tensor(p->p, p->iW[l]), dgm_params_tensor(p->p, p->ib[l]),
                         p->dims[l], p->dims[l + 1]);
-    draw_masks(p);
-    dgm_model *m = made_model(p);
+    dgm_model *m = (s = draw_masks(p, err)) ? NULL : made_model(p);
     if (!m) {
         made_destroy(p);
-        return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory");
+        return s ? s : dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory");
     }
     *out = m;
     return DGM_OK;
