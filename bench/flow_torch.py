@@ -1,4 +1,8 @@
-"""RealNVP in PyTorch, exactly as dgm builds it (src/models/flow/realnvp.c): uniform
+"""RealNVP and MAF in PyTorch, exactly as dgm builds them (src/models/flow/realnvp.c,
+maf.c). MAF (--model maf): K layers z = (u - m) exp(-tanh(r)) with (m, r) from a MADE
+D-H-2D (ReLU; hidden degrees j mod (D - 1), orderings natural in even layers and reversed
+in odd ones, the mask applied to the weights once per forward), log det = -sum tanh(r).
+RealNVP: uniform
 dequantisation (k + u) / 256 of the 8-bit training images afresh every step, the logit
 transform y = logit(a + (1 - 2a) x) with a = 0.05 and its log-determinant, K affine
 couplings y' = b.y + (1-b).(y exp(s) + t) with (raw, t) = MLP(b.y) (D-H-2D, ReLU),
@@ -53,6 +57,52 @@ class RealNVP(nn.Module):
         return -0.5 * (y * y).sum(1) - 0.5 * self.D * math.log(2 * math.pi) + ld
 
 
+class MaskedLinear(nn.Linear):
+    def __init__(self, i, o, mask):
+        super().__init__(i, o)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+class MAFLayer(nn.Module):
+    def __init__(self, D, hidden, reverse):
+        super().__init__()
+        order = torch.arange(D - 1, -1, -1) if reverse else torch.arange(D)
+        degs = [order] + [torch.arange(H) % (D - 1) for H in hidden] + [torch.cat([order, order])]
+        dims, layers = [D] + hidden + [2 * D], []
+        for l in range(len(dims) - 1):
+            last = l == len(dims) - 2
+            m = (degs[l + 1][:, None] > degs[l][None, :]) if last else (degs[l + 1][:, None] >= degs[l][None, :])
+            layers.append(MaskedLinear(dims[l], dims[l + 1], m.float()))
+            if not last:
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, u):
+        m, r = self.net(u).chunk(2, dim=1)
+        a = torch.tanh(r)
+        return (u - m) * torch.exp(-a), -a.sum(1)
+
+
+class MAF(nn.Module):
+    def __init__(self, D, K, hidden, alpha):
+        super().__init__()
+        self.layers = nn.ModuleList([MAFLayer(D, hidden, k % 2 == 1) for k in range(K)])
+        self.D, self.K, self.hidden, self.alpha = D, K, hidden, alpha
+
+    def log_prob(self, x):
+        a = self.alpha
+        u = a + (1 - 2 * a) * x
+        y = torch.log(u) - torch.log1p(-u)
+        ld = (math.log(1 - 2 * a) - torch.log(u) - torch.log1p(-u)).sum(1)
+        for layer in self.layers:
+            y, l = layer(y)
+            ld = ld + l
+        return -0.5 * (y * y).sum(1) - 0.5 * self.D * math.log(2 * math.pi) + ld
+
+
 def read_idx_images(path):
     with gzip.open(path, "rb") as f:
         _, n, h, w = struct.unpack(">IIII", f.read(16))
@@ -61,9 +111,10 @@ def read_idx_images(path):
 
 def save_dgm(path, model):
     sd = {k: v.detach().contiguous().float().numpy() for k, v in model.state_dict().items()}
-    cfg = {"n_couplings": model.K, "hidden": model.hidden, "alpha": model.alpha,
-           "log_scale": "tanh", "model": "realnvp", "dim": model.D, "n_classes": 0,
-           "likelihood": "dequantized", "height": 28, "width": 28}
+    maf = isinstance(model, MAF)
+    cfg = {"n_layers" if maf else "n_couplings": model.K, "hidden": model.hidden,
+           "alpha": model.alpha, "log_scale": "tanh", "model": "maf" if maf else "realnvp",
+           "dim": model.D, "n_classes": 0, "likelihood": "dequantized", "height": 28, "width": 28}
     header, off, blobs = {}, 0, []
     for k, v in sd.items():
         b = v.astype("<f4").tobytes()
@@ -88,7 +139,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--couplings", type=int, default=8)
+    ap.add_argument("--model", default="realnvp", help="realnvp or maf")
+    ap.add_argument("--couplings", type=int, default=8, help="couplings, or MAF layers")
     ap.add_argument("--hidden", default="1000")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
@@ -99,7 +151,9 @@ def main():
     train = torch.from_numpy(np.load(os.path.join(a.data, "train_u8.npy")))
     test = torch.from_numpy(read_idx_images(a.test).copy())
     N, D = train.shape
-    model = RealNVP(D, a.couplings, [int(h) for h in a.hidden.split(",")], a.alpha)
+    hid = [int(h) for h in a.hidden.split(",")]
+    model = (MAF(D, a.couplings, hid, a.alpha) if a.model == "maf"
+             else RealNVP(D, a.couplings, hid, a.alpha))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     epoch_secs, losses = [], []
     for ep in range(a.epochs):
@@ -118,8 +172,8 @@ def main():
         losses.append(total / N)
         print(f"torch epoch {ep + 1}: nll {losses[-1]:.3f} {epoch_secs[-1]:.2f} s",
               file=sys.stderr, flush=True)
-    res = {"threads": a.threads, "torch": torch.__version__, "numpy": np.__version__,
-           "epochs": a.epochs, "couplings": a.couplings, "hidden": a.hidden,
+    res = {"model": a.model, "threads": a.threads, "torch": torch.__version__,
+           "numpy": np.__version__, "epochs": a.epochs, "couplings": a.couplings, "hidden": a.hidden,
            "epoch_seconds": epoch_secs, "seconds_per_epoch": float(np.median(epoch_secs)),
            "images_per_s": N / float(np.median(epoch_secs)), "train_nll": losses[-1]}
     with torch.no_grad():
