@@ -358,22 +358,34 @@ static dgm_status made_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
 // --------------------------------------------------------------------------- sampling ---
 
 /* Ancestral sampling of n rows under mask k into x (n x Din, zeroed), one stream each in
- * r: V passes, each through the hidden layers for all rows and through the output rows of
- * the one variable drawn. */
-static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, int32_t *var)
+ * r: V steps, each drawing the variable of rank t for all rows at once. The first layer's
+ * pre-activations are updated, not recomputed: a draw sets one input (or one letter's),
+ * so it adds that column of the masked weights (kept transposed in WT, Din x H1) to each
+ * row; the later layers run in full and the last only for the drawn variable's outputs
+ * (1 or 21 rows). var (V) is scratch. */
+static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, int32_t *var,
+                         float *WT)
 {
     dgm__made_use_mask(p, k);
     const int nl = p->n_layers;
     const int32_t *ord = p->order + (size_t)k * p->V;
-    size_t V = p->V, A = p->Aout, Hl = p->dims[nl - 1];
+    size_t V = p->V, A = p->Aout, Hl = p->dims[nl - 1], H1 = p->dims[1], Din = p->Din;
     float lg[DGM_AA_N + 1];
     for (size_t v = 0; v < V; v++)
         var[ord[v]] = (int32_t)v; /* the variable of rank t */
+    const float *W0 = p->Wm + p->wm_off[0], *b0 = dgm_params_tensor(p->p, p->ib[0]);
+    for (size_t h = 0; h < H1; h++)
+        for (size_t j = 0; j < Din; j++)
+            WT[j * H1 + h] = W0[h * Din + j];
+    float *pre0 = p->pre[0];
+    for (size_t i = 0; i < n; i++) /* x = 0: the bias alone */
+        memcpy(pre0 + i * H1, b0, H1 * sizeof *pre0);
     const float *Wl = p->Wm + p->wm_off[nl - 1], *bl = dgm_params_tensor(p->p, p->ib[nl - 1]);
     float *out = p->act[nl];
     for (size_t t = 0; t < V; t++) {
-        const float *in = x;
-        for (int l = 0; l < nl - 1; l++) {
+        dgm_act_forward(DGM_ACT_RELU, p->act[1], pre0, n * H1);
+        const float *in = p->act[1];
+        for (int l = 1; l < nl - 1; l++) {
             dgm__masked_forward(p->pre[l], in, p->Wm + p->wm_off[l],
                                 dgm_params_tensor(p->p, p->ib[l]), n, p->dims[l], p->dims[l + 1]);
             dgm_act_forward(DGM_ACT_RELU, p->act[l + 1], p->pre[l], n * p->dims[l + 1]);
@@ -384,14 +396,23 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, in
         dgm_linear_forward(out, in, Wl + v * A * Hl, bl + v * A, n, Hl, A);
         for (size_t i = 0; i < n; i++) {
             const float *q = out + i * A;
+            size_t j = Din; /* the input unit switched on, if any */
             if (p->cfg.kind == DGM_MADE_BINARY) {
                 double pr = 1.0 / (1.0 + exp(-(double)q[0]));
-                x[i * p->Din + v] = dgm_rng_uniform_d(&r[i]) < pr ? 1.0f : 0.0f;
+                if (dgm_rng_uniform_d(&r[i]) < pr)
+                    j = v;
             } else {
                 memcpy(lg, q, A * sizeof *lg);
                 size_t a = dgm_rng_categorical_logits(&r[i], lg, A);
                 if (a < DGM_AA_N)
-                    x[i * p->Din + v * DGM_AA_N + a] = 1.0f;
+                    j = v * DGM_AA_N + a;
+            }
+            if (j < Din) {
+                x[i * Din + j] = 1.0f;
+                const float *c = WT + j * H1;
+                float *pr0 = pre0 + i * H1;
+                for (size_t h = 0; h < H1; h++)
+                    pr0[h] += c[h];
             }
         }
     }
@@ -412,7 +433,8 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
     float *xb = dgm_malloc_array(chunk ? chunk : 1, p->Din * sizeof *xb);
     dgm_rng *rb = dgm_malloc_array(chunk ? chunk : 1, sizeof *rb);
     int32_t *var = dgm_malloc_array(p->V, sizeof *var);
-    dgm_status s = !r || !idx || !mk || !xb || !rb || !var
+    float *WT = dgm_malloc_array(p->Din, p->dims[1] * sizeof *WT);
+    dgm_status s = !r || !idx || !mk || !xb || !rb || !var || !WT
         ? dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory for %zu samples", n)
         : dgm__made_reserve(p, chunk ? chunk : 1, err);
     /* sample i: its stream fork(rng, i), its mask (uniform over the M of the mixture) first */
@@ -430,7 +452,7 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
             memset(xb, 0, (b - a) * p->Din * sizeof *xb);
             for (size_t i = a; i < b; i++)
                 rb[i - a] = r[idx[i]];
-            sample_group(p, (int)k, xb, rb, b - a, var);
+            sample_group(p, (int)k, xb, rb, b - a, var, WT);
             for (size_t i = a; i < b; i++)
                 memcpy(out + idx[i] * p->Din, xb + (i - a) * p->Din, p->Din * sizeof *out);
         }
@@ -441,6 +463,7 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
     dgm_free(xb);
     dgm_free(rb);
     dgm_free(var);
+    dgm_free(WT);
     return s;
 }
 
