@@ -318,26 +318,60 @@ dgm_status dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float 
     return s;
 }
 
+/* The inverse of each layer in D steps, all rows at once: u_v = z_v e^{a_v} + m_v in the
+ * layer's order. The MADE's first layer is linear in u and a step sets one coordinate, so
+ * its pre-activations are updated by that column of the masked weights (kept transposed,
+ * D x H1) times the new value instead of recomputed; the later layers run in full. */
 dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dgm_err *err)
 {
     dgm__maf *p = MAF(m);
-    size_t D = p->D, chunk = n < MAF_CHUNK ? n : MAF_CHUNK;
+    size_t D = p->D, chunk = n < MAF_CHUNK ? n : MAF_CHUNK, H1 = p->dims[1];
     dgm_status s = maf_reserve(p, chunk ? chunk : 1, err);
+    float *WT = s ? NULL : dgm_malloc_array(D, H1 * sizeof *WT);
+    if (!s && !WT)
+        s = dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory");
     refresh(p);
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t B = (a + chunk < n ? a + chunk : n) - a;
         memcpy(p->u[p->K], z + a * D, B * D * sizeof *z);
         for (int k = p->K - 1; k >= 0; k--) {
-            /* u_v = z_v e^{a_v} + m_v in the layer's order: D passes, all rows at once */
-            float *u = p->u[k];
-            const float *zk = p->u[k + 1];
+            float *u = p->u[k], *pre0 = p->h[k][0];
+            const float *zk = p->u[k + 1], *W0 = p->Wm + p->wm_off[k][0];
+            const float *b0 = dgm_params_tensor(p->p, p->ib[k][0]);
+            for (size_t h = 0; h < H1; h++)
+                for (size_t j = 0; j < D; j++)
+                    WT[j * H1 + h] = W0[h * D + j];
             memset(u, 0, B * D * sizeof *u);
+            for (size_t b = 0; b < B; b++)
+                memcpy(pre0 + b * H1, b0, H1 * sizeof *pre0);
             for (size_t t = 0; t < D; t++) {
                 size_t v = k % 2 ? D - 1 - t : t;
-                const float *mr = made_forward(p, k, u, B);
-                for (size_t b = 0; b < B; b++)
-                    u[b * D + v] = zk[b * D + v] * expf(tanhf(mr[b * 2 * D + D + v])) +
-                                   mr[b * 2 * D + v];
+                dgm_act_forward(DGM_ACT_RELU, p->ha[k][0], pre0, B * H1);
+                const float *in = p->ha[k][0];
+                for (int l = 1; l < p->nl - 1; l++) {
+                    dgm__masked_forward(p->h[k][l], in, p->Wm + p->wm_off[k][l],
+                                        dgm_params_tensor(p->p, p->ib[k][l]), B, p->dims[l],
+                                        p->dims[l + 1]);
+                    dgm_act_forward(DGM_ACT_RELU, p->ha[k][l], p->h[k][l], B * p->dims[l + 1]);
+                    in = p->ha[k][l];
+                }
+                /* the output layer for variable v only: its rows v (shift) and D + v */
+                size_t Hl = p->dims[p->nl - 1];
+                const float *Wl = p->Wm + p->wm_off[k][p->nl - 1];
+                const float *bl = dgm_params_tensor(p->p, p->ib[k][p->nl - 1]);
+                const float *c = WT + v * H1;
+                for (size_t b = 0; b < B; b++) {
+                    double mv = bl[v], rv = bl[D + v];
+                    for (size_t h = 0; h < Hl; h++) {
+                        mv += (double)in[b * Hl + h] * Wl[v * Hl + h];
+                        rv += (double)in[b * Hl + h] * Wl[(D + v) * Hl + h];
+                    }
+                    float val = zk[b * D + v] * expf(tanhf((float)rv)) + (float)mv;
+                    u[b * D + v] = val;
+                    float *pr = pre0 + b * H1;
+                    for (size_t h = 0; h < H1; h++)
+                        pr[h] += c[h] * val;
+                }
             }
         }
         double al = p->cfg.alpha;
@@ -346,6 +380,7 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
                                              (1 - 2 * al))
                                   : p->u[0][i];
     }
+    dgm_free(WT);
     return s;
 }
 
