@@ -171,8 +171,9 @@ static void coupling_forward(dgm__flow *p, int k, size_t B)
     const uint8_t *bm = p->mask + (size_t)k * D;
     const float *y = p->y[k];
     float *xm = p->xm[k], *s = p->s[k], *out = p->y[k + 1];
-    for (size_t i = 0; i < B * D; i++)
-        xm[i] = bm[i % D] ? y[i] : 0.0f;
+    for (size_t b = 0; b < B; b++)
+        for (size_t d = 0; d < D; d++)
+            xm[b * D + d] = bm[d] ? y[b * D + d] : 0.0f;
     const float *st = dgm_mlp_forward(p->net[k], xm, B);
     for (size_t b = 0; b < B; b++) {
         double l = 0;
@@ -217,8 +218,11 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
     }
     memset(p->gx, 0, B * D * sizeof *p->gx);
     dgm_mlp_backward(p->net[k], p->gx, p->gst, B);
-    for (size_t i = 0; i < B * D; i++)
-        gn[i] = bm[i % D] ? g[i] + p->gx[i] : g[i] * expf(s[i]);
+    for (size_t b = 0; b < B; b++)
+        for (size_t d = 0; d < D; d++) {
+            size_t i = b * D + d;
+            gn[i] = bm[d] ? g[i] + p->gx[i] : g[i] * expf(s[i]);
+        }
 }
 
 void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const float *dscale,
@@ -329,8 +333,9 @@ dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
         for (int k = K - 1; k >= 0; k--) {
             const uint8_t *bm = p->mask + (size_t)k * D;
             float *xm = p->xm[k], *prev = p->y[k];
-            for (size_t i = 0; i < B * D; i++)
-                xm[i] = bm[i % D] ? y[i] : 0.0f;
+            for (size_t b = 0; b < B; b++)
+                for (size_t d = 0; d < D; d++)
+                    xm[b * D + d] = bm[d] ? y[b * D + d] : 0.0f;
             const float *st = dgm_mlp_forward(p->net[k], xm, B);
             for (size_t b = 0; b < B; b++)
                 for (size_t d = 0; d < D; d++) {
