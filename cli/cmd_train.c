@@ -12,6 +12,8 @@
 int cli_train_tractable(int argc, char **argv) __attribute__((weak));
 int cli_train_protein(int argc, char **argv) __attribute__((weak));
 int cli_train_potts(int argc, char **argv) __attribute__((weak));
+int cli_train_made(int argc, char **argv) __attribute__((weak));
+int cli_train_flow(int argc, char **argv) __attribute__((weak));
 
 static const char *peek(int argc, char **argv, const char *opt)
 {
@@ -63,6 +65,10 @@ int cmd_train(int argc, char **argv)
         dgm_model_free(m);
         if (!strcmp(type, "vae") || !strcmp(type, "cvae"))
             return cli_train_vae(argc, argv);
+        if (!strcmp(type, "made"))
+            return delegate(cli_train_made, type, argc, argv);
+        if (!strcmp(type, "realnvp") || !strcmp(type, "maf"))
+            return delegate(cli_train_flow, type, argc, argv);
         if (!strcmp(type, "potts"))
             return cli_fail("train", "%s: a Potts fit cannot be resumed (refit it)", resume);
         return delegate(cli_train_protein, type, argc, argv);
@@ -87,6 +93,10 @@ int cmd_train(int argc, char **argv)
         return delegate(cli_train_protein, model, argc, argv);
     if (!strcmp(model, "potts"))
         return delegate(cli_train_potts, model, argc, argv);
+    if (!strcmp(model, "made"))
+        return delegate(cli_train_made, model, argc, argv);
+    if (!strcmp(model, "realnvp") || !strcmp(model, "maf"))
+        return delegate(cli_train_flow, model, argc, argv);
     return cli_usage("train", "--model: unknown model '%s' (vae, cvae, gaussian, gmm, bernoulli, "
-                    "bernoulli-mixture, independent, potts)", model);
+                    "bernoulli-mixture, independent, potts, made, realnvp, maf)", model);
 }

@@ -1307,6 +1307,84 @@ DGM_API dgm_status dgm_potts_sample(dgm_rng *rng, uint8_t *out, dgm_gibbs_stats 
                                     const dgm_model *m, size_t n, const dgm_gibbs_cfg *cfg,
                                     dgm_err *err);
 
+/* ======================================================================== made === */
+/* MADE (Germain et al. 2015): an MLP whose weights are masked so that the outputs of
+ * variable d depend only on the variables before d in an ordering, so that
+ * log p(x) = sum_d log p(x_d | x_<d) is exact. BINARY: D Bernoulli variables (binarized
+ * images; likelihood "binary"). CATEGORICAL: the L columns of an alignment, each a softmax
+ * over the 20 amino acids and the gap (21 states); the data are the one-hot form of
+ * dgm_seq_onehot (D = 20 L, a gap an all-zero row; likelihood "sequence"). With n_masks >
+ * 1 training cycles through the masks (mask t mod n_masks at step t: connectivity-agnostic
+ * training) and log p(x) is the mixture log((1/M) sum_k p_k(x)). Masks come from the
+ * orderings and hidden-unit degrees drawn from mask_seed (mask k from fork(mask_seed, k))
+ * and are kept in the model file ("order", "degrees_<l>"); weights are named as
+ * torch.nn.Sequential(MaskedLinear, ReLU, ...) names them ("net.0.weight", ...). */
+typedef enum { DGM_MADE_BINARY = 0, DGM_MADE_CATEGORICAL } dgm_made_kind;
+typedef enum { DGM_MADE_NATURAL = 0, DGM_MADE_RANDOM } dgm_made_order;
+typedef struct dgm_made_cfg {
+    dgm_made_kind  kind;
+    size_t         dim;        /* BINARY: D; CATEGORICAL: L (the data have 20 L values) */
+    size_t         hidden[8];  /* (500) */
+    int            n_hidden;   /* 1 */
+    int            n_masks;    /* 1 */
+    dgm_made_order order;      /* natural: variable d is d-th; random: per mask */
+    uint64_t       mask_seed;  /* 0 */
+    size_t         height, width; /* image geometry (0: none) */
+} dgm_made_cfg;
+DGM_API dgm_made_cfg dgm_made_defaults(void);
+/* A new MADE with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch runs:
+ * BINARY on [0, 1] data, binarized afresh each step; CATEGORICAL on sequence data, with
+ * per-example weights if the data set has them). focus: the alignment whose focus the
+ * CATEGORICAL model keeps for dgm_mutation_effects (NULL for BINARY). Errors: fewer than 2
+ * variables, a mask count outside 1..4096, a hidden layer narrower than 1 or wider than
+ * 65536, a focus of another length. */
+DGM_API dgm_status dgm_made_create(dgm_model **out, dgm_rng *rng, const dgm_made_cfg *cfg,
+                                   const struct dgm_alignment *focus, dgm_err *err);
+/* The configuration of a MADE (NULL for any other model). */
+DGM_API const dgm_made_cfg *dgm_made_config(const dgm_model *m);
+/* Per-mask log-likelihoods: out (n x n_masks), out[i, k] = log p_k(x_i) under mask k
+ * alone; x (n x D) in the model's data form. */
+DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, size_t n,
+                                           dgm_err *err);
+
+/* ======================================================================== flow === */
+/* RealNVP (Dinh, Sohl-Dickstein, Bengio 2017) with MLP conditioners on vectors: z = f(x)
+ * through K affine coupling layers, y' = b.y + (1-b).(y exp(s(b.y)) + t(b.y)), with
+ * alternating masks b (a checkerboard on images, alternate coordinates otherwise),
+ * log-scales bounded as s = tanh(.), and a standard normal base, so that
+ * log p(x) = log N(f(x); 0, I) + log |det df/dx| exactly. alpha > 0: data in [0, 1) (8-bit
+ * images dequantised, likelihood "dequantized", bits/dim of the 8-bit data) first go
+ * through the logit transform y = logit(alpha + (1 - 2 alpha) x), its log-determinant
+ * counted; alpha = 0: data on R^D (likelihood "continuous"). Weights are named
+ * "couplings.<k>.net.<2i>.weight" (torch.nn.Sequential per coupling). */
+typedef enum { DGM_FLOW_REALNVP = 0, DGM_FLOW_MAF } dgm_flow_kind;
+typedef struct dgm_flow_cfg {
+    dgm_flow_kind kind;    /* realnvp, or maf (below) */
+    size_t dim;            /* D */
+    int    n_couplings;    /* K (8): coupling layers, or MAF's autoregressive layers */
+    size_t hidden[4];      /* conditioner widths (1000) */
+    int    n_hidden;       /* 1 */
+    double alpha;          /* logit transform's alpha (0.05); 0 for data on R^D */
+    size_t height, width;  /* image geometry (0: none): the masks are checkerboards */
+} dgm_flow_cfg;
+/* MAF (Papamakarios, Pavlakou, Murray 2017), kind DGM_FLOW_MAF: K autoregressive affine
+ * layers z_d = (u_d - m_d(u_<d)) exp(-a_d(u_<d)), a = tanh(.), each a MADE (masked D-H-2D
+ * ReLU network: hidden degrees j mod (D - 1), ordering natural in even layers and reversed
+ * in odd ones), after the same logit transform; log |det| = -sum a. Density in one pass per
+ * layer; sampling inverts each layer in D sequential passes, batched over samples. Weights
+ * "layers.<k>.net.<2i>.weight"; type "maf". */
+DGM_API dgm_flow_cfg dgm_flow_defaults(void);
+/* A new flow with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch). */
+DGM_API dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cfg,
+                                   dgm_err *err);
+DGM_API const dgm_flow_cfg *dgm_flow_config(const dgm_model *m);
+/* z = f(x) (n x D) and logdet[i] = log |det df/dx| at x_i (logdet may be NULL). */
+DGM_API dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x,
+                                    size_t n, dgm_err *err);
+/* x = f^-1(z) (n x D). */
+DGM_API dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n,
+                                    dgm_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -256,13 +256,14 @@ dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *del
 {
     if (!strcmp(dgm_model_type(m), "potts"))
         return potts_effects(m, delta, se, seqs, n, err);
-    const dgm__seqinfo *si = dgm__seqinfo_of(m);
-    if (!si)
+    /* the focus of any protein-family model, also of a family outside seq/ (made) */
+    dgm_seqfocus fo;
+    if (dgm_model_seqfocus(&fo, m, NULL))
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model cannot score mutations: it is "
                         "not a protein-family model", dgm_model_type(m));
-    for (size_t i = 0; i < n * si->L; i++)
+    for (size_t i = 0; i < n * fo.L; i++)
         if (seqs[i] > DGM_AA_GAP)
-            return dgm_errf(err, DGM_ERR_ARG, "mutant %zu has letter index %d", i / si->L,
+            return dgm_errf(err, DGM_ERR_ARG, "mutant %zu has letter index %d", i / fo.L,
                             seqs[i]);
     if (m->ops == &dgm__seqvae_ops)
         return dgm__seqvae_effects(m, rng, delta, se, seqs, n, samples, progress, ctx, err);
@@ -270,14 +271,14 @@ dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *del
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "mutation effects for %s models",
                         dgm_model_type(m));
     /* Exact models: log p(mutant) - log p(wt), in chunks to bound the one-hot buffer. */
-    size_t L = si->L, D = L * DGM_AA_N, chunk = 256;
+    size_t L = fo.L, D = L * DGM_AA_N, chunk = 256;
     float *x = dgm_malloc_array(chunk, D * sizeof *x);
     double *lp = dgm_malloc_array(chunk, sizeof *lp), lwt;
     dgm_status s = DGM_OK;
     if (!x || !lp)
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory scoring %zu mutants", n);
     if (!s) {
-        dgm_seq_onehot(x, si->wt, 1, L);
+        dgm_seq_onehot(x, fo.wt, 1, L);
         s = dgm_model_log_prob(m, rng, &lwt, x, NULL, 1, 1, err);
     }
     for (size_t a = 0; !s && a < n; a += chunk) {

@@ -15,6 +15,9 @@ static const struct { const char *type; dgm__model_loader load; } loaders[] = {
     {"bernoulli-mixture", dgm__bernoulli_load},
     {"independent", dgm__indep_load}, {"seqvae", dgm__seqvae_load},
     {"potts", dgm__potts_load},
+    {"made", dgm__made_load},
+    {"realnvp", dgm__flow_load},
+    {"maf", dgm__flow_load},
 };
 
 dgm_model *dgm__model_new(const dgm__model_ops *ops, void *impl)

@@ -134,5 +134,7 @@ dgm_status dgm__bernoulli_load(dgm_model **out, const dgm_st_file *f, const cJSO
                                const char *path, dgm_err *err); /* bernoulli, bernoulli-mixture */
 dgm_status dgm__indep_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *), dgm__seqvae_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
 dgm_status dgm__potts_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
+dgm_status dgm__made_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
+dgm_status dgm__flow_load(dgm_model **, const dgm_st_file *, const cJSON *, const char *, dgm_err *);
 
 #endif

@@ -116,8 +116,11 @@ const dgm__seqinfo *dgm__seqinfo_of(const dgm_model *m)
 dgm_status dgm_model_seqfocus(dgm_seqfocus *f, const dgm_model *m, dgm_err *err)
 {
     const dgm__seqinfo *si = dgm__seqinfo_of(m);
-    if (!si && m->ops->seqfocus)
-        return m->ops->seqfocus(m, f); /* a family of its own folder (potts) */
+    if (!si && m->ops->seqfocus) /* a family of its own folder (potts, made) */
+        return m->ops->seqfocus(m, f) ? dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model "
+                                               "without a focus sequence is not a "
+                                               "protein-family model", dgm_model_type(m))
+                                      : DGM_OK;
     if (!si)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model is not a protein-family model "
                         "(independent, seqvae or potts)", dgm_model_type(m));

@@ -1,0 +1,245 @@
+/* dgm train --model made: MADE on binarized images (Bernoulli outputs; the grey levels are
+ * binarized afresh every step) or on an alignment (a softmax over the 20 amino acids and
+ * the gap per column, the sequences weighted as the protein trainer weights them), through
+ * dgm_fit's minibatch loop: progress, --log, a checkpoint after every epoch, Ctrl-C and
+ * --resume bit for bit. */
+#include "cli.h"
+#include "fit_view.h"
+#include "models/made/made.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CMD "train"
+
+static volatile int interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+static int is_alignment(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char buf[16] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    return n > 0 && (buf[0] == '>' || !strncmp(buf, "# STOCKHOLM", 11));
+}
+
+static void print_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                      long epochs, int json)
+{
+    if (res->stopped) {
+        fprintf(stderr, "dgm train: interrupted in epoch %ld after step %ld; saved %s (continue "
+                "with: dgm train --resume %s)\n", res->stop_epoch, res->stop_step, out, out);
+        return;
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", out);
+        cJSON_AddStringToObject(j, "type", dgm_model_type(m));
+        cJSON_AddNumberToObject(j, "epochs", (double)epochs);
+        cJSON_AddNumberToObject(j, "steps", (double)res->steps);
+        cJSON_AddNumberToObject(j, "train_nll", res->loss);
+        if (res->n_val)
+            cJSON_AddNumberToObject(j, "val_nll", res->val);
+        cJSON_AddNumberToObject(j, "seconds", res->seconds);
+        cJSON_AddNumberToObject(j, "n_train", (double)res->n_train);
+        cJSON_AddNumberToObject(j, "n_params", (double)dgm_model_n_params(m));
+        cli_print_json(j);
+        return;
+    }
+    printf("trained %s: %ld epochs, final train NLL %.3f nats", out, epochs, res->loss);
+    if (res->n_val)
+        printf(", validation NLL %.3f nats (exact)", res->val);
+    printf(" (%.1f s)\n", res->seconds);
+}
+
+int cli_train_made(int argc, char **argv)
+{
+    const char *data = "fashion-mnist", *labels = NULL, *out = "made.safetensors", *log = NULL;
+    const char *resume = NULL, *hidden = "500", *order = "natural", *optimizer = "adam";
+    const char *schedule = "constant", *model = "made", *binarize = "sample", *rule = "deepseq";
+    long epochs = -1, batch = 100, masks = 1, limit = 0, val = 0, mask_seed = -1;
+    double lr = -1, weight_decay = 0, clip = 0, theta = 0.2;
+    cli_common c;
+    cli_common_defaults(&c);
+    const cli_opt table[] = {
+        {"--model", OPT_STR, &model, "M", "made", 1, 0},
+        {"--data", OPT_STR, &data, "SPEC", "fashion-mnist, a path (IDX, CSV, NPY: values in [0, 1]), "
+         "or an alignment (A2M/FASTA, Stockholm: a categorical MADE)", 1, 0},
+        {"--labels", OPT_STR, &labels, "PATH", "label file (default: beside IDX images)", 1, 0},
+        {"-o", OPT_STR, &out, "PATH", "model file, rewritten each epoch; the training checkpoint goes beside it as NAME.ckpt.safetensors", 1, 0},
+        {"--hidden", OPT_STR, &hidden, "W[,W...]", "hidden widths (1 to 8 layers, ReLU)", 1, 0},
+        {"--masks", OPT_LONG, &masks, "N", "masks: connectivity-agnostic training cycles through them, evaluation averages the N models as a mixture", 1, 4096},
+        {"--order", OPT_STR, &order, "O", "natural (variable d is the d-th) or random (one permutation per mask)", 1, 0},
+        {"--mask-seed", OPT_LONG, &mask_seed, "S", "seed of the orderings and hidden degrees (default: --seed)", 0, 9.2e15},
+        {"--binarize", OPT_STR, &binarize, "HOW", "images: sample (fresh Bernoulli draws of the grey levels every step, as dgm eval draws them once)", 1, 0},
+        {"--weights", OPT_STR, &rule, "RULE", "alignments: sequence weights deepseq, plmc or none", 1, 0},
+        {"--theta", OPT_DOUBLE, &theta, "T", "alignments: weights count neighbours within identity 1 - T", 0, 1},
+        {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
+        {"--batch", OPT_LONG, &batch, "B", "minibatch size", 1, 1 << 20},
+        {"--lr", OPT_DOUBLE, &lr, "LR", "learning rate (default 0.001; with --resume, overrides the saved one)", 1e-12, 10},
+        {"--optimizer", OPT_STR, &optimizer, "OPT", "adam, adamw or sgd", 1, 0},
+        {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
+        {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
+        {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
+        {"--val", OPT_LONG, &val, "N", "examples held out for validation (exact NLL after each epoch)", 0, 1e9},
+        {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
+        {"--log", OPT_STR, &log, "PATH", "append JSON lines, one per epoch (train_loss is the NLL in nats; val_neg_elbo the exact validation NLL)", 1, 0},
+        {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (its options are kept)", 1, 0},
+        CLI_COMMON_OPTS(&c),
+    };
+    const char *pos[1];
+    int npos, r = cli_parse(CMD, "--model made [options]", "Train a MADE (masked autoencoder for "
+                            "distribution estimation, Germain et al. 2015) by maximum likelihood: "
+                            "exact log p(x) by the chain rule.\nImages: 784-500-784 ReLU, Bernoulli "
+                            "outputs, Adam 1e-3, batch 100, 10 epochs on Fashion-MNIST binarized.",
+                            argc, argv, table, (int)(sizeof table / sizeof table[0]), pos, 0, &npos);
+    if (r)
+        return r == 1 ? 0 : 2;
+    cli_common_apply(&c);
+    if (strcmp(model, "made"))
+        return cli_usage(CMD, "--model: '%s' is not made", model);
+    if (strcmp(binarize, "sample"))
+        return cli_usage(CMD, "--binarize: unknown method '%s' (sample)", binarize);
+    if (strcmp(order, "natural") && strcmp(order, "random"))
+        return cli_usage(CMD, "--order: unknown ordering '%s' (natural, random)", order);
+    if (strcmp(rule, "plmc") && strcmp(rule, "deepseq") && strcmp(rule, "none"))
+        return cli_usage(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
+    dgm_err err = {0};
+    dgm_model *m = NULL;
+    dgm_fit_cfg fc = dgm_fit_defaults();
+    dgm_dataset ds = {0};
+    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
+    char saved_data[1024], saved_labels[1024], model_path[4096], ckpt[4096];
+    int opt = dgm_opt_kind_from_name(optimizer), sch = dgm_sched_kind_from_name(schedule);
+    if (resume) {
+        const char *tag = ".ckpt.safetensors";
+        size_t n = strlen(resume), t = strlen(tag);
+        if (n > t && !strcmp(resume + n - t, tag)) {
+            snprintf(ckpt, sizeof ckpt, "%s", resume);
+            snprintf(model_path, sizeof model_path, "%.*s.safetensors", (int)(n - t), resume);
+        } else if (dgm_checkpoint_path(ckpt, sizeof ckpt, resume) == 0) {
+            snprintf(model_path, sizeof model_path, "%s", resume);
+        } else {
+            return cli_fail(CMD, "%s: path too long", resume);
+        }
+        if (access(ckpt, F_OK) != 0)
+            return cli_fail(CMD, "%s: no training checkpoint to resume from (%s is absent)",
+                            resume, ckpt);
+        if (dgm_model_load(&m, ckpt, &err))
+            return cli_fail_err(CMD, &err);
+        if (!dgm_made_config(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels,
+                                                      sizeof saved_data, &fd.limit, m, &err)) {
+            dgm_model_free(m);
+            return cli_fail(CMD, "%s: no usable training state to resume from", ckpt);
+        }
+        fd.data_spec = data = saved_data;
+        fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
+        if (MADE(m)->have_focus) /* the same weights as the run resumed */
+            rule = MADE(m)->focus.weights, theta = MADE(m)->focus.theta;
+        if (!strcmp(out, "made.safetensors"))
+            out = model_path;
+    } else if (opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
+        return cli_usage(CMD, opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
+                        : "--schedule: unknown schedule '%s' (constant, cosine)",
+                        opt < 0 ? optimizer : schedule);
+    } else {
+        fc = (dgm_fit_cfg){.seed = (uint64_t)c.seed, .epochs = 10, .batch = (size_t)batch,
+                           .optimizer = opt, .lr = 1e-3, .weight_decay = weight_decay,
+                           .clip = clip, .schedule = sch, .objective = DGM_OBJ_ELBO, .k = 1,
+                           .n_val = (size_t)val};
+    }
+    fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr;
+    /* the data: images as bytes, or an alignment seen as a sequence data set */
+    int seq = is_alignment(data), rc = 0;
+    dgm_alignment a = {0};
+    double *w = NULL, neff = 0;
+    if (seq) {
+        if (dgm_alignment_read(&a, data, NULL, &err)) {
+            dgm_model_free(m);
+            return cli_fail_err(CMD, &err);
+        }
+        rc = cli_seq_weights(CMD, &a, rule, theta, &w, &neff);
+        ds.kind = DGM_DATA_SEQ, ds.n = a.n, ds.d = a.L, ds.seq = a.seq, ds.weights = w;
+        snprintf(ds.alphabet, sizeof ds.alphabet, "%s", DGM_AA_ALPHABET);
+        ds.alphabet_size = DGM_AA_N + 1;
+        snprintf(ds.source, sizeof ds.source, "%s", data);
+        if (!rc)
+            fprintf(stderr, "%s: %zu sequences, %zu columns, focus %s/%ld; Neff %.1f (%s, theta "
+                    "%g)\n", data, a.n, a.L, a.focus_name, a.focus_start, neff, rule, theta);
+    } else if (dgm_data_load_8bit(&ds, data, labels, &err)) {
+        dgm_model_free(m);
+        return cli_fail_err(CMD, &err);
+    } else if (ds.kind != DGM_DATA_REAL) {
+        rc = cli_fail(CMD, "%s: a binary MADE needs numeric data", ds.source);
+    }
+    dgm_made_cfg cfg = m ? *dgm_made_config(m) : dgm_made_defaults();
+    if (!m && !rc) {
+        cfg.kind = seq ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY;
+        cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width;
+        cfg.n_masks = (int)masks, cfg.order = strcmp(order, "random") ? DGM_MADE_NATURAL : DGM_MADE_RANDOM;
+        cfg.mask_seed = (uint64_t)(mask_seed >= 0 ? mask_seed : c.seed);
+        if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 8, hidden, 65536)) < 1)
+            rc = cli_usage(CMD, "--hidden: '%s' is not a list of 1 to 8 widths like 500 or 500,500", hidden);
+        else {
+            dgm_rng root, init;
+            dgm_rng_init(&root, fc.seed);
+            dgm_rng_fork(&init, &root, UINT64_MAX - 1);
+            if (dgm_made_create(&m, &init, &cfg, seq ? &a : NULL, &err))
+                rc = cli_fail_err(CMD, &err);
+            else if (seq) {
+                made_focus *f = &MADE(m)->focus;
+                f->neff = neff, f->theta = theta;
+                snprintf(f->weights, sizeof f->weights, "%s", rule);
+            }
+        }
+    }
+    cli_fit_view view;
+    char what[1024];
+    size_t w0 = 0;
+    w0 += (size_t)snprintf(what + w0, sizeof what - w0, "made %s %zu", seq ? "categorical" : "binary",
+                           cfg.dim);
+    for (int l = 0; l < cfg.n_hidden && w0 < sizeof what; l++)
+        w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.hidden[l]);
+    if (w0 < sizeof what)
+        w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.dim);
+    if (w0 < sizeof what)
+        snprintf(what + w0, sizeof what - w0, ", %d mask%s (%s) on %.400s", cfg.n_masks,
+                 cfg.n_masks == 1 ? "" : "s", cfg.order == DGM_MADE_NATURAL ? "natural" : "random",
+                 ds.source);
+    cli_fit_view_init(&view, what);
+    view.batch = fc.batch, view.n_params = m ? dgm_model_n_params(m) : 0;
+    view.record = log != NULL;
+    view.run.skip_first = resume != NULL;
+    if (!rc && log && !(view.log = fopen(log, "a")))
+        rc = cli_fail(CMD, "%s: cannot open the log for appending", log);
+    if (!rc) {
+        fc.checkpoint = out, fc.stop = &interrupted, fc.progress = cli_fit_view_cb;
+        fc.progress_ctx = &view;
+        dgm_fit_result res;
+        signal(SIGINT, on_sigint);
+        dgm_status s = dgm_fit(m, &fd, &fc, &res, &err);
+        signal(SIGINT, SIG_DFL);
+        if (s)
+            rc = cli_fail_err(CMD, &err);
+        else
+            print_fit(m, &res, out, fc.epochs, c.json);
+        if (!s && res.stopped)
+            rc = 130;
+    }
+    cli_fit_view_end(&view);
+    if (view.log)
+        fclose(view.log);
+    if (seq) {
+        free(w);
+        dgm_alignment_free(&a);
+    } else {
+        dgm_data_free(&ds);
+    }
+    dgm_model_free(m);
+    return rc;
+}

@@ -1,0 +1,516 @@
+/* MADE (src/models/made/, src/nn/masked.c): the masked linear layer's forward against the
+ * dense product with an explicit mask in double and its backward (dx, dW, db) by central
+ * differences, adding into gradients; the MADE loss's gradient for every parameter of a
+ * binary and a categorical model, per mask; the autoregressive property (changing input
+ * d leaves every output of rank <= rank(d) bit for bit unchanged); exact normalisation
+ * (p sums to 1 over all 2^6 binary vectors and all 21^3 sequences, per mask and for the
+ * ensemble); ancestral samples against the exact probabilities; the file (PyTorch names,
+ * the mask tables, the same log p after a round trip, damaged tables refused); bad
+ * configurations; and a minibatch fit resumed from its checkpoint repeating the
+ * uninterrupted run bit for bit. */
+#include "dgm_blocks.h"
+#include "core/assert.h"
+#include "gradcheck.h"
+#include "models/made/made.h"
+#include "nn/masked.h"
+
+#include <stdint.h>
+#include <unistd.h>
+#include "test.h"
+
+static float *alloc_f(size_t n)
+{
+    float *p = dgm_calloc_array(n ? n : 1, sizeof(float));
+    DGM_ASSERT(p);
+    return p;
+}
+
+static void fill_normal(dgm_rng *r, float *x, size_t n, double sd)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(sd * dgm_rng_normal(r));
+}
+
+#define JUDGE(what, ok, res) do { if (!(ok)) gradcheck_report(what, &(res)); \
+    CHECK_MSG(ok, "%s", what); CHECK((res).n_kinks <= (res).n_checked / 4 + 1); } while (0)
+
+static void check_grad(const char *what, gradcheck_loss_fn f, void *ctx, float *x,
+                       const float *g, size_t n, dgm_rng *r)
+{
+    gradcheck_opts o = gradcheck_default_opts();
+    gradcheck_result res;
+    int ok = gradcheck_elementwise(&res, f, ctx, x, g, n, &o);
+    JUDGE(what, ok, res);
+    ok = gradcheck_direction(&res, f, ctx, x, g, n, r, 4, &o);
+    JUDGE(what, ok, res);
+}
+
+// ---------------------------------------------------------------- masked linear ---
+
+typedef struct {
+    size_t B, I, O;
+    int strict;
+    float *x, *W, *Wm, *b, *y, *C;
+    int32_t *dout, *din;
+} lin_ctx;
+
+static double lin_loss(void *q)
+{
+    lin_ctx *s = q;
+    dgm__masked_weights(s->Wm, s->W, s->dout, s->din, s->O, s->I, s->strict);
+    dgm__masked_forward(s->y, s->x, s->Wm, s->b, s->B, s->I, s->O);
+    return dgm_dot(s->C, s->y, s->B * s->O);
+}
+
+static void test_masked_linear(void)
+{
+    dgm_rng r;
+    dgm_rng_init(&r, 3);
+    for (int strict = 0; strict < 2; strict++) {
+        lin_ctx s = {.B = 3, .I = 7, .O = 5, .strict = strict};
+        size_t B = s.B, I = s.I, O = s.O;
+        s.x = alloc_f(B * I), s.W = alloc_f(O * I), s.Wm = alloc_f(O * I), s.b = alloc_f(O);
+        s.y = alloc_f(B * O), s.C = alloc_f(B * O);
+        s.dout = malloc(O * sizeof(int32_t)), s.din = malloc(I * sizeof(int32_t));
+        fill_normal(&r, s.x, B * I, 1), fill_normal(&r, s.W, O * I, 0.5);
+        fill_normal(&r, s.b, O, 0.5), fill_normal(&r, s.C, B * O, 1);
+        for (size_t i = 0; i < I; i++)
+            s.din[i] = (int32_t)dgm_rng_below(&r, 4);
+        for (size_t o = 0; o < O; o++)
+            s.dout[o] = (int32_t)dgm_rng_below(&r, 4);
+        /* forward: y = x (W . M)^T + b with the mask from the degrees, in double */
+        lin_loss(&s);
+        for (size_t b = 0; b < B; b++)
+            for (size_t o = 0; o < O; o++) {
+                double acc = s.b[o];
+                for (size_t i = 0; i < I; i++) {
+                    int keep = strict ? s.dout[o] > s.din[i] : s.dout[o] >= s.din[i];
+                    acc += keep ? (double)s.x[b * I + i] * s.W[o * I + i] : 0.0;
+                }
+                CHECK_NEAR(s.y[b * O + o], acc, 1e-5);
+            }
+        /* backward, into gradients pre-filled with 1 (it adds) */
+        float *dx = alloc_f(B * I), *dW = alloc_f(O * I), *db = alloc_f(O), *scr = alloc_f(O * I);
+        for (size_t i = 0; i < B * I; i++)
+            dx[i] = 1;
+        for (size_t i = 0; i < O * I; i++)
+            dW[i] = 1;
+        for (size_t i = 0; i < O; i++)
+            db[i] = 1;
+        dgm__masked_backward(dx, dW, db, scr, s.C, s.x, s.Wm, s.dout, s.din, B, I, O, strict);
+        for (size_t i = 0; i < B * I; i++)
+            dx[i] -= 1;
+        for (size_t i = 0; i < O * I; i++)
+            dW[i] -= 1;
+        for (size_t i = 0; i < O; i++)
+            db[i] -= 1;
+        for (size_t o = 0; o < O; o++)
+            for (size_t i = 0; i < I; i++)
+                if (strict ? s.dout[o] <= s.din[i] : s.dout[o] < s.din[i])
+                    CHECK(dW[o * I + i] == 0.0f); /* a cut weight gets no gradient */
+        check_grad(strict ? "masked dW (strict)" : "masked dW", lin_loss, &s, s.W, dW, O * I, &r);
+        check_grad("masked db", lin_loss, &s, s.b, db, O, &r);
+        check_grad("masked dx", lin_loss, &s, s.x, dx, B * I, &r);
+        free(s.x), free(s.W), free(s.Wm), free(s.b), free(s.y), free(s.C), free(s.dout);
+        free(s.din), free(dx), free(dW), free(db), free(scr);
+    }
+}
+
+// ------------------------------------------------------------------------ models ---
+
+static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order order,
+                       int n_hidden, uint64_t seed)
+{
+    dgm_made_cfg c = dgm_made_defaults();
+    c.kind = kind, c.dim = V, c.n_masks = n_masks, c.order = order, c.mask_seed = seed;
+    c.n_hidden = n_hidden;
+    for (int l = 0; l < n_hidden; l++)
+        c.hidden[l] = 9 + (size_t)l;
+    dgm_rng r;
+    dgm_rng_init(&r, seed + 100);
+    dgm_model *m = NULL;
+    dgm_err err = {0};
+    dgm_status s = dgm_made_create(&m, &r, &c, NULL, &err);
+    CHECK_MSG(s == DGM_OK, "%s", err.msg);
+    DGM_ASSERT(m);
+    /* larger weights than the default init, so that the conditionals are far from flat */
+    float *w = dgm_params_data(MADE(m)->p);
+    for (size_t i = 0; i < dgm_params_count(MADE(m)->p); i++)
+        w[i] *= 3.0f;
+    MADE(m)->cur_mask = -1;
+    return m;
+}
+
+/* one-hot rows of random letters (gaps included) and their letters */
+static void random_seqs(dgm_rng *r, float *x, uint8_t *let, size_t B, size_t L)
+{
+    memset(x, 0, B * L * DGM_AA_N * sizeof *x);
+    for (size_t i = 0; i < B * L; i++) {
+        let[i] = (uint8_t)dgm_rng_below(r, DGM_AA_N + 1);
+        if (let[i] < DGM_AA_N)
+            x[i * DGM_AA_N + let[i]] = 1.0f;
+    }
+}
+
+typedef struct {
+    dgm_model *m;
+    int k;
+    size_t B;
+    const float *x;
+    const uint8_t *let;
+    double ll[8];
+} loss_ctx;
+
+static double made_loss(void *q)
+{
+    loss_ctx *s = q;
+    dgm__made *p = MADE(s->m);
+    p->cur_mask = -1; /* the weights were perturbed */
+    dgm__made_use_mask(p, s->k);
+    dgm__made_forward_backward(p, s->ll, s->x, s->let, NULL, s->B);
+    double l = 0;
+    for (size_t b = 0; b < s->B; b++)
+        l -= s->ll[b] / (double)s->B;
+    return l;
+}
+
+static void test_made_gradient(void)
+{
+    dgm_rng r;
+    dgm_rng_init(&r, 5);
+    for (int cat = 0; cat < 2; cat++)
+        for (int k = 0; k < 2; k++) {
+            size_t V = cat ? 4 : 6, B = 5;
+            dgm_model *m = tiny(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 2,
+                                DGM_MADE_RANDOM, 2, 7);
+            dgm__made *p = MADE(m);
+            dgm_err err = {0};
+            CHECK(dgm__made_reserve(p, B, &err) == DGM_OK);
+            float *x = alloc_f(B * p->Din), dsc[8];
+            uint8_t let[64];
+            if (cat)
+                random_seqs(&r, x, let, B, V);
+            else
+                for (size_t i = 0; i < B * V; i++)
+                    x[i] = (float)dgm_rng_below(&r, 2);
+            loss_ctx s = {m, k, B, x, let, {0}};
+            for (size_t b = 0; b < B; b++)
+                dsc[b] = 1.0f / (float)B;
+            dgm_params_zero_grad(p->p);
+            p->cur_mask = -1;
+            dgm__made_use_mask(p, k);
+            dgm__made_forward_backward(p, s.ll, x, let, dsc, B);
+            size_t P = dgm_params_count(p->p);
+            float *g = alloc_f(P);
+            memcpy(g, dgm_params_grad(p->p), P * sizeof *g);
+            check_grad(cat ? "categorical MADE loss" : "binary MADE loss", made_loss, &s,
+                       dgm_params_data(p->p), g, P, &r);
+            free(g);
+            free(x);
+            dgm_model_free(m);
+        }
+}
+
+/* Changing input variable d leaves the logits of every variable of rank <= rank(d) bit for
+ * bit unchanged, and changes some logit of a later rank for some d. */
+static void test_autoregressive(void)
+{
+    dgm_rng r;
+    dgm_rng_init(&r, 9);
+    for (int cat = 0; cat < 2; cat++) {
+        size_t V = cat ? 5 : 8;
+        dgm_model *m = tiny(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 3, DGM_MADE_RANDOM,
+                            2, 11);
+        dgm__made *p = MADE(m);
+        dgm_err err = {0};
+        CHECK(dgm__made_reserve(p, 2, &err) == DGM_OK);
+        float *x = alloc_f(2 * p->Din), *l0 = alloc_f(p->Dout);
+        uint8_t let[32];
+        double ll[2];
+        int changed_later = 0;
+        for (int k = 0; k < 3; k++) {
+            dgm__made_use_mask(p, k);
+            const int32_t *ord = p->order + (size_t)k * V;
+            for (size_t d = 0; d < V; d++) {
+                if (cat)
+                    random_seqs(&r, x, let, 1, V);
+                else
+                    for (size_t i = 0; i < V; i++)
+                        x[i] = (float)dgm_rng_below(&r, 2);
+                dgm__made_forward_backward(p, ll, x, let, NULL, 1);
+                memcpy(l0, p->act[p->n_layers], p->Dout * sizeof *l0);
+                /* change variable d */
+                if (cat) {
+                    memset(x + d * DGM_AA_N, 0, DGM_AA_N * sizeof *x);
+                    let[d] = (uint8_t)((let[d] + 1 + dgm_rng_below(&r, DGM_AA_N)) % (DGM_AA_N + 1));
+                    if (let[d] < DGM_AA_N)
+                        x[d * DGM_AA_N + let[d]] = 1.0f;
+                } else {
+                    x[d] = 1.0f - x[d];
+                }
+                dgm__made_forward_backward(p, ll, x, let, NULL, 1);
+                const float *l1 = p->act[p->n_layers];
+                for (size_t j = 0; j < p->Dout; j++) {
+                    size_t v = j / p->Aout;
+                    if (ord[v] <= ord[d])
+                        CHECK_MSG(l1[j] == l0[j], "mask %d: output %zu (rank %d) moved when "
+                                  "input %zu (rank %d) changed", k, j, ord[v], d, ord[d]);
+                    else if (l1[j] != l0[j])
+                        changed_later = 1;
+                }
+            }
+        }
+        CHECK(changed_later);
+        free(x), free(l0);
+        dgm_model_free(m);
+    }
+}
+
+/* p sums to 1 over every input, per mask and for the ensemble */
+static void test_normalised(void)
+{
+    /* binary: all 2^6 vectors */
+    dgm_model *m = tiny(DGM_MADE_BINARY, 6, 3, DGM_MADE_RANDOM, 2, 21);
+    size_t N = 64, D = 6, M = 3;
+    float *x = alloc_f(N * D);
+    for (size_t i = 0; i < N; i++)
+        for (size_t d = 0; d < D; d++)
+            x[i * D + d] = (float)((i >> d) & 1);
+    double *lp = malloc(N * sizeof *lp), *lk = malloc(N * M * sizeof *lk), *col = malloc(N * sizeof *col);
+    dgm_err err = {0};
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, N, 1, &err) == DGM_OK);
+    CHECK_NEAR(dgm_logsumexp_d(lp, N), 0.0, 1e-5);
+    CHECK(dgm_made_log_prob_masks(m, lk, x, N, &err) == DGM_OK);
+    for (size_t k = 0; k < M; k++) {
+        for (size_t i = 0; i < N; i++)
+            col[i] = lk[i * M + k];
+        CHECK_NEAR(dgm_logsumexp_d(col, N), 0.0, 1e-5);
+    }
+    /* the ensemble is the mixture, not averaged logits */
+    for (size_t i = 0; i < N; i++)
+        CHECK_NEAR(lp[i], dgm_logsumexp_d(lk + i * M, M) - log(3.0), 1e-9);
+    free(x), free(lp), free(lk), free(col);
+    dgm_model_free(m);
+    /* categorical: all 21^3 sequences of 3 columns, gaps included */
+    m = tiny(DGM_MADE_CATEGORICAL, 3, 2, DGM_MADE_RANDOM, 1, 23);
+    size_t L = 3, A = DGM_AA_N + 1;
+    N = A * A * A;
+    x = alloc_f(N * L * DGM_AA_N);
+    for (size_t i = 0; i < N; i++) {
+        size_t c = i;
+        for (size_t l = 0; l < L; l++, c /= A)
+            if (c % A < DGM_AA_N)
+                x[(i * L + l) * DGM_AA_N + c % A] = 1.0f;
+    }
+    lp = malloc(N * sizeof *lp);
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, N, 1, &err) == DGM_OK);
+    CHECK_NEAR(dgm_logsumexp_d(lp, N), 0.0, 1e-5);
+    /* a soft (non one-hot) row is refused with a message */
+    x[0] = 0.5f;
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, 1, 1, &err) == DGM_ERR_ARG);
+    CHECK(strstr(err.msg, "one-hot") != NULL);
+    free(x), free(lp);
+    dgm_model_free(m);
+}
+
+/* frequencies of ancestral samples against the exact probabilities (5 sigma) */
+static void test_sampling(void)
+{
+    dgm_model *m = tiny(DGM_MADE_BINARY, 3, 2, DGM_MADE_RANDOM, 1, 31);
+    size_t n = 20000, D = 3;
+    float *s = alloc_f(n * D), x[24];
+    dgm_rng r;
+    dgm_rng_init(&r, 77);
+    dgm_err err = {0};
+    CHECK(dgm_model_sample(m, &r, s, NULL, n, 0, &err) == DGM_OK);
+    double cnt[8] = {0}, lp[8];
+    for (size_t i = 0; i < n; i++) {
+        int c = 0;
+        for (size_t d = 0; d < D; d++) {
+            CHECK(s[i * D + d] == 0.0f || s[i * D + d] == 1.0f);
+            c |= (s[i * D + d] == 1.0f) << d;
+        }
+        cnt[c]++;
+    }
+    for (int c = 0; c < 8; c++)
+        for (size_t d = 0; d < D; d++)
+            x[c * D + d] = (float)((c >> d) & 1);
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, 8, 1, &err) == DGM_OK);
+    for (int c = 0; c < 8; c++) {
+        double pr = exp(lp[c]), f = cnt[c] / (double)n;
+        CHECK_NEAR(f, pr, 5 * sqrt(pr * (1 - pr) / (double)n) + 1e-4);
+    }
+    /* the same stream gives the same samples */
+    float *s2 = alloc_f(n * D);
+    dgm_rng_init(&r, 77);
+    CHECK(dgm_model_sample(m, &r, s2, NULL, n, 0, &err) == DGM_OK);
+    CHECK(!memcmp(s, s2, n * D * sizeof *s));
+    CHECK(dgm_model_sample(m, &r, s2, NULL, 4, 1, &err) == DGM_ERR_UNSUPPORTED);
+    free(s), free(s2);
+    dgm_model_free(m);
+    /* categorical: two columns, every one of 441 pairs */
+    m = tiny(DGM_MADE_CATEGORICAL, 2, 1, DGM_MADE_RANDOM, 1, 33);
+    size_t A = DGM_AA_N + 1, L = 2;
+    n = 40000;
+    s = alloc_f(n * L * DGM_AA_N);
+    dgm_rng_init(&r, 78);
+    CHECK(dgm_model_sample(m, &r, s, NULL, n, 0, &err) == DGM_OK);
+    uint8_t *let = malloc(n * L);
+    CHECK(dgm__made_letters(let, s, n, L, &err) == DGM_OK);
+    double *c2 = calloc(A * A, sizeof *c2), *lp2 = malloc(A * A * sizeof *lp2);
+    for (size_t i = 0; i < n; i++)
+        c2[let[2 * i] * A + let[2 * i + 1]]++;
+    float *xx = alloc_f(A * A * L * DGM_AA_N);
+    for (size_t a = 0; a < A; a++)
+        for (size_t b = 0; b < A; b++) {
+            if (a < DGM_AA_N)
+                xx[(a * A + b) * L * DGM_AA_N + a] = 1;
+            if (b < DGM_AA_N)
+                xx[(a * A + b) * L * DGM_AA_N + DGM_AA_N + b] = 1;
+        }
+    CHECK(dgm_model_log_prob(m, NULL, lp2, xx, NULL, A * A, 1, &err) == DGM_OK);
+    int bad = 0;
+    for (size_t j = 0; j < A * A; j++) {
+        double pr = exp(lp2[j]), f = c2[j] / (double)n;
+        bad += !(fabs(f - pr) <= 5 * sqrt(pr * (1 - pr) / (double)n) + 2e-4);
+    }
+    CHECK_EQ_INT(bad, 0);
+    free(s), free(let), free(c2), free(lp2), free(xx);
+    dgm_model_free(m);
+}
+
+// ------------------------------------------------------------------------- files ---
+
+static void test_file(void)
+{
+    char path[] = "/tmp/dgm_test_made_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    dgm_model *m = tiny(DGM_MADE_BINARY, 6, 4, DGM_MADE_RANDOM, 2, 41), *m2 = NULL;
+    dgm_err err = {0};
+    CHECK(dgm_model_save(m, path, &err) == DGM_OK);
+    CHECK_MSG(dgm_model_load(&m2, path, &err) == DGM_OK, "%s", err.msg);
+    if (!m2) {
+        dgm_model_free(m);
+        unlink(path);
+        return;
+    }
+    CHECK(!strcmp(dgm_model_type(m2), "made") && dgm_model_exact(m2));
+    CHECK(!strcmp(dgm_model_likelihood(m2), "binary"));
+    CHECK_EQ_INT(dgm_made_config(m2)->n_masks, 4);
+    float x[5 * 6];
+    dgm_rng r;
+    dgm_rng_init(&r, 1);
+    for (size_t i = 0; i < 30; i++)
+        x[i] = (float)dgm_rng_below(&r, 2);
+    double a[5], b[5];
+    CHECK(dgm_model_log_prob(m, NULL, a, x, NULL, 5, 1, &err) == DGM_OK);
+    CHECK(dgm_model_log_prob(m2, NULL, b, x, NULL, 5, 1, &err) == DGM_OK);
+    CHECK(!memcmp(a, b, sizeof a));
+    /* names as torch.nn.Sequential(MaskedLinear, ReLU, MaskedLinear, ReLU, MaskedLinear) */
+    dgm_st_file *f;
+    CHECK(dgm_safetensors_read(&f, path, &err) == DGM_OK);
+    const char *names[] = {"net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias",
+                           "net.4.weight", "net.4.bias", "order", "degrees_0", "degrees_1"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        CHECK_MSG(dgm_st_find(f, names[i]) != NULL, "%s", names[i]);
+    const dgm_st_tensor *w0 = dgm_st_find(f, "net.0.weight");
+    CHECK(w0 && w0->ndim == 2 && w0->shape[0] == 9 && w0->shape[1] == 6);
+    const dgm_st_tensor *o = dgm_st_find(f, "order");
+    CHECK(o && o->shape[0] == 4 && o->shape[1] == 6);
+    dgm_safetensors_free(f);
+    dgm_model_free(m2);
+    /* a damaged mask table: an ordering that is not a permutation */
+    dgm__made *p = MADE(m);
+    p->order[1] = p->order[0];
+    CHECK(dgm_model_save(m, path, &err) == DGM_OK);
+    m2 = NULL;
+    CHECK(dgm_model_load(&m2, path, &err) == DGM_ERR_FORMAT && !m2);
+    CHECK(strstr(err.msg, "damaged MADE") && strstr(err.msg, path));
+    dgm_model_free(m);
+    unlink(path);
+}
+
+static void test_bad_config(void)
+{
+    dgm_made_cfg c = dgm_made_defaults();
+    dgm_model *m = NULL;
+    dgm_err err = {0};
+    dgm_rng r;
+    dgm_rng_init(&r, 1);
+    c.dim = 1;
+    CHECK(dgm_made_create(&m, &r, &c, NULL, &err) == DGM_ERR_ARG && !m);
+    c.dim = 10, c.n_masks = 0;
+    CHECK(dgm_made_create(&m, &r, &c, NULL, &err) == DGM_ERR_ARG && !m);
+    c.n_masks = 1, c.hidden[0] = 0;
+    CHECK(dgm_made_create(&m, &r, &c, NULL, &err) == DGM_ERR_ARG && !m);
+}
+
+// --------------------------------------------------------------------------- fit ---
+
+static dgm_status fit(dgm_model *m, const dgm_dataset *ds, long epochs, const char *ckpt,
+                      dgm_err *err)
+{
+    dgm_fit_data d = {.data = ds, .data_spec = "synthetic"};
+    dgm_fit_cfg c = dgm_fit_defaults();
+    c.epochs = epochs, c.batch = 16, c.n_val = 20, c.checkpoint = ckpt, c.seed = 5;
+    dgm_fit_result res;
+    return dgm_fit(m, &d, &c, &res, err);
+}
+
+/* two epochs straight, or one and a resume from the checkpoint: the same weights */
+static void test_fit_resume(void)
+{
+    size_t n = 200, D = 10;
+    dgm_dataset ds = {0};
+    ds.kind = DGM_DATA_REAL, ds.n = n, ds.d = D, ds.x = alloc_f(n * D);
+    snprintf(ds.source, sizeof ds.source, "synthetic");
+    dgm_rng r;
+    dgm_rng_init(&r, 3);
+    for (size_t i = 0; i < n; i++) /* correlated grey levels */
+        for (size_t d = 0; d < D; d++)
+            ds.x[i * D + d] = d == 0 ? dgm_rng_uniform(&r) : 0.8f * ds.x[i * D + d - 1] + 0.2f * dgm_rng_uniform(&r);
+    char p1[] = "/tmp/dgm_test_made_fitXXXXXX";
+    int fd = mkstemp(p1);
+    close(fd);
+    char path[64], path2[64], ck[128];
+    snprintf(path, sizeof path, "%s.safetensors", p1);
+    snprintf(path2, sizeof path2, "%s_b.safetensors", p1);
+    dgm_err err = {0};
+    dgm_model *a = tiny(DGM_MADE_BINARY, D, 2, DGM_MADE_RANDOM, 1, 51);
+    dgm_model *b = tiny(DGM_MADE_BINARY, D, 2, DGM_MADE_RANDOM, 1, 51), *c = NULL;
+    CHECK_MSG(fit(a, &ds, 2, path, &err) == DGM_OK, "%s", err.msg);
+    CHECK_MSG(fit(b, &ds, 1, path2, &err) == DGM_OK, "%s", err.msg);
+    dgm_checkpoint_path(ck, sizeof ck, path2);
+    CHECK_MSG(dgm_model_load(&c, ck, &err) == DGM_OK, "%s", err.msg);
+    if (c) {
+        CHECK_MSG(fit(c, &ds, 2, path2, &err) == DGM_OK, "%s", err.msg);
+        dgm_params *pa = MADE(a)->p, *pc = MADE(c)->p;
+        CHECK(!memcmp(dgm_params_data(pa), dgm_params_data(pc),
+                      dgm_params_count(pa) * sizeof(float)));
+        dgm_model_free(c);
+    }
+    /* a NaN in the data is refused before training */
+    ds.x[5] = NAN;
+    CHECK(fit(b, &ds, 3, NULL, &err) == DGM_ERR_ARG);
+    dgm_model_free(a);
+    dgm_model_free(b);
+    free(ds.x);
+    unlink(p1), unlink(path), unlink(path2), unlink(ck);
+    dgm_checkpoint_path(ck, sizeof ck, path);
+    unlink(ck);
+}
+
+int main(void)
+{
+    TEST_RUN(test_masked_linear);
+    TEST_RUN(test_made_gradient);
+    TEST_RUN(test_autoregressive);
+    TEST_RUN(test_normalised);
+    TEST_RUN(test_sampling);
+    TEST_RUN(test_file);
+    TEST_RUN(test_bad_config);
+    TEST_RUN(test_fit_resume);
+    TEST_MAIN_END("test_made");
+}
