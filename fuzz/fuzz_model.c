@@ -1,7 +1,8 @@
 /* Model files through dgm_model_load (src/models/model.c and every family's loader: vae,
- * cvae, gaussian, gmm, bernoulli, bernoulli-mixture, independent, seqvae, potts). A model that
- * loads has a known type, D > 0, a JSON description; saved and loaded again it describes
- * itself the same; and a small one draws two samples without NaN where it is fitted. */
+ * cvae, gaussian, gmm, bernoulli, bernoulli-mixture, independent, seqvae, potts, made,
+ * realnvp, maf). A model that loads has a known type, D > 0, a JSON description; saved and
+ * loaded again it describes itself the same; and a small one draws two samples without NaN
+ * where it is fitted. */
 #include "fuzz.h"
 
 #include <math.h>
@@ -25,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s)
         return 0;
     static const char *const types[] = {"vae", "cvae", "gaussian", "gmm", "bernoulli",
-                                        "bernoulli-mixture", "independent", "seqvae", "potts", NULL};
+                                        "bernoulli-mixture", "independent", "seqvae", "potts",
+                                        "made", "realnvp", "maf", NULL};
     const char *type = dgm_model_type(m);
     int known = 0;
     for (int i = 0; types[i]; i++)

@@ -84,5 +84,10 @@ done
 "$dgm" train --model vae --data "$c/a2m/fasta" --encoder-hidden 3 --decoder-hidden 3 --latent 2 --variant plain --steps 2 --batch 3 -o "$c/model/seqvae-plain" --threads 1 >/dev/null 2>&1
 printf '>a\nACDE\n>b\nACDF\n>c\nAC-E\n' > "$tmp/potts4.fa" # 4 columns: J stays 10 KB
 "$dgm" train --model potts --data "$tmp/potts4.fa" --max-iter 3 -o "$c/model/potts" --threads 1 >/dev/null 2>&1
+"$dgm" train --model made --data "$imgs" --hidden 3 --epochs 1 --batch 10 -o "$c/model/made" --threads 1 >/dev/null 2>&1
+"$dgm" train --model made --data "$c/a2m/fasta" --hidden 3 --masks 2 --epochs 1 --batch 3 -o "$c/model/made-seq" --threads 1 >/dev/null 2>&1
+"$dgm" train --model realnvp --data "$imgs" --hidden 3 --epochs 1 --batch 10 -o "$c/model/realnvp" --threads 1 >/dev/null 2>&1
+"$dgm" train --model maf --data "$imgs" --hidden 3 --layers 2 --epochs 1 --batch 10 -o "$c/model/maf" --threads 1 >/dev/null 2>&1
+rm -f "$c"/model/*.ckpt.safetensors
 cp "$c/model/vae" "$c/safetensors/vae"
 ls "$c"/* | wc -l

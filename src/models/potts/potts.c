@@ -291,10 +291,12 @@ dgm_model *dgm__potts_model(dgm__potts *p)
 
 // ---------------------------------------------------------------------------- loading ---
 
+/* A finite number: JSON writes no inf or NaN, so a file holding one (cJSON reads 1e999 as
+ * inf) could not be written back (fuzz_model). */
 static int get_num(const cJSON *c, const char *key, double *v)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(c, key);
-    if (!cJSON_IsNumber(x))
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
         return 0;
     *v = x->valuedouble;
     return 1;
