@@ -137,8 +137,8 @@ void cli_print_mixture_fit(const dgm_model *m, const dgm_dataset *ds, const char
     cJSON_Delete(j);
 }
 
-void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
-                       long epochs, int json)
+void cli_print_minibatch_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                             long epochs, int json, int exact)
 {
     if (res->stopped) {
         fprintf(stderr, "dgm train: interrupted in epoch %ld after step %ld; saved %s (continue "
@@ -151,16 +151,26 @@ void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char
         cJSON_AddStringToObject(j, "type", dgm_model_type(m));
         cJSON_AddNumberToObject(j, "epochs", (double)epochs);
         cJSON_AddNumberToObject(j, "steps", (double)res->steps);
-        cJSON_AddNumberToObject(j, "train_loss", res->loss);
+        cJSON_AddNumberToObject(j, exact ? "train_nll" : "train_loss", res->loss);
         if (res->n_val)
-            cJSON_AddNumberToObject(j, "val_neg_elbo", res->val);
+            cJSON_AddNumberToObject(j, exact ? "val_nll" : "val_neg_elbo", res->val);
         cJSON_AddNumberToObject(j, "seconds", res->seconds);
         cJSON_AddNumberToObject(j, "n_train", (double)res->n_train);
+        if (exact)
+            cJSON_AddNumberToObject(j, "n_params", (double)dgm_model_n_params(m));
         cli_print_json(j);
         return;
     }
-    printf("trained %s: %ld epochs, final train loss %.3f nats", out, epochs, res->loss);
+    printf("trained %s: %ld epochs, final train %s %.3f nats", out, epochs,
+           exact ? "NLL" : "loss", res->loss);
     if (res->n_val)
-        printf(", validation -ELBO %.3f nats", res->val);
+        printf(exact ? ", validation NLL %.3f nats (exact)" : ", validation -ELBO %.3f nats",
+               res->val);
     printf(" (%.1f s)\n", res->seconds);
+}
+
+void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                       long epochs, int json)
+{
+    cli_print_minibatch_fit(m, res, out, epochs, json, 0);
 }

@@ -49,6 +49,10 @@ void cli_print_mixture_fit(const dgm_model *m, const dgm_dataset *ds, const char
                            double secs, const char *out, int json);
 /* The summary of a VAE or CVAE training run on stdout (text, or one JSON object), or, for
  * a stopped run, where it stopped and how to resume, on stderr. */
+/* The end of a minibatch fit: the interrupt note, one JSON object, or one line; exact: the
+ * loss is an exact NLL (MADE, flows: train_nll, val_nll, n_params), else the VAE's bound. */
+void cli_print_minibatch_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
+                             long epochs, int json, int exact);
 void cli_print_vae_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
                        long epochs, int json);
 

@@ -16,34 +16,6 @@
 static volatile int interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
-static void print_fit(const dgm_model *m, const dgm_fit_result *res, const char *out,
-                      long epochs, int json)
-{
-    if (res->stopped) {
-        fprintf(stderr, "dgm train: interrupted in epoch %ld after step %ld; saved %s (continue "
-                "with: dgm train --resume %s)\n", res->stop_epoch, res->stop_step, out, out);
-        return;
-    }
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", out);
-        cJSON_AddStringToObject(j, "type", dgm_model_type(m));
-        cJSON_AddNumberToObject(j, "epochs", (double)epochs);
-        cJSON_AddNumberToObject(j, "steps", (double)res->steps);
-        cJSON_AddNumberToObject(j, "train_nll", res->loss);
-        if (res->n_val)
-            cJSON_AddNumberToObject(j, "val_nll", res->val);
-        cJSON_AddNumberToObject(j, "seconds", res->seconds);
-        cJSON_AddNumberToObject(j, "n_train", (double)res->n_train);
-        cJSON_AddNumberToObject(j, "n_params", (double)dgm_model_n_params(m));
-        cli_print_json(j);
-        return;
-    }
-    printf("trained %s: %ld epochs, final train NLL %.3f nats", out, epochs, res->loss);
-    if (res->n_val)
-        printf(", validation NLL %.3f nats (exact)", res->val);
-    printf(" (%.1f s)\n", res->seconds);
-}
 
 int cli_train_flow(int argc, char **argv)
 {
@@ -183,7 +155,7 @@ int cli_train_flow(int argc, char **argv)
         if (s)
             rc = cli_fail_err(CMD, &err);
         else
-            print_fit(m, &res, out, fc.epochs, c.json);
+            cli_print_minibatch_fit(m, &res, out, fc.epochs, c.json, 1);
         if (!s && res.stopped)
             rc = 130;
     }
