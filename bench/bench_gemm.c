@@ -8,7 +8,12 @@
  * CLOCK_MONOTONIC intervals after warm-up calls. Reference: llm.c dev/cpu/matmul_forward.c
  * (validate, warm up, time). Left out: batch sizes other than 128, and the reference loop
  * at 1024^3 is timed on its first 64 rows only (a full run would take seconds).
- * Usage: bench_gemm [--threads N] [--budget SECONDS_PER_SHAPE]. */
+ * --backends prints instead the table of issue #18: the VAE's and the protein model's six
+ * products on every backend built in (dgm_gemm_set_backend: openblas, dnnl, plain) at 1 and
+ * 2 threads, GFLOP/s of the best of N calls, the backends and thread counts interleaved
+ * call by call so that a drift in the machine's speed reaches all of them alike, and the
+ * load average before and after.
+ * Usage: bench_gemm [--threads N] [--budget SECONDS_PER_SHAPE] | --backends [--best N]. */
 #include "dgm_blocks.h"
 
 #include <errno.h>
@@ -100,6 +105,114 @@ static double validate(const shape *s, size_t M, const float *A, const float *B,
     return err;
 }
 
+static void print_loadavg(const char *when)
+{
+    char buf[64] = "";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("load average %s: %s\n", when, buf[0] ? buf : "unknown");
+}
+
+/* The table of issue #18 (see the top of this file). Returns non-zero when a backend's
+ * product differs from dgm_gemm_ref. */
+static int backends_table(int best)
+{
+    static const struct { const char *what; dgm_trans ta, tb; size_t M, N, K; } sh[] = {
+        {"encoder        128x784 . 784x400", DGM_NOTRANS, DGM_TRANS, 128, 400, 784},
+        {"decoder        128x400 . 400x784", DGM_NOTRANS, DGM_TRANS, 128, 784, 400},
+        {"latent         128x400 . 400x20", DGM_NOTRANS, DGM_TRANS, 128, 20, 400},
+        {"weight grad    784x128 . 128x400", DGM_TRANS, DGM_NOTRANS, 784, 400, 128},
+        {"evaluation    4000x400 . 400x784", DGM_NOTRANS, DGM_TRANS, 4000, 784, 400},
+        {"protein out    100x500 . 500x5060", DGM_NOTRANS, DGM_NOTRANS, 100, 5060, 500},
+    };
+    const char *names[] = {"openblas", "dnnl", "plain"};
+    int have[3], nb = 0, status = 0;
+    for (int b = 0; b < 3; b++) {
+        have[b] = dgm_gemm_set_backend(names[b], NULL) == DGM_OK;
+        if (have[b]) {
+            printf("backend %-8s %s\n", names[b], dgm_gemm_backend());
+            nb++;
+        }
+    }
+    printf("GFLOP/s (2MNK / seconds) of the best of %d calls after 2 warm-up calls, C = A B "
+           "(alpha 1, beta 0); row-major, the products as the models call them (B given as "
+           "its transpose where the model holds W)\n", best);
+    print_loadavg("before");
+    printf("\n%-34s", "product (M x K . K x N)");
+    for (int t = 1; t <= 2; t++)
+        for (int b = 0; b < 3; b++)
+            if (have[b])
+                printf(" %8.8s/%d", names[b], t);
+    printf("   max err\n");
+    dgm_rng r;
+    dgm_rng_init(&r, 11);
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        shape s = {"", "", sh[k].ta, sh[k].tb, sh[k].M, sh[k].N, sh[k].K};
+        size_t ra = s.ta ? s.K : s.M, ca = s.ta ? s.M : s.K;
+        size_t rb = s.tb ? s.N : s.K, cb = s.tb ? s.K : s.N;
+        size_t lda = s.ta ? s.M : s.K, ldb = s.tb ? s.K : s.N;
+        float *A = random_matrix(&r, ra * ca), *B = random_matrix(&r, rb * cb);
+        float *C = random_matrix(&r, s.M * s.N);
+        if (!A || !B || !C) {
+            fprintf(stderr, "bench_gemm: out of memory at %zux%zux%zu\n", s.M, s.N, s.K);
+            return 1;
+        }
+        /* validate each backend on the first rows (at most 64: the reference is slow) */
+        double maxerr = 0;
+        size_t Mref = s.M < 64 ? s.M : 64;
+        for (int b = 0; b < 3; b++) {
+            if (!have[b])
+                continue;
+            dgm_gemm_set_backend(names[b], NULL);
+            double err = validate(&s, Mref, A, B, C);
+            if (err < 0 || !(err <= 1e-5 * (double)(s.K + 1))) {
+                fprintf(stderr, "bench_gemm: %s: %s differs from dgm_gemm_ref by %g\n",
+                        sh[k].what, names[b], err);
+                status = 1;
+            }
+            maxerr = err > maxerr ? err : maxerr;
+        }
+        /* the plain loop gets fewer calls where one takes long */
+        double best_t[2][3];
+        for (int t = 0; t < 2; t++)
+            for (int b = 0; b < 3; b++)
+                best_t[t][b] = INFINITY;
+        for (int rep = -2; rep < best; rep++)
+            for (int t = 0; t < 2; t++)
+                for (int b = 0; b < 3; b++) {
+                    if (!have[b] || (b == 2 && rep >= 1 && best_t[t][b] > 0.2))
+                        continue;
+                    dgm_gemm_set_backend(names[b], NULL);
+                    dgm_set_threads(t + 1);
+                    double t0 = now_s();
+                    dgm_gemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A, lda, B, ldb, 0.0f, C, s.N);
+                    double dt = now_s() - t0;
+                    if (rep >= 0 && dt < best_t[t][b])
+                        best_t[t][b] = dt;
+                }
+        double flop = 2.0 * (double)s.M * s.N * s.K;
+        printf("%-34s", sh[k].what);
+        for (int t = 0; t < 2; t++)
+            for (int b = 0; b < 3; b++)
+                if (have[b])
+                    printf(" %10.1f", flop / best_t[t][b] * 1e-9);
+        printf("   %7.2g\n", maxerr);
+        fflush(stdout);
+        dgm_free(A);
+        dgm_free(B);
+        dgm_free(C);
+    }
+    print_loadavg("after");
+    dgm_gemm_set_backend(NULL, NULL);
+    (void)nb;
+    return status;
+}
+
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -113,13 +226,25 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 
 int main(int argc, char **argv)
 {
-    double threads = 0, budget = 0.25;
+    double threads = 0, budget = 0.25, best = 5;
+    int table = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: bench_gemm [--threads N] [--budget S]\n"
+            printf("usage: bench_gemm [--threads N] [--budget S] | --backends [--best N]\n"
                    "  --threads N  threads for OpenMP and OpenBLAS (default 0 = all cores)\n"
-                   "  --budget S   seconds of timing per shape (default 0.25)\n");
+                   "  --budget S   seconds of timing per shape (default 0.25)\n"
+                   "  --backends   the six products of issue #18 on every backend built in,\n"
+                   "               at 1 and 2 threads\n"
+                   "  --best N     --backends: best of N calls (default 5)\n");
             return 0;
+        } else if (!strcmp(argv[i], "--backends")) {
+            table = 1;
+        } else if (!strcmp(argv[i], "--best") && i + 1 < argc) {
+            if (!parse_num(argv[++i], 1, 1000, &best) || best != (int)best) {
+                fprintf(stderr, "bench_gemm: --best: not an integer in [1, 1000]: %s\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if (!parse_num(argv[++i], 0, 1024, &threads) || threads != (int)threads) {
                 fprintf(stderr, "bench_gemm: --threads: not an integer in [0, 1024]: %s\n",
@@ -137,6 +262,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (table)
+        return backends_table((int)best);
     dgm_set_threads((int)threads);
 
     const size_t Bt = 128;

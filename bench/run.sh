@@ -29,6 +29,9 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo "build: $build, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 section "1. dgm_gemm at the VAE's Linear shapes, batch 128 (bench_gemm)"
+# every fp32 backend at the VAE's and the protein model's products, 1 and 2 threads
+bench bench_gemm --backends --best "${DGM_BENCH_GEMM_BEST:-5}"
+echo
 bench bench_gemm --threads 1
 echo
 bench bench_gemm --threads 2

@@ -5,6 +5,8 @@ wrote, prints one JSON object. Thread settings come from the command line (torch
 the environment (OPENBLAS_NUM_THREADS). --train-u8 holds the training images as their
 8-bit levels (as dgm does) and divides each batch by 255, for a memory figure with the
 data held alike; the default is the float32 array a PyTorch script would usually keep.
+OPENBLAS_CORETYPE in the environment picks OpenBLAS's kernel (vae_bench.py tries SkylakeX).
+--epochs 0 skips training (the evaluation and sampling timings of the initial model).
 Timings: each epoch's loop (permutation, binarization, steps); the K-sample estimate over
 the prepared test tensor; sampling (latents, decoder, sigmoid, Bernoulli draws) after a
 warm-up, the median of 3. None includes process start, imports or data loading."""
@@ -87,10 +89,12 @@ def main():
         print(f"torch epoch {ep + 1}: loss {losses[-1]:.3f} {epoch_secs[-1]:.2f} s",
               file=sys.stderr, flush=True)
     res = {"threads": a.threads, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+           "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
            "torch": torch.__version__, "numpy": np.__version__, "epochs": a.epochs,
-           "train_u8": a.train_u8, "epoch_seconds": epoch_secs,
-           "seconds_per_epoch": float(np.median(epoch_secs)),
-           "images_per_s": N / float(np.median(epoch_secs)), "train_loss": losses[-1]}
+           "train_u8": a.train_u8, "epoch_seconds": epoch_secs}
+    if epoch_secs:  # --epochs 0 times the evaluation and sampling of the initial model
+        res.update({"seconds_per_epoch": float(np.median(epoch_secs)),
+                    "images_per_s": N / float(np.median(epoch_secs)), "train_loss": losses[-1]})
     if a.eval:
         with torch.no_grad():
             _, rec, kl = model.loss(test)

@@ -23,8 +23,11 @@ extern "C" {
 
 typedef enum { DGM_NOTRANS = 0, DGM_TRANS = 1 } dgm_trans;
 
-/* C (M x N) = alpha * op(A) op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N.
- * The only caller of BLAS in dgm; BLAS=none builds a blocked plain-C fallback. */
+/* C (M x N) = alpha * op(A) op(B) + beta * C, row-major, op(A) is M x K, op(B) is K x N;
+ * beta = 0 ignores C's old contents (even NaN). The only caller of BLAS in dgm: oneDNN's
+ * strict fp32 sgemm where built in (DGM_HAVE_DNNL), else OpenBLAS, else (BLAS=none) a
+ * plain-C loop; DGM_GEMM=dnnl|openblas|plain in the environment, read at the first
+ * product, or dgm_gemm_set_backend choose another. Threads: dgm_set_threads. */
 DGM_API void dgm_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
                       float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                       float beta, float *C, size_t ldc);
@@ -33,8 +36,13 @@ DGM_API void dgm_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
 DGM_API void dgm_gemm_ref(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K,
                           float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                           float beta, float *C, size_t ldc);
-/* Name of the matrix-product backend ("openblas 0.3.21 ..." or "plain C"). */
+/* The matrix-product backend that runs, in words ("oneDNN 2.6.3 fp32 (avx512_core, strict)",
+ * OpenBLAS's configuration line, "plain C"), with a note when DGM_GEMM was refused. */
 DGM_API const char *dgm_gemm_backend(void);
+/* Makes dgm_gemm run on "dnnl" (or "onednn"), "openblas" or "plain"; NULL or "default" for
+ * the build's default. DGM_ERR_ARG for another name, DGM_ERR_UNSUPPORTED for a backend this
+ * build lacks (the choice is then unchanged). Not to be called while products run. */
+DGM_API dgm_status dgm_gemm_set_backend(const char *name, dgm_err *err);
 
 /* ---- bf16 products (optional, oneDNN): dgm_precision in dgm.h gives the rounding and
  * its error bound. Without oneDNN they return DGM_ERR_UNSUPPORTED (dgm_bf16_require). */

@@ -1,11 +1,30 @@
 /* dgm_gemm against the double-precision triple loop for all four transpose combinations,
- * odd sizes, leading dimensions larger than the width, and alpha/beta; the elementwise
- * and row-wise helpers against direct formulas. */
+ * odd sizes (1, 0), leading dimensions larger than the width, and alpha/beta, on every
+ * backend built in (plain, OpenBLAS, oneDNN); beta = 0 ignoring NaN in C; the same bits
+ * from the same inputs and threads; the thread count reaching the backend; DGM_GEMM. The
+ * elementwise and row-wise helpers against direct formulas. */
 #include "dgm_blocks.h"
 #include "core/assert.h"
 #include "test.h"
 
 #include <float.h>
+#include <omp.h>
+#include <signal.h>
+#include <sys/time.h>
+
+static const char *const backends[] = {"plain", "openblas", "dnnl"};
+#define N_BACKENDS 3
+
+/* Makes dgm_gemm run on backends[b]; 0 (and nothing changed) where it is not built in. */
+static int use_backend(int b)
+{
+    dgm_err e = {0};
+    dgm_status s = dgm_gemm_set_backend(backends[b], &e);
+    if (s == DGM_ERR_UNSUPPORTED)
+        return 0;
+    CHECK_EQ_INT(s, DGM_OK);
+    return s == DGM_OK;
+}
 
 static void fill(dgm_rng *r, float *x, size_t n)
 {
@@ -13,53 +32,269 @@ static void fill(dgm_rng *r, float *x, size_t n)
         x[i] = 2 * dgm_rng_uniform(r) - 1;
 }
 
-static void test_gemm_all_transposes(void)
+static void gemm_all_transposes(const char *backend)
 {
     dgm_rng r;
     dgm_rng_init(&r, 1);
     const size_t sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 1, 33}, {64, 65, 63},
-                               {128, 31, 200}, {5, 130, 2}, {4, 4, 0}};
+                               {128, 31, 200}, {5, 130, 2}, {4, 4, 0}, {1, 400, 20},
+                               {20, 1, 400}, {1, 1, 300}, {0, 3, 3}, {3, 0, 3},
+                               {128, 20, 400}, {33, 47, 129}};
+    const float ab[][2] = {{0.7f, 0.3f}, {1.0f, 0.0f}, {-1.5f, 1.0f}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
+                float alpha = ab[(s + (size_t)ta + 2 * (size_t)tb) % 3][0];
+                float beta = ab[(s + (size_t)ta + 2 * (size_t)tb) % 3][1];
                 /* padded leading dimensions */
                 size_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
                 size_t ra = ta ? K : M, rb = tb ? N : K;
                 float *A = malloc(sizeof(float) * (ra * lda + 1));
                 float *B = malloc(sizeof(float) * (rb * ldb + 1));
-                float *C = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+                float *C = malloc(sizeof(float) * (M * ldc + 1));
+                float *C2 = malloc(sizeof(float) * (M * ldc + 1));
                 fill(&r, A, ra * lda + 1);
                 fill(&r, B, rb * ldb + 1);
-                fill(&r, C, M * ldc);
-                memcpy(C2, C, sizeof(float) * M * ldc);
-                dgm_gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C, ldc);
-                dgm_gemm_ref(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C2, ldc);
+                fill(&r, C, M * ldc + 1);
+                if (beta == 0.0f) /* BLAS semantics: C is not read */
+                    for (size_t i = 0; i < M; i++)
+                        for (size_t j = 0; j < N; j++)
+                            C[i * ldc + j] = NAN;
+                memcpy(C2, C, sizeof(float) * (M * ldc + 1));
+                dgm_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                dgm_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
                 double maxerr = 0;
                 for (size_t i = 0; i < M; i++)
                     for (size_t j = 0; j < N; j++) {
                         double e = fabs(C[i * ldc + j] - C2[i * ldc + j]);
-                        if (e > maxerr) maxerr = e;
+                        if (!(e <= maxerr)) maxerr = e; /* NaN sticks */
                     }
-                CHECK_MSG(maxerr <= 1e-5 * (K + 1), "M=%zu N=%zu K=%zu ta=%d tb=%d err=%g",
-                          M, N, K, ta, tb, maxerr);
+                CHECK_MSG(maxerr <= 1e-5 * (K + 1), "%s: M=%zu N=%zu K=%zu ta=%d tb=%d "
+                          "alpha=%g beta=%g err=%g", backend, M, N, K, ta, tb, alpha, beta,
+                          maxerr);
                 /* padding columns of C are untouched */
                 int pad_ok = 1;
                 for (size_t i = 0; i < M; i++)
                     for (size_t j = N; j < ldc; j++)
                         pad_ok &= C[i * ldc + j] == C2[i * ldc + j];
-                CHECK(pad_ok);
+                CHECK_MSG(pad_ok, "%s: M=%zu N=%zu K=%zu ta=%d tb=%d", backend, M, N, K, ta, tb);
                 free(A); free(B); free(C); free(C2);
             }
     }
 }
 
-static void test_gemm_beta_zero_ignores_nan(void)
+static void gemm_beta_zero_ignores_nan(const char *backend)
 {
     float A[4] = {1, 2, 3, 4}, B[4] = {1, 0, 0, 1}, C[4] = {NAN, NAN, NAN, NAN};
     dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
     for (int i = 0; i < 4; i++)
-        CHECK_NEAR(C[i], A[i], 0);
+        CHECK_MSG(C[i] == A[i], "%s: C[%d] = %g", backend, i, C[i]);
+    /* K = 0: C = beta C, so 0 for beta = 0 even where C held NaN */
+    float D[4] = {NAN, NAN, 5, 5};
+    dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, 2, 2, 0, 1.0f, A, 1, B, 2, 0.0f, D, 2);
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(D[i] == 0.0f, "%s: K=0: D[%d] = %g", backend, i, D[i]);
+    /* alpha = 0 reads neither A nor B (NaN there does not reach C) */
+    float An[4] = {NAN, NAN, NAN, NAN}, E[4] = {1, 2, 3, 4};
+    dgm_gemm(DGM_NOTRANS, DGM_TRANS, 2, 2, 2, 0.0f, An, 2, B, 2, 0.5f, E, 2);
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(E[i] == 0.5f * (float)(i + 1), "%s: alpha=0: E[%d] = %g", backend, i, E[i]);
+}
+
+/* The same inputs at the same thread count give the same bits, call after call, at the
+ * VAE's and the protein model's shapes. */
+static void gemm_same_bits(const char *backend)
+{
+    const size_t sh[][5] = {{128, 400, 784, 0, 1}, {128, 784, 400, 0, 0}, {128, 20, 400, 0, 1},
+                            {784, 400, 128, 1, 0}, {100, 5060, 50, 0, 0}};
+    dgm_rng r;
+    dgm_rng_init(&r, 3);
+    int threads0 = dgm_get_threads();
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        size_t M = sh[s][0], N = sh[s][1], K = sh[s][2];
+        dgm_trans ta = (dgm_trans)sh[s][3], tb = (dgm_trans)sh[s][4];
+        float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+        float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+        fill(&r, A, M * K);
+        fill(&r, B, K * N);
+        float *C0 = malloc(sizeof(float) * M * N);
+        for (int t = 1; t <= 2; t++) {
+            dgm_set_threads(t);
+            dgm_gemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C1, N);
+            dgm_gemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C2, N);
+            CHECK_MSG(!memcmp(C1, C2, sizeof(float) * M * N), "%s: %zux%zux%zu, %d threads",
+                      backend, M, N, K, t);
+            if (t == 1)
+                memcpy(C0, C1, sizeof(float) * M * N);
+        }
+        /* oneDNN's products are tiled by shape alone (src/tensor/gemm.c), and the plain
+         * loop sums each element in one order: the same bits at 1 and 2 threads */
+        if (strcmp(backend, "openblas"))
+            CHECK_MSG(!memcmp(C0, C1, sizeof(float) * M * N), "%s: %zux%zux%zu, 1 vs 2 "
+                      "threads", backend, M, N, K);
+        free(A); free(B); free(C0); free(C1); free(C2);
+    }
+    dgm_set_threads(threads0);
+}
+
+static void test_gemm_backends(void)
+{
+    int ran = 0;
+    for (int b = 0; b < N_BACKENDS; b++) {
+        if (!use_backend(b))
+            continue;
+        ran++;
+        gemm_all_transposes(backends[b]);
+        gemm_beta_zero_ignores_nan(backends[b]);
+        gemm_same_bits(backends[b]);
+    }
+    CHECK(ran >= 1);
+    CHECK(dgm_gemm_set_backend(NULL, NULL) == DGM_OK);
+}
+
+static void test_gemm_set_backend(void)
+{
+    dgm_err e = {0};
+    CHECK_EQ_INT(dgm_gemm_set_backend("cublas", &e), DGM_ERR_ARG);
+    CHECK(strstr(e.msg, "cublas") != NULL);
+    CHECK_EQ_INT(dgm_gemm_set_backend("plain", &e), DGM_OK);
+    CHECK(strstr(dgm_gemm_backend(), "plain C") != NULL);
+#ifdef DGM_HAVE_DNNL
+    CHECK_EQ_INT(dgm_gemm_set_backend("onednn", &e), DGM_OK);
+    CHECK(strstr(dgm_gemm_backend(), "oneDNN") != NULL);
+    CHECK(strstr(dgm_gemm_backend(), "strict") != NULL);
+#else
+    CHECK_EQ_INT(dgm_gemm_set_backend("dnnl", &e), DGM_ERR_UNSUPPORTED);
+#endif
+#ifdef DGM_NO_BLAS
+    CHECK_EQ_INT(dgm_gemm_set_backend("openblas", &e), DGM_ERR_UNSUPPORTED);
+#else
+    CHECK_EQ_INT(dgm_gemm_set_backend("openblas", &e), DGM_OK);
+    CHECK(strstr(dgm_gemm_backend(), "OpenBLAS") != NULL);
+#endif
+    CHECK_EQ_INT(dgm_gemm_set_backend("default", &e), DGM_OK);
+#if defined(DGM_NO_BLAS)
+    CHECK(strstr(dgm_gemm_backend(), "BLAS=none") != NULL);
+#elif defined(DGM_HAVE_DNNL)
+    CHECK(strstr(dgm_gemm_backend(), "oneDNN") != NULL);
+#else
+    CHECK(strstr(dgm_gemm_backend(), "OpenBLAS") != NULL);
+#endif
+}
+
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+/* A signal handler running in the middle of a product must not hurt it: oneDNN 2.x's fp32
+ * kernels move the stack pointer into the heap (oneDNN #4845), where a handler's frame
+ * would corrupt memory (without dgm_gemm's signal blocking this aborted within a few
+ * hundred signals). A 100 us timer fires through products on every backend, at 1 and 2
+ * threads, and every result must equal the one computed without signals. */
+static void test_gemm_under_signals(void)
+{
+    const size_t sh[][5] = {{128, 64, 784, 0, 1}, {128, 784, 400, 0, 0}, {128, 20, 400, 0, 1},
+                            {400, 784, 128, 1, 0}, {1, 400, 784, 0, 1}};
+    dgm_rng r;
+    dgm_rng_init(&r, 5);
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGALRM, &sa, &old_sa) == 0);
+    int threads0 = dgm_get_threads();
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        size_t M = sh[s][0], N = sh[s][1], K = sh[s][2];
+        dgm_trans ta = (dgm_trans)sh[s][3], tb = (dgm_trans)sh[s][4];
+        size_t lda = ta ? M : K, ldb = tb ? K : N;
+        float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+        float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+        fill(&r, A, M * K);
+        fill(&r, B, K * N);
+        /* about 0.15 s of products per shape, backend and thread count (unguarded, one
+         * run in four or five of this test crashed) */
+        int reps = (int)(1.5e7 / ((double)M * N * K) * 50) + 1;
+        for (int b = 0; b < N_BACKENDS; b++) {
+            if (b == 0 || !use_backend(b)) /* the plain loop has no kernels to hurt */
+                continue;
+            for (int t = 1; t <= 2; t++) {
+                dgm_set_threads(t);
+                dgm_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, N);
+                struct itimerval it = {{0, 100}, {0, 100}}, off = {{0, 0}, {0, 0}};
+                setitimer(ITIMER_REAL, &it, NULL);
+                int wrong = 0;
+                for (int i = 0; i < reps; i++) {
+                    dgm_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+                    wrong += memcmp(C, R, sizeof(float) * M * N) != 0;
+                }
+                setitimer(ITIMER_REAL, &off, NULL);
+                CHECK_MSG(wrong == 0, "%s: %zux%zux%zu at %d threads: %d of %d wrong",
+                          backends[b], M, N, K, t, wrong, reps);
+            }
+        }
+        free(A); free(B); free(C); free(R);
+    }
+    CHECK(alarms > 0);
+    sigaction(SIGALRM, &old_sa, NULL);
+    dgm_set_threads(threads0);
+    CHECK(dgm_gemm_set_backend(NULL, NULL) == DGM_OK);
+}
+
+/* The threads of this process (Linux: /proc/self/status); -1 where it cannot be read. */
+static int os_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* dgm_set_threads reaches every backend: OpenMP starts its workers only for a parallel
+ * region wider than one thread, so a product at 1 thread leaves the process with its
+ * threads as they were, and one at 2 threads adds one worker. Runs first in main, before
+ * anything else opened a parallel region. */
+static void test_gemm_threads_reach_backend(void)
+{
+    int t0 = os_threads();
+    if (t0 < 0) {
+        TEST_SKIP(test_gemm_threads_reach_backend, "no /proc/self/status");
+        return;
+    }
+    const size_t n = 512;
+    float *A = calloc(n * n, sizeof(float)), *C = malloc(sizeof(float) * n * n);
+    dgm_set_threads(1);
+    for (int b = 0; b < N_BACKENDS; b++)
+        if (use_backend(b)) {
+            dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, n, n, n, 1.0f, A, n, A, n, 0.0f, C, n);
+            CHECK_MSG(os_threads() == t0, "%s at 1 thread: %d threads, %d before", backends[b],
+                      os_threads(), t0);
+        }
+    dgm_set_threads(2);
+    for (int b = N_BACKENDS - 1; b >= 0; b--) /* the default backend first */
+        if (use_backend(b)) {
+            dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, n, n, n, 1.0f, A, n, A, n, 0.0f, C, n);
+            CHECK_MSG(os_threads() == t0 + 1, "%s at 2 threads: %d threads, %d before",
+                      backends[b], os_threads(), t0);
+        }
+    CHECK(dgm_gemm_set_backend(NULL, NULL) == DGM_OK);
+    dgm_set_threads(0);
+    free(A);
+    free(C);
+}
+
+/* DGM_GEMM is read at the first product: a name dgm does not know leaves the default and
+ * says so in dgm_gemm_backend; runs before any product in this process. */
+static void test_gemm_env(void)
+{
+    setenv("DGM_GEMM", "mkl", 1);
+    const char *b = dgm_gemm_backend();
+    CHECK(strstr(b, "DGM_GEMM=mkl ignored") != NULL);
+    unsetenv("DGM_GEMM");
 }
 
 static void test_row_ops(void)
@@ -160,8 +395,11 @@ static void test_alloc_overflow(void)
 
 int main(void)
 {
-    TEST_RUN(test_gemm_all_transposes);
-    TEST_RUN(test_gemm_beta_zero_ignores_nan);
+    TEST_RUN(test_gemm_env);
+    TEST_RUN(test_gemm_threads_reach_backend);
+    TEST_RUN(test_gemm_backends);
+    TEST_RUN(test_gemm_set_backend);
+    TEST_RUN(test_gemm_under_signals);
     TEST_RUN(test_row_ops);
     TEST_RUN(test_reductions);
     TEST_RUN(test_alloc_overflow);
