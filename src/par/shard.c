@@ -48,19 +48,26 @@ typedef struct {
     int dbl;
 } tree;
 
+static void add_f(float *restrict x, const float *restrict y, size_t n)
+{
+#pragma omp simd
+    for (size_t j = 0; j < n; j++)
+        x[j] = x[j] + y[j];
+}
+
+static void add_d(double *restrict x, const double *restrict y, size_t n)
+{
+#pragma omp simd
+    for (size_t j = 0; j < n; j++)
+        x[j] = x[j] + y[j];
+}
+
 static void add(const tree *t, size_t a, size_t b, size_t off, size_t cnt)
 {
-    if (t->dbl) {
-        double *x = (double *)t->bufs[a] + off;
-        const double *y = (const double *)t->bufs[b] + off;
-        for (size_t j = 0; j < cnt; j++)
-            x[j] = x[j] + y[j];
-    } else {
-        float *x = (float *)t->bufs[a] + off;
-        const float *y = (const float *)t->bufs[b] + off;
-        for (size_t j = 0; j < cnt; j++)
-            x[j] = x[j] + y[j];
-    }
+    if (t->dbl)
+        add_d((double *)t->bufs[a] + off, (const double *)t->bufs[b] + off, cnt);
+    else
+        add_f((float *)t->bufs[a] + off, (const float *)t->bufs[b] + off, cnt);
 }
 
 /* Adds the nodes of [lo, hi) that lie inside [a, b) (pass a = 0, b = n for all) and, with
