@@ -87,7 +87,7 @@ int main(int argc, char **argv)
              * and messages would repeat it; errors reach rank 0 through the collectives */
             dgm_err err = {0};
             if (dgm__par_init(&argc, &argv, &err))
-                return cli_fail(argv[1], "%s", err.msg);
+                return dgm__par_rank() > 0 ? 1 : cli_fail(argv[1], "%s", err.msg);
             if (dgm__par_rank() > 0 && (!freopen("/dev/null", "w", stdout) ||
                                         !freopen("/dev/null", "w", stderr)))
                 dgm__par_abort(1);

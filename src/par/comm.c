@@ -26,6 +26,7 @@ int dgm__par_mpi(void)
 int dgm__par_rank(void) { return rank_; }
 int dgm__par_size(void) { return size_; }
 
+#ifndef DGM_MPI
 /* The world size a launcher (Open MPI, MPICH's PMI, PMIx, Slurm) announces, or 0. */
 static long launcher_size(void)
 {
@@ -38,6 +39,8 @@ static long launcher_size(void)
     }
     return 0;
 }
+
+#endif
 
 dgm_status dgm__par_init(int *argc, char ***argv, dgm_err *err)
 {
@@ -57,11 +60,14 @@ dgm_status dgm__par_init(int *argc, char ***argv, dgm_err *err)
     (void)argc, (void)argv;
     long n = launcher_size();
     /* SLURM_NTASKS is set for a whole allocation: only a launcher's own variables count */
-    if (n > 1 && !getenv("SLURM_NTASKS"))
+    if (n > 1 && !getenv("SLURM_NTASKS")) {
+        const char *r = getenv("OMPI_COMM_WORLD_RANK");
+        rank_ = r ? (int)strtol(r, NULL, 10) : 0; /* so that only the first says it */
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "this dgm was built without MPI, so the %ld "
                         "processes mpirun started would each run the whole job and write the "
                         "same files; rebuild with make MPI=1 (Open MPI: libopenmpi-dev), or run "
                         "one process", n);
+    }
     return DGM_OK;
 #endif
 }

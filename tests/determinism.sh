@@ -1,0 +1,65 @@
+#!/bin/sh
+# The same bits at any thread count (issue #15, docs/design.md "Deterministic reductions"):
+# each run below trains or fits at --threads 1, 2 and 3 with one seed and compares the
+# model files (and the training checkpoints) byte for byte with cmp. The micro-shard rule
+# is exercised where the shard size does not divide the batch. Prints "ok - name" /
+# "not ok - name" (counted by tests/run.sh).
+build=${1:-build}
+dgm="$build/dgm"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1"; }
+
+# Fashion-MNIST's test set when installed (the reference VAE's data), else generated images
+data=fashion-mnist:test
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    /usr/bin/python3 - "$tmp" <<'PY'
+import struct, sys, random
+random.seed(0)
+d = sys.argv[1]
+n = 1200
+with open(d + "/toy-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+    for i in range(n):
+        f.write(bytes(random.choice((0, 90, 255)) if (j % 28 < 14) == (i % 2 == 0) else 0 for j in range(784)))
+with open(d + "/toy-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 2 for i in range(n)))
+PY
+    data="$tmp/toy-images-idx3-ubyte"
+fi
+
+# same NAME FILE...: every file in FILE... equals the first (cmp)
+same() {
+    name=$1; shift; first=$1; shift
+    for f in "$@"; do
+        if ! cmp -s "$first" "$f"; then fail "$name ($(cmp "$first" "$f" 2>&1))"; return; fi
+    done
+    pass "$name"
+}
+
+# threads NAME OPTIONS...: dgm train OPTIONS at 1, 2 and 3 threads; models and checkpoints agree
+threads() {
+    name=$1; shift
+    for t in 1 2 3; do
+        if ! "$dgm" train --data "$data" --seed 5 "$@" --threads $t -o "$tmp/t$t.safetensors" \
+             >/dev/null 2>"$tmp/err"; then
+            fail "$name: dgm train --threads $t failed: $(cat "$tmp/err")"; return; fi
+    done
+    if [ -f "$tmp/t1.ckpt.safetensors" ]; then
+        for t in 2 3; do
+            cmp -s "$tmp/t1.ckpt.safetensors" "$tmp/t$t.ckpt.safetensors" ||
+                { fail "$name: the checkpoints at 1 and $t threads differ"; return; }
+        done
+    fi
+    same "$name (model and any checkpoint at 1, 2 and 3 threads)" "$tmp/t1.safetensors" \
+        "$tmp/t2.safetensors" "$tmp/t3.safetensors"
+}
+
+# the reference VAE (784-400-20, Bernoulli decoder, Adam, batch 128, micro-shards of 32)
+threads "the reference VAE, 2 epochs" --limit 1100 --val 100 --epochs 2
+threads "a batch of 100 in shards of 32 (32, 32, 32, 4) and a last batch of 44" \
+    --limit 1044 --batch 100 --micro-batch 32 --epochs 1
+threads "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1
+threads "IWAE, k = 3, two hidden layers" --limit 600 --epochs 1 --objective iwae --importance-samples 3 --hidden 64,32
+threads "CVAE with a Gaussian decoder (learned variance)" --limit 600 --epochs 1 --model cvae --decoder gaussian
