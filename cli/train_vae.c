@@ -46,7 +46,7 @@ int cli_train_vae(int argc, char **argv)
         {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
         {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
         {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
-        {"--micro-batch", OPT_LONG, &micro, "S", "rows per micro-shard (default 32; with --resume, the saved one): each shard's gradient is computed on one thread and the shards are summed in a fixed tree, so the weights are the same at any --threads and number of MPI ranks; the last shard of a batch holds the remainder", 1, 1 << 20},
+        {"--micro-batch", OPT_LONG, &micro, "S", "rows per micro-shard (default 64; with --resume, the saved one): each shard's gradient is computed on one thread and the shards are summed in a fixed tree, so the weights are the same at any --threads and number of MPI ranks; the last shard of a batch holds the remainder", 1, 1 << 20},
         {"--val", OPT_LONG, &val, "N", "examples held out for validation", 0, 1e9},
         {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
         {"--log", OPT_STR, &log, "PATH", "append JSON lines: one per step (batch_loss, lr, time) and one per epoch (train and validation metrics)", 1, 0},

@@ -14,8 +14,9 @@
 
 #include "dgm.h"
 
-/* The default micro-shard size: 4 shards of the reference VAE's batch of 128. */
-#define DGM__MICRO_DEFAULT 32
+/* The default micro-shard size: 2 shards of the reference VAE's batch of 128, one per core of a
+ * 2-core machine (32, 4 shards, cost 15-30% more time there: docs/scaling.md). */
+#define DGM__MICRO_DEFAULT 64
 
 /* MPI_Init_thread when built with MPI (funneled: only the main thread calls MPI), else
  * nothing. A binary without MPI started by mpirun with more than one process fails here
@@ -41,8 +42,10 @@ void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S);
 void dgm__shard_mine(size_t *lo, size_t *hi, size_t n);
 
 /* The fixed-tree sum over shards: bufs[i] holds shard i's len values (this rank's shards
- * filled, the others' buffers present and scratch); on return bufs[0] holds the sum on
- * every rank and the other buffers are clobbered. Node [lo, hi) of the tree has the
+ * filled, the others' buffers present); on return bufs[0] holds the sum on every rank.
+ * Every buffer that an add reads as its right operand is left zero, which is every buffer
+ * but bufs[0] that held a value (this rank's shards, and the nodes other ranks sent): a
+ * caller whose buffers start zero (calloc) can add its next shards into them unzeroed. Node [lo, hi) of the tree has the
  * children [lo, m) and [m, hi), m = lo + ceil((hi - lo) / 2), and is computed as
  * left + right in the buffer of lo; a rank adds the nodes inside its shards, then the
  * largest such nodes go to every rank (MPI_Bcast from their owner) and every rank adds

@@ -48,26 +48,32 @@ typedef struct {
     int dbl;
 } tree;
 
-static void add_f(float *restrict x, const float *restrict y, size_t n)
+/* x += y, and y (consumed) is left zero while it is in cache: the shard buffers are
+ * ready for the next step without a pass of their own. */
+static void add_f(float *restrict x, float *restrict y, size_t n)
 {
 #pragma omp simd
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n; j++) {
         x[j] = x[j] + y[j];
+        y[j] = 0.0f;
+    }
 }
 
-static void add_d(double *restrict x, const double *restrict y, size_t n)
+static void add_d(double *restrict x, double *restrict y, size_t n)
 {
 #pragma omp simd
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n; j++) {
         x[j] = x[j] + y[j];
+        y[j] = 0.0;
+    }
 }
 
 static void add(const tree *t, size_t a, size_t b, size_t off, size_t cnt)
 {
     if (t->dbl)
-        add_d((double *)t->bufs[a] + off, (const double *)t->bufs[b] + off, cnt);
+        add_d((double *)t->bufs[a] + off, (double *)t->bufs[b] + off, cnt);
     else
-        add_f((float *)t->bufs[a] + off, (const float *)t->bufs[b] + off, cnt);
+        add_f((float *)t->bufs[a] + off, (float *)t->bufs[b] + off, cnt);
 }
 
 /* Adds the nodes of [lo, hi) that lie inside [a, b) (pass a = 0, b = n for all) and, with

@@ -68,7 +68,8 @@ dgm_status dgm__vae_pool_create(dgm__vae_pool **out, dgm_model *m, size_t B, siz
                    : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !s && i < p->n; i++) {
         p->sums[i] = p->sums_mem + i * p->nsums;
-        p->grad[i] = i ? dgm_malloc_array(p->P, sizeof(float)) : dgm_params_grad(v->p);
+        /* zero now, and zeroed by each tree sum that reads them (par.h) */
+        p->grad[i] = i ? dgm_calloc_array(p->P, sizeof(float)) : dgm_params_grad(v->p);
         if (!p->grad[i])
             s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu micro-shard gradients of "
                          "%zu parameters", p->n, p->P);
@@ -148,7 +149,8 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
         for (long sl = lol; sl < hil; sl++) {
             size_t r0, r1, i = (size_t)sl;
             dgm__shard_rows(&r0, &r1, i, B, p->S);
-            memset(p->grad[i], 0, p->P * sizeof(float));
+            if (i == 0) /* the model's own gradient; the others are zero (par.h) */
+                memset(p->grad[0], 0, p->P * sizeof(float));
             dgm__params_share(wv->p, data, p->grad[i]);
             dgm_rng r = *rng;
             dgm__vae_shard_grad(wv, &r, r0, NULL, x + r0 * D, y ? y + r0 : NULL, r1 - r0, invB,
