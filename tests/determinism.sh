@@ -63,3 +63,20 @@ threads "a batch of 100 in shards of 32 (32, 32, 32, 4) and a last batch of 44" 
 threads "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1
 threads "IWAE, k = 3, two hidden layers" --limit 600 --epochs 1 --objective iwae --importance-samples 3 --hidden 64,32
 threads "CVAE with a Gaussian decoder (learned variance)" --limit 600 --epochs 1 --model cvae --decoder gaussian
+
+# EM and k-means: sums over fixed chunks of rows, products in fixed blocks of rows on one
+# thread each (models/mixture/mix_common.c, dgm__mix_gemm)
+threads "GMM, diagonal covariances, k-means start" --model gmm --covariance diag --components 5 --limit 1500
+threads "GMM, full covariances" --model gmm --covariance full --components 3 --limit 1200
+threads "GMM, tied covariance, k-means++ seeds" --model gmm --covariance tied --components 4 --init k-means++ --limit 1200
+threads "Bernoulli mixture" --model bernoulli-mixture --components 6 --limit 1500
+
+# the sums of evaluation: dgm loglik's JSON (mean, total, standard error) of the GMM above
+"$dgm" train --data "$data" --model gmm --covariance full --components 3 --limit 1200 \
+    -o "$tmp/g.safetensors" >/dev/null 2>&1
+for t in 1 2 3; do
+    "$dgm" loglik "$tmp/g.safetensors" --data "$data" --limit 3000 --threads $t --json \
+        >"$tmp/ll$t.json" 2>"$tmp/err" || cat "$tmp/err"
+done
+same "dgm loglik of a full-covariance GMM (JSON at 1, 2 and 3 threads)" "$tmp/ll1.json" \
+    "$tmp/ll2.json" "$tmp/ll3.json"
