@@ -56,7 +56,8 @@ dgm_status dgm__par_tree_sum_d(double *const *bufs, size_t n, size_t len, dgm_er
 /* Every rank learns the first failure: s and the message of the lowest rank whose s is
  * not DGM_OK are returned (and copied into err) on every rank; DGM_OK if none failed. */
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err);
-/* Broadcasts n bytes from rank 0. */
+/* Broadcasts n bytes from rank 0, or from root. */
 void dgm__par_bcast(void *buf, size_t n);
+void dgm__par_bcast_from(void *buf, size_t n, int root);
 
 #endif

@@ -105,8 +105,6 @@ static void sum_all(const tree *t, size_t a, size_t b, int skip_owned, size_t le
     }
 }
 
-void dgm__par_bcast_from(void *buf, size_t bytes, int root);
-
 /* Broadcasts, from its owner, each largest node inside one rank's shards, in one order
  * that every rank walks alike. */
 static void share_nodes(const tree *t, size_t lo, size_t hi, size_t len)

@@ -192,4 +192,4 @@ static dgm_status vae_validate(void *state, dgm_model *m, double *val, dgm_err *
 
 const dgm__fit_ops dgm__vae_fit_ops = {
     .kind = DGM__FIT_MINIBATCH, .begin = vae_begin, .step = vae_fit_step,
-    .validate = vae_validate, .end = run_free};
+    .validate = vae_validate, .end = run_free, .mpi = 1};
