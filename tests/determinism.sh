@@ -80,3 +80,21 @@ for t in 1 2 3; do
 done
 same "dgm loglik of a full-covariance GMM (JSON at 1, 2 and 3 threads)" "$tmp/ll1.json" \
     "$tmp/ll2.json" "$tmp/ll3.json"
+
+# the Potts model's pseudo-likelihood gradient (models/potts/, already in a fixed order):
+# the same tensors at 1 and 2 threads (the file also records the fit's seconds)
+aln=tests/data/protein/BLAT_ECOLX_test.a2m
+for t in 1 2; do
+    "$dgm" train --model potts --data "$aln" --max-iter 3 --threads $t -o "$tmp/q$t.safetensors" \
+        >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+done
+if /usr/bin/python3 - "$tmp/q1.safetensors" "$tmp/q2.safetensors" <<'PY'
+import struct, sys
+def tensors(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return b[8 + n:]
+sys.exit(0 if tensors(sys.argv[1]) == tensors(sys.argv[2]) else 1)
+PY
+then pass "Potts model: the same tensor bytes at 1 and 2 threads"
+else fail "Potts model: the tensors at 1 and 2 threads differ"; fi
