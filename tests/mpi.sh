@@ -21,6 +21,9 @@ fail() { echo "not ok - mpi: $1"; }
 # root in containers and CI; more ranks than cores on small machines
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 mpi() { np=$1; shift; mpirun --oversubscribe -np "$np" "$@"; }
+# under the sanitizers: Open MPI's own allocations live past MPI_Finalize (tests/lsan_mpi.supp)
+cat tests/lsan_fontconfig.supp tests/lsan_mpi.supp >"$tmp/lsan.supp"
+export LSAN_OPTIONS="suppressions=$tmp/lsan.supp"
 
 data=fashion-mnist:test
 if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
@@ -64,6 +67,7 @@ ranks "1 2" "the reference VAE" --limit 1100 --val 100 --epochs 2
 ranks "1 2 3 4" "the reference VAE in micro-shards of 32" --limit 1100 --val 100 --epochs 2 --micro-batch 32
 ranks "2 3" "a batch of 100 in shards of 32 and a last batch of 44" --limit 1044 --batch 100 --micro-batch 32 --epochs 1
 ranks "2 3" "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1 --micro-batch 32
+ranks "3" "CVAE trained on the IWAE bound, k = 3" --model cvae --objective iwae --importance-samples 3 --limit 600 --epochs 1 --micro-batch 32
 
 # EM: the E-steps' rows split over the ranks, the rest alike on every rank
 ranks "1 2 3" "GMM, diagonal covariances" --model gmm --covariance diag --components 5 --limit 1500
