@@ -20,10 +20,13 @@ pass() { echo "ok - mpi: $1"; }
 fail() { echo "not ok - mpi: $1"; }
 # root in containers and CI; more ranks than cores on small machines
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-mpi() { np=$1; shift; mpirun --oversubscribe -np "$np" "$@"; }
-# under the sanitizers: Open MPI's own allocations live past MPI_Finalize (tests/lsan_mpi.supp)
-cat tests/lsan_fontconfig.supp tests/lsan_mpi.supp >"$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp"
+# Under the sanitizers, ranks run without LeakSanitizer: Open MPI's plugins (and PMIx's)
+# keep allocations past MPI_Finalize and are unloaded before the report, so their frames
+# show as "<unknown module>" and no suppression can name them. AddressSanitizer's and
+# UBSan's checks stay on, and the same trainings run leak-checked in one process
+# (tests/determinism.sh, and the one-process runs below).
+noleak="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+mpi() { np=$1; shift; ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np "$np" "$@"; }
 
 data=fashion-mnist:test
 if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
@@ -100,7 +103,7 @@ refused() {
 refused "3 ranks for the 2 micro-shards of a batch" "at most 2 ranks" "$tmp/b3.safetensors" \
     mpi 3 "$mdgm" train $opts --epochs 1 -o "$tmp/b3.safetensors"
 refused "rank 1 cannot read its data: every rank stops with its message" "/nonexistent" \
-    "$tmp/b1.safetensors" mpirun --oversubscribe -np 1 "$mdgm" train $opts --epochs 1 \
+    "$tmp/b1.safetensors" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np 1 "$mdgm" train $opts --epochs 1 \
     -o "$tmp/b1.safetensors" : -np 1 "$mdgm" train $opts --data /nonexistent/d.idx \
     --epochs 1 -o "$tmp/b1.safetensors"
 refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.safetensors" \
