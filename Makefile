@@ -1,4 +1,4 @@
-# dgm — build, test, bench.  `make`, `make test`, `make BLAS=none`, `make asan`, `make bench`.
+# dgm — build, test, bench.  `make`, `make test`, `make BLAS=none`, `make MPI=1`, `make asan`, `make bench`.
 # Sources are discovered by folder, so a new file under src/, cli/, tests/ or bench/ needs
 # no edit here.
 
@@ -38,6 +38,12 @@ DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
 ifeq ($(DNNL),1)
   override CFLAGS += -DDGM_HAVE_DNNL
   override LDLIBS += -ldnnl
+endif
+# MPI=1: data-parallel runs under mpirun (src/par/comm.c), compiled and linked by mpicc
+# (Open MPI: Debian's libopenmpi-dev and openmpi-bin). Without it dgm is one process.
+ifeq ($(MPI),1)
+  CC := mpicc
+  override CFLAGS += -DDGM_MPI
 endif
 ifeq ($(SAN),1)
   override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

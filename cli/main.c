@@ -2,6 +2,7 @@
  * so that the tool builds while a command's file is absent; an absent one says so. */
 #include "cli.h"
 #include "dgm_blocks.h"
+#include "par/par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,24 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], commands[i].name)) {
             if (!commands[i].fn)
                 return cli_fail(argv[1], "this command is not built in this version");
-            return commands[i].fn(argc - 1, argv + 1);
+            /* under mpirun (a build with MPI=1), rank 0 alone prints: the others' output
+             * and messages would repeat it; errors reach rank 0 through the collectives */
+            dgm_err err = {0};
+            if (dgm__par_init(&argc, &argv, &err))
+                return dgm__par_rank() > 0 ? 1 : cli_fail(argv[1], "%s", err.msg);
+            if (dgm__par_rank() > 0 && (!freopen("/dev/null", "w", stdout) ||
+                                        !freopen("/dev/null", "w", stderr)))
+                dgm__par_abort(1);
+            if (dgm__par_size() > 1 && strcmp(argv[1], "train")) {
+                int r0 = dgm__par_rank() == 0;
+                dgm__par_finalize();
+                return r0 ? cli_fail(argv[1], "under mpirun only dgm train runs data-parallel; "
+                                     "run dgm %s as one process", argv[1]) : 1;
+            }
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            fflush(stdout);
+            dgm__par_finalize();
+            return rc;
         }
     const char *near = NULL;
     size_t best = 3; /* within 2 edits */

@@ -7,6 +7,7 @@
  * calls it with argv unchanged (argv[0] = "train"). */
 #include "cli.h"
 #include "fit_view.h"
+#include "par/par.h"
 
 #include <string.h>
 
@@ -80,7 +81,8 @@ int cli_train_tractable(int argc, char **argv)
     cfg.binarize_threshold = !strcmp(binarize, "threshold"), cfg.save_data = save_data;
     dgm_err err = {0};
     dgm_dataset ds = {0};
-    if (dgm_data_load(&ds, data, labels, &err))
+    /* every rank reads the data; a failure anywhere stops all with the first one's message */
+    if (dgm__par_agree(dgm_data_load(&ds, data, labels, &err), &err))
         return cli_fail_err("train", &err);
     dgm_model *m = NULL;
     dgm_fit_data fd = {.data = &ds, .limit = (size_t)limit};
@@ -95,7 +97,8 @@ int cli_train_tractable(int argc, char **argv)
         fprintf(stderr, "%s on %s: %zu examples x %zu dimensions (%s)%s\n", model, ds.source, n,
                 ds.d, lik, per_class ? ", one fit per class" : "");
     dgm_fit_result res;
-    if (!rc && !(rc = dgm_fit(m, &fd, &fc, &res, &err)) && !(rc = dgm_model_save(m, out, &err)))
+    if (!rc && !(rc = dgm_fit(m, &fd, &fc, &res, &err)) &&
+        !(rc = dgm__par_agree(dgm__par_rank() ? DGM_OK : dgm_model_save(m, out, &err), &err)))
         cli_print_mixture_fit(m, &ds, lik, n, per_class, mixture, gaussian, K, cov, res.seconds,
                               out, c.json);
     if (rc)

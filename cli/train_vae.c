@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "fit_view.h"
 #include "train.h"
+#include "par/par.h"
 
 #include <signal.h>
 #include <string.h>
@@ -19,7 +20,7 @@ int cli_train_vae(int argc, char **argv)
     const char *resume = NULL, *hidden = "400", *act = "relu", *decoder = "bernoulli";
     const char *sigma = "learned", *objective = "elbo", *optimizer = "adam";
     const char *schedule = "constant", *model = "vae", *report = NULL;
-    long latent = 20, epochs = -1, batch = 128, k = 5, limit = 0, val = 0;
+    long latent = 20, epochs = -1, batch = 128, k = 5, limit = 0, val = 0, micro = 0;
     double lr = -1, kl_warmup = 0, free_bits = 0, weight_decay = 0, clip = 0;
     cli_common c;
     cli_common_defaults(&c);
@@ -45,6 +46,7 @@ int cli_train_vae(int argc, char **argv)
         {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
         {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
         {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
+        {"--micro-batch", OPT_LONG, &micro, "S", "rows per micro-shard (default 64; with --resume, the saved one): each shard's gradient is computed on one thread and the shards are summed in a fixed tree, so the weights are the same at any --threads and number of MPI ranks; the last shard of a batch holds the remainder", 1, 1 << 20},
         {"--val", OPT_LONG, &val, "N", "examples held out for validation", 0, 1e9},
         {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
         {"--log", OPT_STR, &log, "PATH", "append JSON lines: one per step (batch_loss, lr, time) and one per epoch (train and validation metrics)", 1, 0},
@@ -109,7 +111,12 @@ int cli_train_vae(int argc, char **argv)
                            .free_bits = free_bits, .n_val = (size_t)val};
     }
     fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr; /* override saved ones */
-    if (dgm_data_load_8bit(&ds, data, labels, &err)) {
+    if (micro > 0)
+        dgm__par_set_micro((size_t)micro);
+    if (dgm__par_rank() > 0) /* rank 0 writes the log and the report */
+        log = report = NULL;
+    /* every rank reads the data; a failure anywhere stops all with the first one's message */
+    if (dgm__par_agree(dgm_data_load_8bit(&ds, data, labels, &err), &err)) {
         dgm_model_free(m);
         return cli_fail_err("train", &err);
     }

@@ -25,7 +25,7 @@ for t in "$build"/tests/test_*; do
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then crashed=$((crashed + 1)); fi
 done
-for script in tests/cli.sh tests/cli_ux.sh tests/cli_potts.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh tests/assess.sh tests/html.sh tests/cli_made.sh tests/limits.sh tests/kill.sh; do
+for script in tests/cli.sh tests/cli_ux.sh tests/cli_potts.sh tests/torch.sh tests/report.sh tests/api.sh tests/layers.sh tests/assess.sh tests/html.sh tests/cli_made.sh tests/limits.sh tests/kill.sh tests/determinism.sh tests/mpi.sh; do
     [ -f "$script" ] || continue
     out=$(sh "$script" "$build" 2>&1); rc=$?
     printf '%s\n' "$out" | grep -vE '^ok ' | grep -v '^skip '

@@ -65,6 +65,9 @@ typedef struct dgm__fit_ops {
      * EM iterations through c's callback as DGM_FIT_ITER. m becomes the fitted model. */
     dgm_status (*fit)(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
                       dgm_rng *prep, dgm_rng *fit, dgm_err *err);
+    /* 1: the family runs under MPI ranks with the one-process result (src/par/par.h);
+     * dgm_fit refuses more than one rank otherwise. */
+    int mpi;
 } dgm__fit_ops;
 
 /* The operations of a model made by a *_create for a whole fit, before dgm_fit: it has no

@@ -5,6 +5,7 @@
 #include "dgm_blocks.h"
 #include "core/assert.h"
 #include "core/par.h"
+#include "nn/params.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct dgm_params {
     int     n, cap;
     size_t  count;
     float  *data, *grad, *m, *v;
+    int     borrowed;          /* data and grad belong to another store (dgm__params_share) */
 };
 
 dgm_params *dgm_params_create(void) { return calloc(1, sizeof(dgm_params)); }
@@ -31,8 +33,10 @@ void dgm_params_free(dgm_params *p)
     if (!p)
         return;
     free(p->t);
-    free(p->data);
-    free(p->grad);
+    if (!p->borrowed) {
+        free(p->data);
+        free(p->grad);
+    }
     free(p->m);
     free(p->v);
     free(p);
@@ -80,6 +84,20 @@ dgm_status dgm_params_alloc(dgm_params *p, dgm_err *err)
     if (!p->data || !p->grad || !p->m || !p->v)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu parameters", p->count);
     return DGM_OK;
+}
+
+void dgm__params_share(dgm_params *p, float *data, float *grad)
+{
+    if (!p->borrowed) {
+        free(p->data);
+        free(p->grad);
+        free(p->m);
+        free(p->v);
+        p->m = p->v = NULL;
+    }
+    p->borrowed = 1;
+    p->data = data;
+    p->grad = grad;
 }
 
 size_t dgm_params_count(const dgm_params *p) { return p->count; }

@@ -3,6 +3,7 @@
  * reports (the sequence VAE) and whole-data fits (EM and closed forms). The epoch loop is
  * minibatch.c. docs/design.md, "Training", describes the streams and the state saved. */
 #include "train/fit.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <string.h>
@@ -150,6 +151,9 @@ dgm_status dgm_fit(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
     if (!ops)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model cannot be trained by dgm_fit",
                         m->ops->type);
+    if (!ops->mpi && dgm__par_size() > 1)
+        return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model does not train over MPI ranks yet "
+                        "(the VAE and CVAE do): run one process", m->ops->type);
     switch (ops->kind) {
     case DGM__FIT_MINIBATCH: return dgm__fit_minibatch(m, ops, d, c, res, err);
     case DGM__FIT_SAMPLED: return fit_sampled(m, ops, d, c, res, err);

@@ -10,6 +10,7 @@
  * of it gets fork(fork(seed, e), s + 1), which the model splits further (the VAE: 0 for
  * binarization, 1 for the reparameterisation). */
 #include "train/fit.h"
+#include "par/par.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -41,6 +42,7 @@ static char *state_text(const dgm_fit_cfg *c, const dgm_fit_data *d, long epoch,
     cJSON_AddStringToObject(s, "schedule", dgm_sched_kind_name(c->schedule));
     cJSON_AddNumberToObject(s, "weight_decay", c->weight_decay);
     cJSON_AddNumberToObject(s, "clip", c->clip);
+    cJSON_AddNumberToObject(s, "micro_batch", (double)dgm__par_micro());
     cJSON_AddStringToObject(s, "data", d->data_spec ? d->data_spec : d->data->source);
     if (d->labels_spec)
         cJSON_AddStringToObject(s, "labels", d->labels_spec);
@@ -64,6 +66,8 @@ static dgm_status checkpoint(dgm_model *m, const dgm_fit_cfg *c, const dgm_fit_d
 {
     if (!c->checkpoint)
         return DGM_OK;
+    if (dgm__par_rank() > 0) /* rank 0 writes; the others learn whether it managed */
+        return dgm__par_agree(DGM_OK, err);
     char ckpt[4096];
     if (dgm_checkpoint_path(ckpt, sizeof ckpt, c->checkpoint))
         return dgm_errf(err, DGM_ERR_ARG, "%s: path too long", c->checkpoint);
@@ -73,7 +77,9 @@ static dgm_status checkpoint(dgm_model *m, const dgm_fit_cfg *c, const dgm_fit_d
     free(txt);
     if (!s)
         s = dgm_model_save_checkpoint(m, ckpt, err);
-    return s ? s : dgm_model_save(m, c->checkpoint, err);
+    if (!s)
+        s = dgm_model_save(m, c->checkpoint, err);
+    return dgm__par_agree(s, err);
 }
 
 static int num(const cJSON *st, const char *key, double *out)
@@ -142,6 +148,9 @@ dgm_status dgm_fit_resume_cfg(dgm_fit_cfg *c, char *data_spec, char *labels_spec
     c->free_bits = v[9];
     c->weight_decay = v[10];
     c->clip = v[11];
+    double micro;
+    if (num(st, "micro_batch", &micro) && micro >= 1) /* older states: the default */
+        dgm__par_set_micro((size_t)micro);
     c->objective = (dgm_objective)obj;
     c->optimizer = (dgm_opt_kind)opt;
     c->schedule = (dgm_sched_kind)sch;
@@ -289,8 +298,10 @@ dgm_status dgm__fit_minibatch(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
     dgm_rng_permutation(&split, r.order, n);
     r.train_idx = r.order + c->n_val;
     dgm__fit_rows rows = {r.train_idx, r.order, r.n_train, c->n_val, resumed};
-    dgm_status s = ops->begin(&r.state, m, d, c, &rows, err);
+    dgm_status s = dgm__par_agree(ops->begin(&r.state, m, d, c, &rows, err), err);
     if (s) {
+        if (r.state)
+            ops->end(r.state);
         run_free(&r);
         return s;
     }

@@ -109,8 +109,8 @@ static void scatter_full(double *acc, dgm__gmm_work *w, const double *resp, size
                 for (size_t j = 0; j < D; j++)
                     o[j] = (float)(s * ((double)xi[j] - mu[j]));
             }
-            dgm_gemm(DGM_TRANS, DGM_NOTRANS, D, D, nb, 1.0f, w->blk, D, w->blk, D, 0.0f,
-                     w->outer, D);
+            dgm__mix_gemm(DGM_TRANS, DGM_NOTRANS, D, D, nb, 1.0f, w->blk, D, w->blk, D, 0.0f,
+                          w->outer, D);
             for (size_t j = 0; j < D * D; j++)
                 acc[j] += w->outer[j];
             nb = 0;

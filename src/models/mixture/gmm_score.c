@@ -147,8 +147,8 @@ static dgm_status score_full(double *out, const dgm__gmm *g, size_t grp, const f
                 for (size_t j = 0; j < D; j++)
                     o[j] = xi[j] - ctr[j];
             }
-            dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, (size_t)nb, D, D, 1.0f, xc, D,
-                     U + (tied ? 0 : k * D * D), D, 0.0f, y, D);
+            dgm__mix_gemm(DGM_NOTRANS, DGM_NOTRANS, (size_t)nb, D, D, 1.0f, xc, D,
+                          U + (tied ? 0 : k * D * D), D, 0.0f, y, D);
 #pragma omp parallel for schedule(static) if ((size_t)nb * D * (tied ? K : 1) > DGM__PAR_MIN)
             for (long r = 0; r < nb; r++) {
                 const float *yr = y + (size_t)r * D;

@@ -92,8 +92,8 @@ static size_t search(const double *cum, size_t n, double u)
 static float *block_dots(const km_work *w, size_t b0, size_t nb, const float *C, size_t m)
 {
     float *S = w->S + (size_t)omp_get_thread_num() * SUB * w->sw;
-    dgm_gemm(DGM_NOTRANS, DGM_TRANS, nb, m, w->D, 1.0f, w->x + b0 * w->D, w->D, C, w->D, 0.0f,
-             S, m);
+    dgm__mix_gemm(DGM_NOTRANS, DGM_TRANS, nb, m, w->D, 1.0f, w->x + b0 * w->D, w->D, C, w->D, 0.0f,
+                  S, m);
     return S;
 }
 

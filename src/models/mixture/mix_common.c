@@ -6,6 +6,9 @@
  * Reference: the names are sklearn.mixture.GaussianMixture's (covariance_type,
  * init_params). */
 #include "models/mixture/mix_common.h"
+#include "core/par.h"
+
+#include <omp.h>
 
 #include <limits.h>
 #include <math.h>
@@ -189,4 +192,22 @@ dgm_status dgm__mix_check_weights(double *wsum_out, const float *w, size_t K, si
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: the weights of group %zu add up to 0", where, g);
     *wsum_out = wsum;
     return DGM_OK;
+}
+
+void dgm__mix_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                   size_t ldc)
+{
+    enum { ROWS = 64 };
+    long nblk = (long)((M + ROWS - 1) / ROWS);
+#pragma omp parallel if (nblk > 1 && M * N * K > DGM__PAR_MIN)
+    {
+        omp_set_num_threads(1); /* nested regions of the product, if any, on this thread */
+#pragma omp for schedule(static)
+        for (long b = 0; b < nblk; b++) {
+            size_t i0 = (size_t)b * ROWS, m = M - i0 < ROWS ? M - i0 : ROWS;
+            const float *Ab = ta == DGM_NOTRANS ? A + i0 * lda : A + i0;
+            dgm_gemm(ta, tb, m, N, K, alpha, Ab, lda, B, ldb, beta, C + i0 * ldc, ldc);
+        }
+    }
 }

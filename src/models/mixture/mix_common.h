@@ -52,6 +52,14 @@ dgm_status dgm__mix_log_prob(double *out, const void *model, dgm__joint_fn joint
 /* The options of cfg as stored in a model. */
 dgm__mix_opts dgm__mix_opts_of(const dgm_mixture_cfg *cfg);
 
+/* dgm_gemm with the same bits at any thread count: C's rows in fixed blocks of 64, each
+ * block's product on one thread (OpenBLAS, and oneDNN, run one thread inside a parallel
+ * region), the blocks spread over the threads. A's rows are op(A)'s: with ta = DGM_TRANS,
+ * block i0 starts at column i0 of A. */
+void dgm__mix_gemm(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K, float alpha,
+                   const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                   size_t ldc);
+
 /* Index of s in names[0..n), or -1 (also for s NULL). */
 int    dgm__mix_find_name(const char *const *names, int n, const char *s);
 

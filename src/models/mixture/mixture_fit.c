@@ -7,6 +7,7 @@
  * pixel, or a threshold at 1/2); binary data pass as they are. Each EM iteration is
  * reported through the fit's callback (DGM_FIT_ITER). */
 #include "models/mixture/tractable.h"
+#include "par/par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,10 @@ static dgm_status mix_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm_f
     cfg.width = ds->width;
     cfg.progress = on_em;
     cfg.progress_ctx = (void *)c;
-    dgm_status s = cfg.save_data ? dgm_npy_write(cfg.save_data, x, n, D, err) : DGM_OK;
+    /* rank 0 writes (par.h) */
+    dgm_status s = cfg.save_data && dgm__par_rank() == 0 ? dgm_npy_write(cfg.save_data, x, n, D, err)
+                                                         : DGM_OK;
+    s = dgm__par_agree(s, err);
     dgm_model *fitted = NULL;
     if (!s && (s = dgm_tractable_fit(&fitted, fit, sp->kind, x, cfg.per_class ? ds->y : NULL,
                                      n, D, cfg.per_class ? ds->n_classes : 0, &cfg, err))) {
@@ -103,7 +107,8 @@ static dgm_status mix_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm_f
     return s;
 }
 
-static const dgm__fit_ops mix_fit_ops = {.kind = DGM__FIT_WHOLE, .fit = mix_whole_fit};
+/* under MPI ranks, EM's E-steps are split over the ranks (tractable_em.c) */
+static const dgm__fit_ops mix_fit_ops = {.kind = DGM__FIT_WHOLE, .fit = mix_whole_fit, .mpi = 1};
 static const dgm__model_ops unfitted_ops[4] = {
 #define UNFITTED(name) {.type = name, .log_prob = dgm__unfitted_log_prob, \
     .sample = dgm__unfitted_sample, .save = dgm__unfitted_save, .destroy = free, \

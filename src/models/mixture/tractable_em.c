@@ -7,6 +7,7 @@
  * Sums are in double over fixed chunks of rows added in chunk order, so they do not depend
  * on the thread count. Left out: sample weights. */
 #include "models/mixture/tractable.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -129,6 +130,34 @@ dgm_status dgm__em_init_resp(double *resp, dgm_rng *rng, const float *x, size_t 
     return s;
 }
 
+/* The log joint of all n rows, on every rank. Under MPI ranks, rank r scores the
+ * contiguous blocks of EM_ROWS rows [nb r / R, nb (r + 1) / R) of the nb blocks, and each
+ * rank's rows then go to every rank (MPI_Bcast from their owner). A row's score does not
+ * depend on the rows scored with it (the scorers' own blocks start at multiples of
+ * EM_ROWS from the first row), so the result is the one-process one, bit for bit; the
+ * rest of EM (normalising, the M-step, the sums) runs alike on every rank. */
+#define EM_ROWS 512
+static dgm_status joint_all(const dgm__em_ops *ops, void *ctx, double *out, const float *x,
+                            size_t n, size_t D, size_t K, dgm_err *err)
+{
+    int R = dgm__par_size();
+    if (R == 1)
+        return ops->joint(ctx, out, x, n, err);
+    size_t nb = (n + EM_ROWS - 1) / EM_ROWS, lo, hi;
+    dgm__shard_mine(&lo, &hi, nb);
+    size_t r0 = lo * EM_ROWS, r1 = hi * EM_ROWS < n ? hi * EM_ROWS : n;
+    dgm_status s = r1 > r0 ? ops->joint(ctx, out + r0 * K, x + r0 * D, r1 - r0, err) : DGM_OK;
+    if ((s = dgm__par_agree(s, err)))
+        return s;
+    for (int r = 0; r < R; r++) {
+        size_t a = nb * (size_t)r / (size_t)R * EM_ROWS, b = nb * ((size_t)r + 1) / (size_t)R * EM_ROWS;
+        b = b < n ? b : n;
+        if (b > a)
+            dgm__par_bcast_from(out + a * K, (b - a) * K * sizeof(double), r);
+    }
+    return DGM_OK;
+}
+
 dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const float *x,
                        size_t n, size_t D, size_t K, const dgm_mixture_cfg *cfg, int cls,
                        dgm__fit_info *fit_out, dgm_err *err)
@@ -152,7 +181,7 @@ dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const fl
         int it, converged = 0;
         for (it = 1; it <= cfg->max_iter; it++) {
             double prev = lb;
-            if ((s = ops->joint(ctx, resp, x, n, err)))
+            if ((s = joint_all(ops, ctx, resp, x, n, D, K, err)))
                 break;
             lb = dgm__em_normalize(resp, ll, n, K);
             if (!isfinite(lb)) {
@@ -176,7 +205,7 @@ dgm_status dgm__em_run(const dgm__em_ops *ops, void *ctx, dgm_rng *rng, const fl
             fit.lower_bound = lb;
         }
     }
-    if (s || (s = ops->restore(ctx, err)) || (s = ops->joint(ctx, resp, x, n, err)))
+    if (s || (s = ops->restore(ctx, err)) || (s = joint_all(ops, ctx, resp, x, n, D, K, err)))
         goto done;
     fit.log_likelihood = dgm__em_normalize(resp, ll, n, K);
     fit.n = n;

@@ -84,7 +84,7 @@ fail:
 }
 
 /* Builds the layout (tensors registered, not yet allocated). */
-static dgm_status vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
+dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
 {
     *out = NULL;
     if (cfg->dim == 0 || cfg->latent == 0 || cfg->latent > 256 || cfg->n_hidden < 0 ||
@@ -153,7 +153,7 @@ static dgm_status vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *er
 
 dgm_status dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg, dgm_err *err)
 {
-    dgm_status s = vae_build(out, cfg, err);
+    dgm_status s = dgm__vae_build(out, cfg, err);
     if (s)
         return s;
     dgm__vae *v = VAE(*out);
@@ -284,7 +284,7 @@ dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: the VAE config describes more "
                         "parameters than the file holds (%zu values)", path, dgm__st_total(f));
     dgm_model *m;
-    if ((s = vae_build(&m, &c, err)))
+    if ((s = dgm__vae_build(&m, &c, err)))
         return s; /* dgm_model_load puts the path in front */
     free(m->log_prior);
     m->log_prior = NULL;

@@ -53,6 +53,30 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
                               const float *x, const int32_t *y, size_t B, size_t K,
                               int want_grad);
 
+/* The layout of cfg with its scratch and parameters (not initialised): dgm_vae_create
+ * without the initialisation, and the micro-shard workers' model (vae_shard.c). */
+dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err);
+
+/* Per-shard sums of the training loss (vae_forward.c): [0] the reconstruction term, [1]
+ * the IWAE loss, [2] the IWAE's KL, [3, 3 + Z) the ELBO's per-dimension KL, each already
+ * divided by the whole batch's size. */
+#define DGM__VAE_SUMS(Z) (3 + (Z))
+/* One micro-shard's loss and gradient, added into v's parameter gradients: rows x[0..B)
+ * (y for a CVAE) of a batch of 1/invB rows, noise eps (B x K x Z) or forked from rng for
+ * row i at first + i; the ELBO's free-bits mask active (Z; NULL: from these rows alone);
+ * the sums into sums (DGM__VAE_SUMS(Z)). Scratch reserved for B rows (B K decoder rows). */
+void dgm__vae_shard_grad(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps,
+                         const float *x, const int32_t *y, size_t B, double invB,
+                         const dgm_vae_step *obj, const int *active, double *sums);
+/* The encoder alone on B rows: the per-dimension KL sums [3, 3 + Z) of sums (the rest 0),
+ * for the free-bits mask of a sharded batch. */
+void dgm__vae_shard_klbar(dgm__vae *v, const float *x, const int32_t *y, size_t B, double invB,
+                          double *sums);
+/* The loss, reconstruction and KL of the batch from its summed sums, and the free-bits
+ * mask (active, Z entries, if not NULL). */
+void dgm__vae_totals(dgm_vae_stats *st, int *active, const double *sums, size_t Z,
+                     const dgm_vae_step *obj);
+
 /* The driver hooks of vae_fit.c (minibatch training). */
 extern const dgm__fit_ops dgm__vae_fit_ops;
 

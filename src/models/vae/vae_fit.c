@@ -1,11 +1,13 @@
 /* The VAE's and CVAE's hooks for the training driver (dgm_fit, src/train/minibatch.c):
  * the data checks, p(y) from the training labels for the Bayes-rule classifier, the
  * model-space batch (fresh Bernoulli draws for dynamic binarization, or fresh
- * dequantisation noise, one stream per example), the step (dgm_vae_train_step with the
- * objective of the run) and the validation -ELBO on held-out rows prepared once.
+ * dequantisation noise, one stream per example), the step (over micro-shards, vae_shard.c:
+ * the same bits at any thread and rank count) and the validation -ELBO on held-out rows
+ * prepared once. A rank prepares only the rows of its shards.
  * The data stay in their loaded form (8-bit images as bytes); only a batch exists as
  * floats. */
-#include "models/vae/vae.h"
+#include "models/vae/vae_shard.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,10 +20,12 @@ typedef struct {
     float *x, *val_x;           /* B x D; n_val x D */
     int32_t *y, *val_y;
     double *val_elbo;
+    dgm__vae_pool *pool;
 } vae_run;
 
+/* Rows idx[0..b) into out; row i draws from stream first + i of rng. */
 static void make_batch(float *out, const dgm_dataset *ds, const size_t *idx, size_t b,
-                       const dgm_rng *rng, int bernoulli)
+                       const dgm_rng *rng, int bernoulli, size_t first)
 {
     const dgm_prep how = bernoulli ? DGM_PREP_BINARIZE
                          : ds->is_8bit ? DGM_PREP_DEQUANTIZE : DGM_PREP_COPY;
@@ -29,7 +33,7 @@ static void make_batch(float *out, const dgm_dataset *ds, const size_t *idx, siz
 #pragma omp parallel for schedule(static)
     for (long il = 0; il < bl; il++) {
         dgm_rng r;
-        dgm_rng_fork(&r, rng, (uint64_t)il);
+        dgm_rng_fork(&r, rng, (uint64_t)(first + (size_t)il));
         dgm_data_example(&r, out + (size_t)il * ds->d, ds, idx[il], how);
     }
 }
@@ -44,6 +48,7 @@ static void run_free(void *p)
     dgm_free(r->val_x);
     dgm_free(r->val_y);
     dgm_free(r->val_elbo);
+    dgm__vae_pool_free(r->pool);
     free(r);
 }
 
@@ -117,10 +122,23 @@ static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         run_free(r);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", B);
     }
+    size_t S = dgm__par_micro(), R = (size_t)dgm__par_size();
+    dgm_vae_step obj = {c->objective, c->k, 1.0, c->free_bits};
+    if (R > dgm__shard_count(r->B, S)) {
+        run_free(r);
+        return dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
+                        "micro-shards of %zu: use at most %zu ranks, or a smaller "
+                        "--micro-batch", R, c->batch, dgm__shard_count(c->batch, S), S,
+                        dgm__shard_count(c->batch, S));
+    }
+    if ((s = dgm__vae_pool_create(&r->pool, m, r->B, S, &obj, err))) {
+        run_free(r);
+        return s;
+    }
     if (r->n_val) { /* the held-out rows, prepared once with the evaluation stream */
         dgm_rng vr;
         dgm_rng_init(&vr, DGM_EVAL_PREP_SEED);
-        make_batch(r->val_x, ds, rows->val, r->n_val, &vr, bern);
+        make_batch(r->val_x, ds, rows->val, r->n_val, &vr, bern, 0);
         if (ds->y)
             for (size_t i = 0; i < r->n_val; i++)
                 r->val_y[i] = ds->y[rows->val[i]];
@@ -137,14 +155,16 @@ static dgm_status vae_fit_step(void *state, dgm_model *m, const size_t *idx, siz
     dgm_rng bin_r, eps_r;
     dgm_rng_fork(&bin_r, step_rng, 0);
     dgm_rng_fork(&eps_r, step_rng, 1);
-    make_batch(r->x, r->ds, idx, b, &bin_r, r->bernoulli);
+    size_t r0, r1; /* this rank's rows; example i keeps stream i of the step */
+    dgm__vae_pool_rows(r->pool, b, &r0, &r1);
+    make_batch(r->x + r0 * r->ds->d, r->ds, idx + r0, r1 - r0, &bin_r, r->bernoulli, r0);
     if (r->conditional)
-        for (size_t i = 0; i < b; i++)
+        for (size_t i = r0; i < r1; i++)
             r->y[i] = r->ds->y[idx[i]];
     dgm_vae_step obj = {r->c->objective, r->c->k, kl_weight, r->c->free_bits};
     dgm_vae_stats vs;
-    dgm_status s = dgm_vae_train_step(m, &eps_r, r->x, r->conditional ? r->y : NULL, b, &obj,
-                                      opt, t, &vs, err);
+    dgm_status s = dgm__vae_pool_step(r->pool, m, &eps_r, r->x, r->conditional ? r->y : NULL,
+                                      b, &obj, opt, t, &vs, err);
     st->loss = vs.loss;
     st->recon = vs.recon;
     st->kl = vs.kl;
@@ -172,4 +192,4 @@ static dgm_status vae_validate(void *state, dgm_model *m, double *val, dgm_err *
 
 const dgm__fit_ops dgm__vae_fit_ops = {
     .kind = DGM__FIT_MINIBATCH, .begin = vae_begin, .step = vae_fit_step,
-    .validate = vae_validate, .end = run_free};
+    .validate = vae_validate, .end = run_free, .mpi = 1};

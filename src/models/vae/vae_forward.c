@@ -102,30 +102,32 @@ static void decoder_backward(dgm__vae *v, size_t rows)
     dgm_mlp_backward(v->dec, v->ddec_in, v->ddec, rows);
 }
 
-dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const float *x,
-                             const int32_t *y, size_t B, const dgm_vae_step *obj,
-                             dgm_vae_stats *stats, dgm_err *err)
+void dgm__vae_shard_grad(dgm__vae *v, dgm_rng *rng, uint64_t first, const float *eps,
+                         const float *x, const int32_t *y, size_t B, double invB,
+                         const dgm_vae_step *obj, const int *active_in, double *sums)
 {
-    dgm__vae *v = VAE(m);
     const size_t Z = v->cfg.latent;
     const size_t K = obj->objective == DGM_OBJ_IWAE ? (size_t)(obj->k > 0 ? obj->k : 1) : 1;
     const size_t rows = B * K;
-    dgm_status s = dgm__vae_reserve(v, B, rows, err);
-    if (s)
-        return s;
-    const float *h = dgm__vae_forward(v, rng, 0, eps, x, y, B, K, 1);
-    const double invB = 1.0 / (double)B;
-    double loss = 0, recon = 0, kl = 0;
+    const float *h = dgm__vae_forward(v, rng, first, eps, x, y, B, K, 1);
+    double recon = 0, loss = 0, kl = 0;
+    memset(sums, 0, DGM__VAE_SUMS(Z) * sizeof *sums);
 
     if (obj->objective == DGM_OBJ_ELBO) {
         /* Free bits: a latent dimension whose batch-mean KL is below the floor is charged
-         * the floor instead, with no gradient (Kingma et al. 2016, eq. 15). */
+         * the floor instead, with no gradient (Kingma et al. 2016, eq. 15). The batch is
+         * the whole minibatch: the mask comes from the caller when these rows are a shard. */
         int active[DGM__ELBO_MAX_Z];
-        double klpen;
-        dgm__elbo_kl(&kl, &klpen, active, h, B, Z, obj->free_bits);
+        double *klbar = sums + 3;
+        for (size_t i = 0; i < B; i++) {
+            const float *mu = h + i * 2 * Z, *lv = mu + Z;
+            for (size_t j = 0; j < Z; j++)
+                klbar[j] += dgm__gauss_kl_std1(mu[j], lv[j]) * invB;
+        }
+        for (size_t j = 0; j < Z; j++)
+            active[j] = active_in ? active_in[j] : !(obj->free_bits > 0 && klbar[j] < obj->free_bits);
         for (size_t i = 0; i < B; i++)
             recon -= v->ll[i] * invB;
-        loss = recon + obj->kl_weight * klpen;
         dgm_scale(v->ddec, (float)invB, rows * v->grad_w);
         decoder_backward(v, rows);
         dgm__elbo_encoder_backward(v->denc, h, v->ddec_in, v->dec_in, v->eps, active,
@@ -160,13 +162,72 @@ dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const
         }
     }
     dgm_mlp_backward(v->enc, NULL, v->denc, B);
-    if (stats) {
-        stats->loss = loss;
-        stats->recon = recon;
-        stats->kl = kl;
+    sums[0] = recon;
+    sums[1] = loss;
+    sums[2] = kl;
+}
+
+void dgm__vae_shard_klbar(dgm__vae *v, const float *x, const int32_t *y, size_t B, double invB,
+                          double *sums)
+{
+    const size_t D = v->cfg.dim, Z = v->cfg.latent, C = (size_t)v->cfg.n_classes;
+    const float *ein = x;
+    if (C) {
+        memset(v->enc_x, 0, B * v->enc_in * sizeof(float));
+        for (size_t i = 0; i < B; i++) {
+            memcpy(v->enc_x + i * v->enc_in, x + i * D, D * sizeof(float));
+            v->enc_x[i * v->enc_in + D + (size_t)y[i]] = 1.0f;
+        }
+        ein = v->enc_x;
     }
-    if (!isfinite(loss))
-        return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite (%g)", loss);
+    const float *h = dgm_mlp_forward(v->enc, ein, B);
+    memset(sums, 0, DGM__VAE_SUMS(Z) * sizeof *sums);
+    for (size_t i = 0; i < B; i++) {
+        const float *mu = h + i * 2 * Z, *lv = mu + Z;
+        for (size_t j = 0; j < Z; j++)
+            sums[3 + j] += dgm__gauss_kl_std1(mu[j], lv[j]) * invB;
+    }
+}
+
+void dgm__vae_totals(dgm_vae_stats *st, int *active, const double *sums, size_t Z,
+                     const dgm_vae_step *obj)
+{
+    st->recon = sums[0];
+    if (obj->objective != DGM_OBJ_ELBO) {
+        st->loss = sums[1];
+        st->kl = sums[2];
+        return;
+    }
+    double k = 0, pen = 0;
+    for (size_t j = 0; j < Z; j++) {
+        int a = !(obj->free_bits > 0 && sums[3 + j] < obj->free_bits);
+        if (active)
+            active[j] = a;
+        k += sums[3 + j];
+        pen += a ? sums[3 + j] : obj->free_bits;
+    }
+    st->kl = k;
+    st->loss = sums[0] + obj->kl_weight * pen;
+}
+
+dgm_status dgm_vae_loss_grad(dgm_model *m, dgm_rng *rng, const float *eps, const float *x,
+                             const int32_t *y, size_t B, const dgm_vae_step *obj,
+                             dgm_vae_stats *stats, dgm_err *err)
+{
+    dgm__vae *v = VAE(m);
+    const size_t Z = v->cfg.latent;
+    const size_t K = obj->objective == DGM_OBJ_IWAE ? (size_t)(obj->k > 0 ? obj->k : 1) : 1;
+    dgm_status s = dgm__vae_reserve(v, B, B * K, err);
+    if (s)
+        return s;
+    double sums[DGM__VAE_SUMS(DGM__ELBO_MAX_Z)];
+    dgm__vae_shard_grad(v, rng, 0, eps, x, y, B, 1.0 / (double)B, obj, NULL, sums);
+    dgm_vae_stats st;
+    dgm__vae_totals(&st, NULL, sums, Z, obj);
+    if (stats)
+        *stats = st;
+    if (!isfinite(st.loss))
+        return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite (%g)", st.loss);
     return DGM_OK;
 }
 

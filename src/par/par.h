@@ -1,0 +1,63 @@
+/* Work spread over threads and MPI ranks with results that do not depend on the spread
+ * (docs/design.md, "Deterministic reductions"). A batch of B rows is cut into micro-shards
+ * of S rows (the last one holds the remainder, B - S floor((B-1)/S) rows); each shard's
+ * contribution (a gradient, sufficient statistics, a sum of log-likelihoods) is computed
+ * on its own, on one thread, into a buffer of its own, and the buffers are summed in one
+ * fixed binary tree over the shard indices. Threads and ranks only decide who computes
+ * which shard, so the sum has the same bits at any --threads and any number of ranks.
+ *
+ * The process-wide context is the MPI communicator (MPI_COMM_WORLD in a build with
+ * MPI=1; one process otherwise) and the micro-shard size. Rank r of R computes the
+ * contiguous shards [n r / R, n (r + 1) / R). */
+#ifndef DGM_PAR_PAR_H
+#define DGM_PAR_PAR_H
+
+#include "dgm.h"
+
+/* The default micro-shard size: 2 shards of the reference VAE's batch of 128, one per core of a
+ * 2-core machine (32, 4 shards, cost 15-30% more time there: docs/scaling.md). */
+#define DGM__MICRO_DEFAULT 64
+
+/* MPI_Init_thread when built with MPI (funneled: only the main thread calls MPI), else
+ * nothing. A binary without MPI started by mpirun with more than one process fails here
+ * with a message saying so, rather than running N copies that each write the outputs. */
+dgm_status dgm__par_init(int *argc, char ***argv, dgm_err *err);
+void dgm__par_finalize(void);
+/* Stops every rank at once (MPI_Abort; exit otherwise), for failures outside the
+ * collective error path. */
+void dgm__par_abort(int code);
+int dgm__par_rank(void);
+int dgm__par_size(void);
+/* 1 when built with MPI. */
+int dgm__par_mpi(void);
+
+/* The micro-shard size S (rows), DGM__MICRO_DEFAULT until set; 0 restores the default. */
+size_t dgm__par_micro(void);
+void dgm__par_set_micro(size_t S);
+
+/* Shards of a batch of B rows: ceil(B / S); shard i has rows [*r0, *r1). */
+size_t dgm__shard_count(size_t B, size_t S);
+void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S);
+/* The shards [*lo, *hi) of n that this rank computes. */
+void dgm__shard_mine(size_t *lo, size_t *hi, size_t n);
+
+/* The fixed-tree sum over shards: bufs[i] holds shard i's len values (this rank's shards
+ * filled, the others' buffers present); on return bufs[0] holds the sum on every rank.
+ * Every buffer that an add reads as its right operand is left zero, which is every buffer
+ * but bufs[0] that held a value (this rank's shards, and the nodes other ranks sent): a
+ * caller whose buffers start zero (calloc) can add its next shards into them unzeroed. Node [lo, hi) of the tree has the
+ * children [lo, m) and [m, hi), m = lo + ceil((hi - lo) / 2), and is computed as
+ * left + right in the buffer of lo; a rank adds the nodes inside its shards, then the
+ * largest such nodes go to every rank (MPI_Bcast from their owner) and every rank adds
+ * the rest of the tree. Elements are independent, so the adds run over threads. */
+dgm_status dgm__par_tree_sum_f(float *const *bufs, size_t n, size_t len, dgm_err *err);
+dgm_status dgm__par_tree_sum_d(double *const *bufs, size_t n, size_t len, dgm_err *err);
+
+/* Every rank learns the first failure: s and the message of the lowest rank whose s is
+ * not DGM_OK are returned (and copied into err) on every rank; DGM_OK if none failed. */
+dgm_status dgm__par_agree(dgm_status s, dgm_err *err);
+/* Broadcasts n bytes from rank 0, or from root. */
+void dgm__par_bcast(void *buf, size_t n);
+void dgm__par_bcast_from(void *buf, size_t n, int root);
+
+#endif

@@ -1,0 +1,150 @@
+/* Micro-shards and the fixed-tree sum over them (par.h). The tree's shape depends on the
+ * number of shards alone, and each node is left + right in IEEE float (or double), so
+ * the sum has the same bits whoever computed the leaves and nodes. */
+#include "par/par.h"
+#include "core/par.h"
+
+#include <string.h>
+
+static size_t micro = DGM__MICRO_DEFAULT;
+
+size_t dgm__par_micro(void) { return micro; }
+void dgm__par_set_micro(size_t S) { micro = S ? S : DGM__MICRO_DEFAULT; }
+
+size_t dgm__shard_count(size_t B, size_t S) { return B ? (B + S - 1) / S : 0; }
+
+void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S)
+{
+    *r0 = i * S < B ? i * S : B;
+    *r1 = *r0 + S < B ? *r0 + S : B;
+}
+
+/* The first shard of rank r of R over n shards. */
+static size_t first_of(size_t n, size_t r, size_t R) { return n * r / R; }
+
+void dgm__shard_mine(size_t *lo, size_t *hi, size_t n)
+{
+    size_t r = (size_t)dgm__par_rank(), R = (size_t)dgm__par_size();
+    *lo = first_of(n, r, R);
+    *hi = first_of(n, r + 1, R);
+}
+
+/* The rank that computes shard i. */
+static size_t owner(size_t i, size_t n, size_t R)
+{
+    size_t r = i * R / n; /* a guess at most one off, then the exact answer */
+    while (r > 0 && first_of(n, r, R) > i)
+        r--;
+    while (r + 1 < R && first_of(n, r + 1, R) <= i)
+        r++;
+    return r;
+}
+
+static size_t mid(size_t lo, size_t hi) { return lo + (hi - lo + 1) / 2; }
+
+typedef struct {
+    void *const *bufs;
+    size_t n, R, elem;   /* shards, ranks, bytes per element */
+    int dbl;
+} tree;
+
+/* x += y, and y (consumed) is left zero while it is in cache: the shard buffers are
+ * ready for the next step without a pass of their own. */
+static void add_f(float *restrict x, float *restrict y, size_t n)
+{
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        x[j] = x[j] + y[j];
+        y[j] = 0.0f;
+    }
+}
+
+static void add_d(double *restrict x, double *restrict y, size_t n)
+{
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        x[j] = x[j] + y[j];
+        y[j] = 0.0;
+    }
+}
+
+static void add(const tree *t, size_t a, size_t b, size_t off, size_t cnt)
+{
+    if (t->dbl)
+        add_d((double *)t->bufs[a] + off, (double *)t->bufs[b] + off, cnt);
+    else
+        add_f((float *)t->bufs[a] + off, (float *)t->bufs[b] + off, cnt);
+}
+
+/* Adds the nodes of [lo, hi) that lie inside [a, b) (pass a = 0, b = n for all) and, with
+ * skip_owned, skips those inside one rank's shards (already summed and broadcast). */
+static void sum_nodes(const tree *t, size_t lo, size_t hi, size_t a, size_t b, int skip_owned,
+                      size_t off, size_t cnt)
+{
+    if (hi - lo < 2 || hi <= a || lo >= b)
+        return;
+    if (skip_owned && owner(lo, t->n, t->R) == owner(hi - 1, t->n, t->R))
+        return;
+    size_t m = mid(lo, hi);
+    sum_nodes(t, lo, m, a, b, skip_owned, off, cnt);
+    sum_nodes(t, m, hi, a, b, skip_owned, off, cnt);
+    if (a <= lo && hi <= b)
+        add(t, lo, m, off, cnt);
+}
+
+/* Chunks of elements small enough to stay in cache while the whole tree is added. */
+#define CHUNK 4096
+
+static void sum_all(const tree *t, size_t a, size_t b, int skip_owned, size_t len)
+{
+    long nc = (long)((len + CHUNK - 1) / CHUNK);
+#pragma omp parallel for schedule(static) if (len * (t->n - 1) >= DGM__PAR_MIN)
+    for (long c = 0; c < nc; c++) {
+        size_t off = (size_t)c * CHUNK, cnt = len - off < CHUNK ? len - off : CHUNK;
+        sum_nodes(t, 0, t->n, a, b, skip_owned, off, cnt);
+    }
+}
+
+/* Broadcasts, from its owner, each largest node inside one rank's shards, in one order
+ * that every rank walks alike. */
+static void share_nodes(const tree *t, size_t lo, size_t hi, size_t len)
+{
+    size_t r = owner(lo, t->n, t->R);
+    if (r == owner(hi - 1, t->n, t->R)) {
+        dgm__par_bcast_from(t->bufs[lo], len * t->elem, (int)r);
+        return;
+    }
+    size_t m = mid(lo, hi);
+    share_nodes(t, lo, m, len);
+    share_nodes(t, m, hi, len);
+}
+
+static dgm_status tree_sum(void *const *bufs, size_t n, size_t len, int dbl)
+{
+    if (n < 1)
+        return DGM_OK;
+    tree t = {bufs, n, (size_t)dgm__par_size(), dbl ? sizeof(double) : sizeof(float), dbl};
+    size_t lo, hi;
+    dgm__shard_mine(&lo, &hi, n);
+    if (t.R == 1) {
+        sum_all(&t, 0, n, 0, len);
+        return DGM_OK;
+    }
+    if (lo < hi)
+        sum_all(&t, lo, hi, 0, len);
+    share_nodes(&t, 0, n, len);
+    sum_all(&t, 0, n, 1, len);
+    return DGM_OK;
+}
+
+dgm_status dgm__par_tree_sum_f(float *const *bufs, size_t n, size_t len, dgm_err *err)
+{
+    (void)err;
+    return tree_sum((void *const *)bufs, n, len, 0);
+}
+
+dgm_status dgm__par_tree_sum_d(double *const *bufs, size_t n, size_t len, dgm_err *err)
+{
+    (void)err;
+    return tree_sum((void *const *)bufs, n, len, 1);
+}

@@ -1,0 +1,100 @@
+#!/bin/sh
+# The same bits at any thread count (issue #15, docs/design.md "Deterministic reductions"):
+# each run below trains or fits at --threads 1, 2 and 3 with one seed and compares the
+# model files (and the training checkpoints) byte for byte with cmp. The micro-shard rule
+# is exercised where the shard size does not divide the batch. Prints "ok - name" /
+# "not ok - name" (counted by tests/run.sh).
+build=${1:-build}
+dgm="$build/dgm"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1"; }
+
+# Fashion-MNIST's test set when installed (the reference VAE's data), else generated images
+data=fashion-mnist:test
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    /usr/bin/python3 - "$tmp" <<'PY'
+import struct, sys, random
+random.seed(0)
+d = sys.argv[1]
+n = 1200
+with open(d + "/toy-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+    for i in range(n):
+        f.write(bytes(random.choice((0, 90, 255)) if (j % 28 < 14) == (i % 2 == 0) else 0 for j in range(784)))
+with open(d + "/toy-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 2 for i in range(n)))
+PY
+    data="$tmp/toy-images-idx3-ubyte"
+fi
+
+# same NAME FILE...: every file in FILE... equals the first (cmp)
+same() {
+    name=$1; shift; first=$1; shift
+    for f in "$@"; do
+        if ! cmp -s "$first" "$f"; then fail "$name ($(cmp "$first" "$f" 2>&1))"; return; fi
+    done
+    pass "$name"
+}
+
+# threads NAME OPTIONS...: dgm train OPTIONS at 1, 2 and 3 threads; models and checkpoints agree
+threads() {
+    name=$1; shift
+    for t in 1 2 3; do
+        if ! "$dgm" train --data "$data" --seed 5 "$@" --threads $t -o "$tmp/t$t.safetensors" \
+             >/dev/null 2>"$tmp/err"; then
+            fail "$name: dgm train --threads $t failed: $(cat "$tmp/err")"; return; fi
+    done
+    if [ -f "$tmp/t1.ckpt.safetensors" ]; then
+        for t in 2 3; do
+            cmp -s "$tmp/t1.ckpt.safetensors" "$tmp/t$t.ckpt.safetensors" ||
+                { fail "$name: the checkpoints at 1 and $t threads differ"; return; }
+        done
+    fi
+    same "$name (model and any checkpoint at 1, 2 and 3 threads)" "$tmp/t1.safetensors" \
+        "$tmp/t2.safetensors" "$tmp/t3.safetensors"
+}
+
+# the reference VAE (784-400-20, Bernoulli decoder, Adam, batch 128, micro-shards of 32)
+threads "the reference VAE, 2 epochs" --limit 1100 --val 100 --epochs 2
+threads "a batch of 100 in shards of 32 (32, 32, 32, 4) and a last batch of 44" \
+    --limit 1044 --batch 100 --micro-batch 32 --epochs 1
+threads "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1
+threads "IWAE, k = 3, two hidden layers" --limit 600 --epochs 1 --objective iwae --importance-samples 3 --hidden 64,32
+threads "CVAE with a Gaussian decoder (learned variance)" --limit 600 --epochs 1 --model cvae --decoder gaussian
+
+# EM and k-means: sums over fixed chunks of rows, products in fixed blocks of rows on one
+# thread each (models/mixture/mix_common.c, dgm__mix_gemm)
+threads "GMM, diagonal covariances, k-means start" --model gmm --covariance diag --components 5 --limit 1500
+threads "GMM, full covariances" --model gmm --covariance full --components 3 --limit 1200
+threads "GMM, tied covariance, k-means++ seeds" --model gmm --covariance tied --components 4 --init k-means++ --limit 1200
+threads "Bernoulli mixture" --model bernoulli-mixture --components 6 --limit 1500
+
+# the sums of evaluation: dgm loglik's JSON (mean, total, standard error) of the GMM above
+"$dgm" train --data "$data" --model gmm --covariance full --components 3 --limit 1200 \
+    -o "$tmp/g.safetensors" >/dev/null 2>&1
+for t in 1 2 3; do
+    "$dgm" loglik "$tmp/g.safetensors" --data "$data" --limit 3000 --threads $t --json \
+        >"$tmp/ll$t.json" 2>"$tmp/err" || cat "$tmp/err"
+done
+same "dgm loglik of a full-covariance GMM (JSON at 1, 2 and 3 threads)" "$tmp/ll1.json" \
+    "$tmp/ll2.json" "$tmp/ll3.json"
+
+# the Potts model's pseudo-likelihood gradient (models/potts/, already in a fixed order):
+# the same tensors at 1 and 2 threads (the file also records the fit's seconds)
+aln=tests/data/protein/BLAT_ECOLX_test.a2m
+for t in 1 2; do
+    "$dgm" train --model potts --data "$aln" --max-iter 3 --threads $t -o "$tmp/q$t.safetensors" \
+        >/dev/null 2>"$tmp/err" || cat "$tmp/err"
+done
+if /usr/bin/python3 - "$tmp/q1.safetensors" "$tmp/q2.safetensors" <<'PY'
+import struct, sys
+def tensors(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return b[8 + n:]
+sys.exit(0 if tensors(sys.argv[1]) == tensors(sys.argv[2]) else 1)
+PY
+then pass "Potts model: the same tensor bytes at 1 and 2 threads"
+else fail "Potts model: the tensors at 1 and 2 threads differ"; fi

@@ -1,0 +1,115 @@
+#!/bin/sh
+# Data-parallel runs under mpirun give the one-process bytes (issue #15): builds dgm with
+# MPI=1 into $1-mpi, trains at mpirun --oversubscribe -np 1, 2 and 3 (one thread each) and
+# compares the model files and checkpoints with cmp against the one-process build's; a run
+# resumed at another rank count; and the bad inputs (more ranks than micro-shards, a rank
+# that cannot read its data, a build without MPI under mpirun). Skipped, saying why, when
+# mpirun or mpicc is absent. Prints "ok - name" / "not ok - name" / "skip - name".
+build=${1:-build}
+dgm="$build/dgm"
+mdgm="${build}-mpi/dgm"
+if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then
+    echo "skip - mpi: mpirun or mpicc is absent (Debian: openmpi-bin libopenmpi-dev)"; exit 0
+fi
+if ! make -s MPI=1 BUILD="${build}-mpi" cli >/dev/null 2>&1; then
+    echo "not ok - mpi: make MPI=1 BUILD=${build}-mpi cli"; exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass() { echo "ok - mpi: $1"; }
+fail() { echo "not ok - mpi: $1"; }
+# root in containers and CI; more ranks than cores on small machines
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Under the sanitizers, ranks run without LeakSanitizer: Open MPI's plugins (and PMIx's)
+# keep allocations past MPI_Finalize and are unloaded before the report, so their frames
+# show as "<unknown module>" and no suppression can name them. AddressSanitizer's and
+# UBSan's checks stay on, and the same trainings run leak-checked in one process
+# (tests/determinism.sh, and the one-process runs below).
+noleak="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+mpi() { np=$1; shift; ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np "$np" "$@"; }
+
+data=fashion-mnist:test
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+    /usr/bin/python3 - "$tmp" <<'PY'
+import struct, sys, random
+random.seed(0)
+d = sys.argv[1]
+n = 1200
+with open(d + "/toy-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+    for i in range(n):
+        f.write(bytes(random.choice((0, 90, 255)) if (j % 28 < 14) == (i % 2 == 0) else 0 for j in range(784)))
+with open(d + "/toy-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 2 for i in range(n)))
+PY
+    data="$tmp/toy-images-idx3-ubyte"
+fi
+
+# ranks "NP..." NAME OPTIONS...: one process of the plain build, then mpirun -np NP of the
+# MPI build for each NP, each rank with one thread; the model files (and checkpoints) agree
+# byte for byte
+ranks() {
+    nps=$1; name=$2; shift 2
+    rm -f "$tmp"/*.safetensors
+    if ! "$dgm" train --data "$data" "$@" --threads 1 -o "$tmp/p.safetensors" >/dev/null 2>"$tmp/err"; then
+        fail "$name: one process failed: $(cat "$tmp/err")"; return; fi
+    for np in $nps; do
+        if ! mpi $np "$mdgm" train --data "$data" "$@" --threads 1 -o "$tmp/r$np.safetensors" \
+             >"$tmp/out" 2>"$tmp/err"; then
+            fail "$name: mpirun -np $np failed: $(cat "$tmp/err")"; return; fi
+        if ! cmp -s "$tmp/p.safetensors" "$tmp/r$np.safetensors"; then
+            fail "$name: -np $np: $(cmp "$tmp/p.safetensors" "$tmp/r$np.safetensors" 2>&1)"; return; fi
+        if [ -f "$tmp/p.ckpt.safetensors" ] && ! cmp -s "$tmp/p.ckpt.safetensors" "$tmp/r$np.ckpt.safetensors"; then
+            fail "$name: -np $np: the checkpoints differ"; return; fi
+    done
+    pass "$name (the one-process file at -np $(echo $nps | sed 's/ /, /g'))"
+}
+
+# the reference VAE: its batch of 128 is 2 shards of the default 64, or 4 of 32
+ranks "1 2" "the reference VAE" --limit 1100 --val 100 --epochs 2
+ranks "1 2 3 4" "the reference VAE in micro-shards of 32" --limit 1100 --val 100 --epochs 2 --micro-batch 32
+ranks "2 3" "a batch of 100 in shards of 32 and a last batch of 44" --limit 1044 --batch 100 --micro-batch 32 --epochs 1
+ranks "2 3" "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1 --micro-batch 32
+ranks "3" "CVAE trained on the IWAE bound, k = 3" --model cvae --objective iwae --importance-samples 3 --limit 600 --epochs 1 --micro-batch 32
+
+# EM: the E-steps' rows split over the ranks, the rest alike on every rank
+ranks "1 2 3" "GMM, diagonal covariances" --model gmm --covariance diag --components 5 --limit 1500
+ranks "2 3" "GMM, full covariances" --model gmm --covariance full --components 3 --limit 1200
+ranks "2 3" "Bernoulli mixture, per class" --model bernoulli-mixture --components 3 --per-class --limit 1500
+
+# resume at another rank count: 1 epoch at -np 1, then the second at -np 2, equals 2 at once
+opts="--data $data --limit 700 --threads 1"
+"$dgm" train $opts --epochs 2 -o "$tmp/whole.safetensors" >/dev/null 2>&1
+mpi 1 "$mdgm" train $opts --epochs 1 -o "$tmp/half.safetensors" >/dev/null 2>&1
+mpi 2 "$mdgm" train --resume "$tmp/half.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/whole.safetensors" "$tmp/half.safetensors"; then
+    pass "1 epoch at -np 1 resumed at -np 2 gives the 2-epoch one-process file"
+else
+    fail "resume at another rank count: $(cmp "$tmp/whole.safetensors" "$tmp/half.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
+
+# bad input: one line from dgm (rank 0), a non-zero exit, no file written
+# refused NAME PATTERN OUT CMD...
+refused() {
+    name=$1; pat=$2; out=$3; shift 3
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then fail "$name (exit 0)"; return; fi
+    n=$(grep -c '^dgm ' "$tmp/err")
+    if [ "$n" -ne 1 ] || ! grep -q -- "$pat" "$tmp/err"; then
+        fail "$name ($n lines from dgm: $(grep '^dgm ' "$tmp/err"))"; return; fi
+    if [ -e "$out" ] || [ -e "${out%.safetensors}.ckpt.safetensors" ]; then
+        fail "$name (a file was written)"; return; fi
+    pass "$name"
+}
+refused "3 ranks for the 2 micro-shards of a batch" "at most 2 ranks" "$tmp/b3.safetensors" \
+    mpi 3 "$mdgm" train $opts --epochs 1 -o "$tmp/b3.safetensors"
+refused "rank 1 cannot read its data: every rank stops with its message" "/nonexistent" \
+    "$tmp/b1.safetensors" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np 1 "$mdgm" train $opts --epochs 1 \
+    -o "$tmp/b1.safetensors" : -np 1 "$mdgm" train $opts --data /nonexistent/d.idx \
+    --epochs 1 -o "$tmp/b1.safetensors"
+refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.safetensors" \
+    mpi 2 "$dgm" train $opts --epochs 1 -o "$tmp/b2.safetensors"
+refused "a Potts model under mpirun -np 2 (not over ranks yet)" "does not train over MPI" \
+    "$tmp/q2.safetensors" mpi 2 "$mdgm" train --model potts --data tests/data/protein/BLAT_ECOLX_test.a2m \
+    --max-iter 2 -o "$tmp/q2.safetensors"
+refused "dgm sample under mpirun -np 2" "only dgm train" "$tmp/s2.png" \
+    mpi 2 "$mdgm" sample "$tmp/p.safetensors" -n 4 -o "$tmp/s2.png"
