@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 static const char *const fashion[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -161,4 +162,26 @@ int cli_apply_precision(const char *cmd, dgm_model *m, const char *path, const c
         return cli_fail(cmd, "%s: --precision bf16 applies to VAE models (this is %s)", path,
                         dgm_model_type(m));
     return dgm_vae_set_precision(m, DGM_PREC_BF16, &err) ? cli_fail_err(cmd, &err) : 0;
+}
+
+int cli_resume_load(const char *cmd, const char *resume, dgm_model **m, char *ckpt,
+                    char *model_path, size_t cap)
+{
+    const char *tag = ".ckpt.safetensors";
+    size_t n = strlen(resume), t = strlen(tag);
+    if (n > t && !strcmp(resume + n - t, tag)) {
+        snprintf(ckpt, cap, "%s", resume);
+        snprintf(model_path, cap, "%.*s.safetensors", (int)(n - t), resume);
+    } else if (dgm_checkpoint_path(ckpt, cap, resume) == 0) {
+        snprintf(model_path, cap, "%s", resume);
+    } else {
+        return cli_fail(cmd, "%s: path too long", resume);
+    }
+    if (access(ckpt, F_OK) != 0)
+        return cli_fail(cmd, "%s: no training checkpoint to resume from (%s is absent)", resume,
+                        ckpt);
+    dgm_err err = {0};
+    if (dgm_model_load(m, ckpt, &err))
+        return cli_fail_err(cmd, &err);
+    return 0;
 }

@@ -23,6 +23,12 @@ int cli_parse_class(const char *s, int n_classes);
 /* Name of class c for a model trained on Fashion-MNIST-like labels (or NULL). */
 const char *cli_class_name(int c, int n_classes);
 
+/* --resume MODEL: MODEL is the model file (its checkpoint NAME.ckpt.safetensors is beside it)
+ * or the checkpoint itself; fills ckpt and model_path (cap bytes each) and loads the
+ * checkpoint into *m. Returns 0, or prints the error and returns 1. */
+int cli_resume_load(const char *cmd, const char *resume, dgm_model **m, char *ckpt,
+                    char *model_path, size_t cap);
+
 /* --precision: "fp32" (nothing to do) or "bf16" for a VAE's decoder products, or a
  * sequence VAE's output products in mutation effects (oneDNN).
  * Returns 0, or prints the error and returns 1. */

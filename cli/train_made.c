@@ -4,6 +4,7 @@
  * dgm_fit's minibatch loop: progress, --log, a checkpoint after every epoch, Ctrl-C and
  * --resume bit for bit. */
 #include "cli.h"
+#include "model_io.h"
 #include "fit_view.h"
 #include "models/made/made.h"
 
@@ -89,21 +90,10 @@ int cli_train_made(int argc, char **argv)
     char saved_data[1024], saved_labels[1024], model_path[4096], ckpt[4096];
     int opt = dgm_opt_kind_from_name(optimizer), sch = dgm_sched_kind_from_name(schedule);
     if (resume) {
-        const char *tag = ".ckpt.safetensors";
-        size_t n = strlen(resume), t = strlen(tag);
-        if (n > t && !strcmp(resume + n - t, tag)) {
-            snprintf(ckpt, sizeof ckpt, "%s", resume);
-            snprintf(model_path, sizeof model_path, "%.*s.safetensors", (int)(n - t), resume);
-        } else if (dgm_checkpoint_path(ckpt, sizeof ckpt, resume) == 0) {
-            snprintf(model_path, sizeof model_path, "%s", resume);
-        } else {
-            return cli_fail(CMD, "%s: path too long", resume);
-        }
-        if (access(ckpt, F_OK) != 0)
-            return cli_fail(CMD, "%s: no training checkpoint to resume from (%s is absent)",
-                            resume, ckpt);
-        if (dgm_model_load(&m, ckpt, &err))
-            return cli_fail_err(CMD, &err);
+        /* MODEL or MODEL.ckpt.safetensors */
+        int rr = cli_resume_load(CMD, resume, &m, ckpt, model_path, sizeof ckpt);
+        if (rr)
+            return rr;
         if (!dgm_made_config(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels,
                                                       sizeof saved_data, &fd.limit, m, &err)) {
             dgm_model_free(m);

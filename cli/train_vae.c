@@ -3,6 +3,7 @@
  * checkpoints and resume (src/train/). Ctrl-C sets the driver's stop flag: the position
  * is saved and `dgm train --resume` continues bit for bit. */
 #include "cli.h"
+#include "model_io.h"
 #include "fit_view.h"
 #include "train.h"
 #include "par/par.h"
@@ -74,22 +75,10 @@ int cli_train_vae(int argc, char **argv)
     int sch = dgm_sched_kind_from_name(schedule), a = dgm_act_from_name(act);
     char model_path[4096], ckpt[4096];
     if (resume) {
-        /* --resume takes the model file (its checkpoint is beside it) or the checkpoint */
-        const char *tag = ".ckpt.safetensors";
-        size_t n = strlen(resume), t = strlen(tag);
-        if (n > t && !strcmp(resume + n - t, tag)) {
-            snprintf(ckpt, sizeof ckpt, "%s", resume);
-            snprintf(model_path, sizeof model_path, "%.*s.safetensors", (int)(n - t), resume);
-        } else if (dgm_checkpoint_path(ckpt, sizeof ckpt, resume) == 0) {
-            snprintf(model_path, sizeof model_path, "%s", resume);
-        } else {
-            return cli_fail("train", "%s: path too long", resume);
-        }
-        if (access(ckpt, F_OK) != 0)
-            return cli_fail("train", "%s: no training checkpoint to resume from (%s is absent)",
-                            resume, ckpt);
-        if (dgm_model_load(&m, ckpt, &err))
-            return cli_fail_err("train", &err);
+        /* MODEL or MODEL.ckpt.safetensors */
+        int rr = cli_resume_load("train", resume, &m, ckpt, model_path, sizeof ckpt);
+        if (rr)
+            return rr;
         if (!dgm_model_is_vae(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels, sizeof saved_data,
                                                        &fd.limit, m, &err)) {
             dgm_model_free(m);
