@@ -25,7 +25,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 # show as "<unknown module>" and no suppression can name them. AddressSanitizer's and
 # UBSan's checks stay on, and the same trainings run leak-checked in one process
 # (tests/determinism.sh, and the one-process runs below).
-noleak="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+noleak="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # the last setting wins
 mpi() { np=$1; shift; ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np "$np" "$@"; }
 
 data=fashion-mnist:test
