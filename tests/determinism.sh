@@ -12,22 +12,7 @@ pass() { echo "ok - $1"; }
 fail() { echo "not ok - $1"; }
 
 # Fashion-MNIST's test set when installed (the reference VAE's data), else generated images
-data=fashion-mnist:test
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-    /usr/bin/python3 - "$tmp" <<'PY'
-import struct, sys, random
-random.seed(0)
-d = sys.argv[1]
-n = 1200
-with open(d + "/toy-images-idx3-ubyte", "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-    for i in range(n):
-        f.write(bytes(random.choice((0, 90, 255)) if (j % 28 < 14) == (i % 2 == 0) else 0 for j in range(784)))
-with open(d + "/toy-labels-idx1-ubyte", "wb") as f:
-    f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 2 for i in range(n)))
-PY
-    data="$tmp/toy-images-idx3-ubyte"
-fi
+. "$(dirname "$0")/ref_data.sh"
 
 # same NAME FILE...: every file in FILE... equals the first (cmp)
 same() {

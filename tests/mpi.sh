@@ -28,22 +28,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 noleak="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # the last setting wins
 mpi() { np=$1; shift; ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np "$np" "$@"; }
 
-data=fashion-mnist:test
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-    /usr/bin/python3 - "$tmp" <<'PY'
-import struct, sys, random
-random.seed(0)
-d = sys.argv[1]
-n = 1200
-with open(d + "/toy-images-idx3-ubyte", "wb") as f:
-    f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-    for i in range(n):
-        f.write(bytes(random.choice((0, 90, 255)) if (j % 28 < 14) == (i % 2 == 0) else 0 for j in range(784)))
-with open(d + "/toy-labels-idx1-ubyte", "wb") as f:
-    f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 2 for i in range(n)))
-PY
-    data="$tmp/toy-images-idx3-ubyte"
-fi
+. "$(dirname "$0")/ref_data.sh"
 
 # ranks "NP..." NAME OPTIONS...: one process of the plain build, then mpirun -np NP of the
 # MPI build for each NP, each rank with one thread; the model files (and checkpoints) agree
