@@ -19,7 +19,7 @@ int cli_train_vae(int argc, char **argv)
 {
     const char *data = "fashion-mnist", *labels = NULL, *out = "vae.safetensors", *log = NULL;
     const char *resume = NULL, *hidden = "400", *act = "relu", *decoder = "bernoulli";
-    const char *sigma = "learned", *objective = "elbo", *optimizer = "adam";
+    const char *sigma = NULL, *objective = "elbo", *optimizer = "adam";
     const char *schedule = "constant", *model = "vae", *report = NULL;
     long latent = 20, epochs = -1, batch = 128, k = 5, limit = 0, val = 0, micro = 0;
     double lr = -1, kl_warmup = 0, free_bits = 0, weight_decay = 0, clip = 0;
@@ -34,8 +34,8 @@ int cli_train_vae(int argc, char **argv)
         {"--hidden", OPT_STR, &hidden, "W[,W...]", "hidden widths of the encoder; the decoder mirrors them", 1, 0},
         {"--latent", OPT_LONG, &latent, "Z", "latent dimensions", 1, 256},
         {"--activation", OPT_STR, &act, "A", "relu, leaky_relu, tanh, sigmoid, softplus, elu", 1, 0},
-        {"--decoder", OPT_STR, &decoder, "D", "bernoulli (binarized data) or gaussian (dequantized)", 1, 0},
-        {"--sigma", OPT_STR, &sigma, "S", "gaussian decoder variance: learned (per dimension) or predicted", 1, 0},
+        {"--decoder", OPT_STR, &decoder, "D", "bernoulli (binarized data), gaussian (dequantized), or logistic (discretised logistic over the 256 grey levels; 8-bit data)", 1, 0},
+        {"--sigma", OPT_STR, &sigma, "S", "gaussian decoder variance, or logistic scale: learned (per dimension) or predicted (per pixel by the decoder); default learned for gaussian, predicted for logistic", 1, 0},
         {"--objective", OPT_STR, &objective, "O", "elbo, or iwae (importance-weighted bound)", 1, 0},
         {"--importance-samples", OPT_LONG, &k, "K", "importance samples for --objective iwae", 1, 5000},
         {"--kl-warmup", OPT_DOUBLE, &kl_warmup, "EPOCHS", "anneal the KL weight from 0 to 1 over this many epochs", 0, 1e6},
@@ -113,7 +113,10 @@ int cli_train_vae(int argc, char **argv)
     dgm_vae_cfg cfg = m ? *dgm_vae_config(m) : dgm_vae_defaults();
     if (!m) {
         cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width, cfg.latent = (size_t)latent;
-        cfg.likelihood = !strcmp(decoder, "gaussian") ? DGM_LIK_GAUSSIAN : DGM_LIK_BERNOULLI;
+        int lik = dgm_vae_lik_from_name(decoder);
+        cfg.likelihood = lik < 0 ? DGM_LIK_BERNOULLI : (dgm_vae_lik)lik;
+        if (!sigma) /* PixelCNN++ and IAF predict each pixel's scale */
+            sigma = lik == DGM_LIK_LOGISTIC ? "predicted" : "learned";
         cfg.sigma_predicted = !strcmp(sigma, "predicted");
         cfg.n_classes = cond ? ds.n_classes : 0, cfg.act = (dgm_act)(a < 0 ? 0 : a);
         if (strcmp(model, "vae") && !cond)
@@ -121,11 +124,10 @@ int cli_train_vae(int argc, char **argv)
         else if (a < 0 || (cfg.n_hidden = strcmp(hidden, "none") ? cli_parse_sizes(cfg.hidden, 8, hidden, 65536) : 0) < 0)
             rc = cli_usage("train", a < 0 ? "--activation: unknown activation '%s'" : "--hidden: '%s' "
                      "is not a list of widths like 512,256", a < 0 ? act : hidden);
-        else if ((strcmp(decoder, "gaussian") && strcmp(decoder, "bernoulli")) ||
-                 (strcmp(sigma, "learned") && strcmp(sigma, "predicted")))
-            rc = cli_usage("train", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? "--sigma: "
-                     "unknown value '%s' (learned, predicted)" : "--decoder: unknown decoder '%s' "
-                     "(bernoulli, gaussian)", strcmp(sigma, "learned") && strcmp(sigma, "predicted") ? sigma : decoder);
+        else if (lik < 0 || (strcmp(sigma, "learned") && strcmp(sigma, "predicted")))
+            rc = cli_usage("train", lik >= 0 ? "--sigma: unknown value '%s' (learned, predicted)"
+                     : "--decoder: unknown decoder '%s' (bernoulli, gaussian, logistic)",
+                     lik >= 0 ? sigma : decoder);
         else if (ds.kind == DGM_DATA_REAL && cond && (!ds.y || ds.n_classes < 1))
             cli_fail("train", "%s: a cvae needs labels (give --labels)", ds.source);
         else if (ds.kind != DGM_DATA_REAL)

@@ -425,8 +425,14 @@ DGM_API char       *dgm_model_describe(const dgm_model *m);
  * encoder MLP "encoder" (D[+C] -> hidden... -> 2Z, mu and logvar as its two halves);
  * p(x|z[,y]) from the decoder MLP "decoder" (Z[+C] -> ...hidden -> D logits, or 2D
  * (mean, logvar) for a Gaussian with predicted variance, or D means plus a learned
- * per-dimension "decoder_logvar"). Names match torch.nn.Sequential modules. */
-typedef enum { DGM_LIK_BERNOULLI = 0, DGM_LIK_GAUSSIAN } dgm_vae_lik;
+ * per-dimension "decoder_logvar"). The discretised logistic decoder (for 8-bit pixels,
+ * PixelCNN++'s likelihood with one component) has the same two layouts: D locations plus D
+ * predicted log-scales, or D locations and a learned "decoder_logscale". Names match
+ * torch.nn.Sequential modules. */
+typedef enum { DGM_LIK_BERNOULLI = 0, DGM_LIK_GAUSSIAN, DGM_LIK_LOGISTIC } dgm_vae_lik;
+/* "bernoulli", "gaussian", "logistic"; from_name returns -1 for an unknown name. */
+DGM_API const char *dgm_vae_lik_name(dgm_vae_lik l);
+DGM_API int         dgm_vae_lik_from_name(const char *name);
 
 typedef struct dgm_vae_cfg {
     size_t dim;          /* D */
@@ -435,7 +441,8 @@ typedef struct dgm_vae_cfg {
     int    n_hidden;
     dgm_act act;
     dgm_vae_lik likelihood;
-    int    sigma_predicted; /* Gaussian: 1 = decoder predicts log-variance, 0 = learned per dim */
+    int    sigma_predicted; /* Gaussian, logistic: 1 = the decoder predicts the log-variance
+                             * (log-scale), 0 = learned per dimension */
     int    n_classes;    /* > 0: conditional on a one-hot label (CVAE) */
     size_t height, width;/* image geometry, for pictures (0 if none) */
 } dgm_vae_cfg;

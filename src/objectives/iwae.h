@@ -34,6 +34,8 @@ void dgm__iwae_encoder_backward(float *dmu, float *dlv, const float *lv, const f
 #include <math.h>
 static inline void dgm__lse_push(double *m, double *s, double lw)
 {
+    if (lw == -INFINITY) /* a weight of 0 adds nothing (and -inf - -inf would be NaN) */
+        return;
     if (lw > *m) {
         *s = *s * exp(*m - lw) + 1.0;
         *m = lw;

@@ -103,9 +103,12 @@ dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
     size_t C = (size_t)cfg->n_classes, D = cfg->dim, Z = cfg->latent;
     v->enc_in = D + C;
     v->dec_in = Z + C;
-    int gauss = cfg->likelihood == DGM_LIK_GAUSSIAN;
-    v->dec_out = gauss && cfg->sigma_predicted ? 2 * D : D;
-    v->grad_w = gauss ? 2 * D : D;
+    /* the Gaussian and the discretised logistic have a second parameter per pixel (a
+     * log-variance, a log-scale): predicted by the decoder as D more outputs, or learned
+     * per dimension */
+    int scaled = cfg->likelihood != DGM_LIK_BERNOULLI;
+    v->dec_out = scaled && cfg->sigma_predicted ? 2 * D : D;
+    v->grad_w = scaled ? 2 * D : D;
     v->dec_logvar = -1;
     size_t ed[10], dd[10];
     int L = cfg->n_hidden;
@@ -121,10 +124,11 @@ dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
     if (v->p) {
         v->enc = dgm_mlp_create(v->p, "encoder", ed, L + 1, cfg->act, DGM_ACT_IDENTITY);
         v->dec = dgm_mlp_create(v->p, "decoder", dd, L + 1, cfg->act, DGM_ACT_IDENTITY);
-        if (gauss && !cfg->sigma_predicted)
-            v->dec_logvar = dgm_params_add(v->p, "decoder_logvar", &D, 1);
+        if (scaled && !cfg->sigma_predicted)
+            v->dec_logvar = dgm_params_add(v->p, cfg->likelihood == DGM_LIK_LOGISTIC
+                                           ? "decoder_logscale" : "decoder_logvar", &D, 1);
     }
-    dgm_model *m = v->p && v->enc && v->dec && (!gauss || cfg->sigma_predicted || v->dec_logvar >= 0)
+    dgm_model *m = v->p && v->enc && v->dec && (!scaled || cfg->sigma_predicted || v->dec_logvar >= 0)
                        ? dgm__model_new(C ? &cvae_ops : &vae_ops, v) : NULL;
     if (!m || dgm_params_alloc(v->p, err)) {
         vae_destroy(v);
@@ -134,7 +138,7 @@ dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
     m->dim = D;
     m->n_classes = cfg->n_classes;
     m->exact = 0;
-    snprintf(m->likelihood, sizeof m->likelihood, "%s", gauss ? "dequantized" : "binary");
+    snprintf(m->likelihood, sizeof m->likelihood, "%s", scaled ? "dequantized" : "binary");
     m->n_params = dgm_params_count(v->p);
     m->height = cfg->height;
     m->width = cfg->width;
@@ -163,6 +167,20 @@ dgm_status dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg,
     return DGM_OK;
 }
 
+const char *dgm_vae_lik_name(dgm_vae_lik l)
+{
+    return l == DGM_LIK_GAUSSIAN ? "gaussian" : l == DGM_LIK_LOGISTIC ? "logistic" : "bernoulli";
+}
+
+int dgm_vae_lik_from_name(const char *name)
+{
+    static const char *names[] = {"bernoulli", "gaussian", "logistic"};
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
 int dgm_model_is_vae(const dgm_model *m) { return m->ops == &vae_ops || m->ops == &cvae_ops; }
 const dgm_vae_cfg *dgm_vae_config(const dgm_model *m) { return &VAE(m)->cfg; }
 dgm_params *dgm_vae_params(dgm_model *m) { return VAE(m)->p; }
@@ -175,8 +193,8 @@ static cJSON *vae_config_json(const dgm_vae_cfg *c)
     for (int i = 0; i < c->n_hidden; i++)
         cJSON_AddItemToArray(h, cJSON_CreateNumber((double)c->hidden[i]));
     cJSON_AddStringToObject(o, "activation", dgm_act_name(c->act));
-    cJSON_AddStringToObject(o, "decoder", c->likelihood == DGM_LIK_BERNOULLI ? "bernoulli" : "gaussian");
-    if (c->likelihood == DGM_LIK_GAUSSIAN)
+    cJSON_AddStringToObject(o, "decoder", dgm_vae_lik_name(c->likelihood));
+    if (c->likelihood != DGM_LIK_BERNOULLI)
         cJSON_AddStringToObject(o, "sigma", c->sigma_predicted ? "predicted" : "learned");
     return o;
 }
@@ -262,23 +280,22 @@ dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
         c.hidden[i] = (size_t)it->valuedouble;
     }
     c.act = (dgm_act)dgm_act_from_name(act->valuestring);
-    if (!strcmp(dec->valuestring, "bernoulli"))
-        c.likelihood = DGM_LIK_BERNOULLI;
-    else if (!strcmp(dec->valuestring, "gaussian"))
-        c.likelihood = DGM_LIK_GAUSSIAN;
+    int lik = dgm_vae_lik_from_name(dec->valuestring);
+    if (lik >= 0)
+        c.likelihood = (dgm_vae_lik)lik;
     else
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: unknown decoder '%s'", path, dec->valuestring);
     c.sigma_predicted = cJSON_IsString(sig) && !strcmp(sig->valuestring, "predicted");
     /* the parameters the config describes must be in the file before they are allocated:
      * a damaged config (D = 10^9) would otherwise reserve gigabytes for a small file */
     size_t need, C = (size_t)c.n_classes, D = c.dim;
-    int gauss = c.likelihood == DGM_LIK_GAUSSIAN;
+    int scaled = c.likelihood != DGM_LIK_BERNOULLI;
     size_t ed[10] = {D + C}, dd[10] = {c.latent + C};
     for (int i = 0; i < c.n_hidden; i++)
         ed[i + 1] = c.hidden[i], dd[i + 1] = c.hidden[c.n_hidden - 1 - i];
     ed[c.n_hidden + 1] = 2 * c.latent;
-    dd[c.n_hidden + 1] = gauss && c.sigma_predicted ? 2 * D : D;
-    need = gauss && !c.sigma_predicted ? D : 0; /* decoder_logvar */
+    dd[c.n_hidden + 1] = scaled && c.sigma_predicted ? 2 * D : D;
+    need = scaled && !c.sigma_predicted ? D : 0; /* decoder_logvar or decoder_logscale */
     int ok = add_layers(&need, ed, c.n_hidden + 1) && add_layers(&need, dd, c.n_hidden + 1);
     if (!ok || need > dgm__st_total(f))
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: the VAE config describes more "

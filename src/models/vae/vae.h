@@ -11,10 +11,11 @@ typedef struct dgm__vae {
     dgm_vae_cfg cfg;
     dgm_params *p;
     dgm_mlp    *enc, *dec;
-    int         dec_logvar;   /* tensor index of the learned per-dim log-variance, or -1 */
+    int         dec_logvar;   /* tensor index of the learned per-dim log-variance (Gaussian)
+                               * or log-scale (discretised logistic), or -1 */
     size_t      enc_in;       /* D + C */
     size_t      dec_in;       /* Z + C */
-    size_t      dec_out;      /* D, or 2D for a Gaussian with predicted variance */
+    size_t      dec_out;      /* D, or 2D when the decoder predicts a log-variance or log-scale */
     size_t      grad_w;       /* width of the output-gradient rows: D or 2D */
     /* scratch reserved for cap_B examples and cap_rows decoder rows (examples x samples) */
     size_t      cap_B, cap_rows;

@@ -98,6 +98,10 @@ static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
             return dgm_errf(err, DGM_ERR_ARG, "%s: value %g of example %zu is outside [0, 1], "
                             "which a Bernoulli decoder needs (scale the data, or use --decoder "
                             "gaussian)", ds->source, (double)ds->x[i], i / ds->d);
+    if (cfg->likelihood == DGM_LIK_LOGISTIC && !ds->is_8bit)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: the discretised logistic decoder models 8-bit "
+                        "pixels, and these values are not levels k/255 (use --decoder gaussian "
+                        "for other data)", ds->source);
     dgm_status s = conditional && !rows->resumed ? set_prior(m, ds, rows, err) : DGM_OK;
     if (s)
         return s;

@@ -7,6 +7,7 @@
 #include "models/vae/vae.h"
 #include "distributions/bernoulli.h"
 #include "distributions/gaussian.h"
+#include "distributions/logistic.h"
 #include "objectives/elbo.h"
 #include "objectives/iwae.h"
 
@@ -19,6 +20,8 @@ double dgm__vae_row_loglik(const dgm__vae *v, const float *out, const float *x, 
     if (v->cfg.likelihood == DGM_LIK_BERNOULLI)
         return dgm__bernoulli_logits_loglik(x, out, g, D);
     const float *lv = v->cfg.sigma_predicted ? out + D : dgm_params_tensor(v->p, v->dec_logvar);
+    if (v->cfg.likelihood == DGM_LIK_LOGISTIC)
+        return dgm__dlogistic_loglik(x, out, lv, g, g ? g + D : NULL, D);
     return dgm__gauss_logvar_loglik(x, out, lv, g, g ? g + D : NULL, D);
 }
 
@@ -82,11 +85,11 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
 
 /* Backward from v->ddec (already scaled per row) through the decoder; returns
  * d(loss)/d(decoder input) rows in v->ddec_in. The learned per-dimension log-variance
- * gets its gradient here as the column sums of the second half of ddec. */
+ * (or log-scale) gets its gradient here as the column sums of the second half of ddec. */
 static void decoder_backward(dgm__vae *v, size_t rows)
 {
     const size_t D = v->cfg.dim;
-    if (v->cfg.likelihood == DGM_LIK_GAUSSIAN && !v->cfg.sigma_predicted) {
+    if (v->cfg.likelihood != DGM_LIK_BERNOULLI && !v->cfg.sigma_predicted) {
         float *g = dgm_params_tensor_grad(v->p, v->dec_logvar);
         for (size_t j = 0; j < D; j++) {
             double s = 0;

@@ -10,6 +10,7 @@
 #include "core/assert.h"
 #include "models/vae/vae.h"
 #include "distributions/gaussian.h"
+#include "distributions/logistic.h"
 #include "objectives/iwae.h"
 #include "core/fastmath.h"
 #include "core/par.h"
@@ -37,6 +38,10 @@ static void output_means(const dgm__vae *v, float *means, const float *out, size
                 float t = dgm__exp_neg(-fabsf(o[j])), inv = 1.0f / (1.0f + t);
                 mrow[j] = o[j] >= 0 ? inv : t * inv;
             }
+        } else if (v->cfg.likelihood == DGM_LIK_LOGISTIC) {
+            /* the logistic's location, in the data's range [0, 1] */
+            for (size_t j = 0; j < D; j++)
+                mrow[j] = o[j] < 0.0f ? 0.0f : o[j] > 1.0f ? 1.0f : o[j];
         } else
             memcpy(mrow, o, D * sizeof(float));
     }
@@ -409,8 +414,16 @@ dgm_status dgm__vae_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t
                     dgm_data_binarize(r, row, row, D); /* bulk uniforms, u < p */
                 } else {
                     const float *lv = lv_learned ? lv_learned : o + (size_t)il * v->dec_out + D;
-                    for (size_t j = 0; j < D; j++)
-                        row[j] += expf(0.5f * lv[j]) * (float)dgm_rng_normal(r);
+                    if (v->cfg.likelihood == DGM_LIK_LOGISTIC) {
+                        /* from the location itself, not the clamped mean in row */
+                        const float *loc = o + (size_t)il * v->dec_out;
+                        for (size_t j = 0; j < D; j++) {
+                            double u = dgm_rng_uniform_d(r), u2 = dgm_rng_uniform_d(r);
+                            row[j] = dgm__dlogistic_draw(loc[j], lv[j], u, u2);
+                        }
+                    } else
+                        for (size_t j = 0; j < D; j++)
+                            row[j] += expf(0.5f * lv[j]) * (float)dgm_rng_normal(r);
                 }
             }
         }
