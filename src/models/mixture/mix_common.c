@@ -73,8 +73,10 @@ cJSON *dgm__mix_fit_json(cJSON *c, const dgm__fit_info *f, const dgm__mix_opts *
 
 static double jnum(const cJSON *o, const char *key, double dflt)
 {
+    /* a non-finite value (1e999 parses as inf) is treated as missing: it could not be
+     * written back (JSON has no inf; cJSON prints null), so the model would not round-trip */
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : dflt;
 }
 
 /* A count from the config: 0 unless an integer-valued number in 0..INT_MAX (a damaged
