@@ -34,4 +34,5 @@ static dgm_status seq_run_steps(void *state, dgm_model *m, dgm_rng *rng, long st
 static void seq_end(void *state) { free(state); }
 
 const dgm__fit_ops dgm__seqvae_fit_ops = {
-    .kind = DGM__FIT_SAMPLED, .begin = seq_begin, .run = seq_run_steps, .end = seq_end};
+    .kind = DGM__FIT_SAMPLED, .begin = seq_begin, .run = seq_run_steps, .end = seq_end,
+    .mpi = 1};
