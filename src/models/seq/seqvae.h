@@ -99,6 +99,10 @@ double dgm__seqvae_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const f
 double dgm__seqvae_data_term(dgm__seqvae *v, const uint8_t *x, size_t R, const float *eps,
                              size_t B);
 void   dgm__seqvae_clear_grad(dgm__seqvae *v);
+/* The scratch and micro-shard pool for training at the batch size and micro-shard size
+ * (par.h) of now, built again when either changed; refused with more ranks than shards.
+ * Collective: every rank calls it alike, and a failure on any stops all. */
+dgm_status dgm__seqvae_prepare(dgm__seqvae *v, dgm_err *err);
 
 /* ---- seqvae_shard.c: the objective's gradient over micro-shards (src/par/par.h), the
  * same bits at any thread and rank count */

@@ -15,6 +15,11 @@ static dgm_status seq_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     if (!d->aln || d->aln->L != SEQVAE(m)->L)
         return dgm_errf(err, DGM_ERR_SHAPE, "fit: a seqvae of %zu columns needs an alignment "
                         "of as many", SEQVAE(m)->L);
+    /* the pool now, so that a refusal (more ranks than micro-shards) or a failure comes
+     * before the run's first report */
+    dgm_status s = dgm__seqvae_prepare(SEQVAE(m), err);
+    if (s)
+        return s;
     seq_run *r = malloc(sizeof *r);
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");

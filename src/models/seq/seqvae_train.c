@@ -140,21 +140,20 @@ static dgm_status step(dgm__seqvae *v, const dgm_rng *rng_t, const double *cum, 
     return DGM_OK;
 }
 
-/* The pool for this run's batch and micro-shard size (par.h), built again when either
- * changed; every rank builds it at the same steps, and a failure on any stops all. */
-static dgm_status need_pool(dgm__seqvae *v, dgm_err *err)
+dgm_status dgm__seqvae_prepare(dgm__seqvae *v, dgm_err *err)
 {
     size_t B = v->cfg.batch, S = dgm__par_micro(), R = (size_t)dgm__par_size();
-    if (v->pool && dgm__seqvae_pool_fits(v->pool, B, S))
-        return DGM_OK;
-    dgm__seqvae_pool_free(v->pool);
-    v->pool = NULL;
-    dgm_status s = R > dgm__shard_count(B, S)
-        ? dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu micro-shards "
-                   "of %zu: use at most %zu ranks, or a smaller --micro-batch", R, B,
-                   dgm__shard_count(B, S), S, dgm__shard_count(B, S))
-        : dgm__seqvae_pool_create(&v->pool, v, B, S, err);
-    return dgm__par_agree(s, err);
+    dgm_status s = dgm__seqvae_reserve(v, B, err);
+    if (!s && !dgm__seqvae_pool_fits(v->pool, B, S)) {
+        dgm__seqvae_pool_free(v->pool);
+        v->pool = NULL;
+        s = R > dgm__shard_count(B, S)
+            ? dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
+                       "micro-shards of %zu: use at most %zu ranks, or a smaller --micro-batch",
+                       R, B, dgm__shard_count(B, S), S, dgm__shard_count(B, S))
+            : dgm__seqvae_pool_create(&v->pool, v, B, S, err);
+    }
+    return dgm__par_agree(s, err); /* every time: all ranks call it alike */
 }
 
 dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq, const double *w,
@@ -181,10 +180,8 @@ dgm_status dgm_seqvae_train(dgm_model *m, dgm_rng *rng, const uint8_t *seq, cons
         }
         cum[i] = acc += wi;
     }
-    dgm_status s = acc > 0 ? dgm__seqvae_reserve(v, v->cfg.batch, err)
+    dgm_status s = acc > 0 ? dgm__seqvae_prepare(v, err)
                            : dgm_errf(err, DGM_ERR_ARG, "seqvae_train: all weights are 0");
-    if (!s)
-        s = need_pool(v, err);
     double sum = 0;
     for (long k = 0; !s && k < steps; k++) {
         dgm_rng rt;
