@@ -4,7 +4,11 @@
  * regulariser (PLAIN: l2/(2 Neff) ||W||^2; BAYES: KL of the weights / Neff), and Adam.
  * The bag (first encoder layer) is updated lazily, like torch.optim.SparseAdam on an
  * EmbeddingBag(sparse=True): only rows of letters present in the batch move, which is
- * what a one-hot input makes cheap; every other tensor gets dense Adam.
+ * what a one-hot input makes cheap; every other tensor gets dense Adam. The gradient is
+ * summed over micro-shards in a fixed tree (seqvae_shard.c) and every random draw is
+ * taken from the step's streams whoever computes it (the batch, the decoder's weights,
+ * the latent noise per row), so the weights are the same at any --threads and number
+ * of MPI ranks.
  * Left out: KL warm-up and learning-rate schedules (DeepSequence uses neither). */
 #include "models/seq/seqvae.h"
 #include "distributions/gaussian.h"
