@@ -2,9 +2,12 @@
  * sequence VAE (--model vae / seqvae, or any --data that is an alignment), DeepSequence's
  * pipeline: read the alignment (A2M or Stockholm), weight the sequences, fit with dgm_fit,
  * save. With --eval-csv the VAE is scored on a mutational scan every --eval-every steps,
- * so that Spearman against training time can be logged (--log). */
+ * so that Spearman against training time can be logged (--log). The VAE's steps run over
+ * micro-shards (--micro-batch), so its file is the same at any --threads and, under
+ * mpirun, any number of ranks; rank 0 writes the log and the model. */
 #include "cli.h"
 #include "fit_view.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@ int cli_train_protein(int argc, char **argv)
     double theta = 0.2, pc = 0.5, lr = 1e-3, l2 = 1.0, max_seq_gap = 1.0, max_col_gap = 1.0;
     double time_limit = 0;
     int latent = 30, batch = 100, dict = 40, patterns = 4, eval_samples = 20;
-    long steps = -1, eval_every = 1000; /* -1: DeepSequence's 10000, with a note */
+    long steps = -1, eval_every = 1000, micro = 0; /* -1: DeepSequence's 10000, with a note */
     cli_common c;
     cli_common_defaults(&c);
     cli_opt opts[] = {
@@ -43,6 +46,7 @@ int cli_train_protein(int argc, char **argv)
         {"--time-limit", OPT_DOUBLE, &time_limit, "S", "vae: stop after S seconds of training (0: none)", 0, 1e9},
         {"--batch", OPT_INT, &batch, "B", "vae: minibatch size", 1, 1000000},
         {"--lr", OPT_DOUBLE, &lr, "LR", "vae: Adam learning rate", 1e-12, 10},
+        {"--micro-batch", OPT_LONG, &micro, "S", "vae: rows per micro-shard (default 64): each shard's gradient is computed on one thread and the shards are summed in a fixed tree, so the weights are the same at any --threads and number of MPI ranks; the last shard of a batch holds the remainder", 1, 1 << 20},
         {"--log", OPT_STR, &log, "PATH", "vae: JSON lines of step, seconds, train_loss, lr (and spearman)", 1, 0},
         {"--eval-csv", OPT_STR, &eval_csv, "PATH", "vae: mutational scan scored while training", 1, 0},
         {"--eval-column", OPT_STR, &eval_col, "NAME", "measurement column of --eval-csv", 1, 0},
@@ -60,6 +64,10 @@ int cli_train_protein(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     cli_common_apply(&c);
+    if (micro > 0)
+        dgm__par_set_micro((size_t)micro);
+    if (dgm__par_rank() > 0) /* rank 0 writes the log and the model */
+        log = NULL;
     int indep = !strcmp(model, "independent");
     dgm_seqvae_cfg cfg = dgm_seqvae_defaults(strcmp(variant, "plain") ? DGM_SEQVAE_BAYES : DGM_SEQVAE_PLAIN);
     if (!indep && strcmp(model, "vae") && strcmp(model, "seqvae"))
@@ -80,7 +88,9 @@ int cli_train_protein(int argc, char **argv)
     dgm_align_cfg acfg = {max_seq_gap, max_col_gap};
     dgm_alignment a;
     double t0 = cli_now();
-    if (dgm_alignment_read(&a, data, &acfg, &err))
+    /* every rank reads the alignment; a failure anywhere stops all with the first one's
+     * message */
+    if (dgm__par_agree(dgm_alignment_read(&a, data, &acfg, &err), &err))
         return cli_fail_err(CMD, &err);
     double *w, neff;
     int rc = cli_seq_weights(CMD, &a, rule, theta, &w, &neff);
@@ -120,7 +130,7 @@ int cli_train_protein(int argc, char **argv)
     if (!rc && dgm_fit(m, &fd, &fc, &res, &err))
         rc = cli_fail_err(CMD, &err);
     cli_fit_view_end(&view);
-    if (!rc && dgm_model_save(m, out, &err))
+    if (!rc && dgm__par_agree(dgm__par_rank() ? DGM_OK : dgm_model_save(m, out, &err), &err))
         rc = cli_fail_err(CMD, &err);
     if (!rc)
         cli_print_protein_fit(m, &res, &a, data, out, indep ? NULL : variant, eval_csv, eval_col,

@@ -26,6 +26,7 @@ same() {
 # threads NAME OPTIONS...: dgm train OPTIONS at 1, 2 and 3 threads; models and checkpoints agree
 threads() {
     name=$1; shift
+    rm -f "$tmp"/t[123].safetensors "$tmp"/t[123].ckpt.safetensors # no file of the case before
     for t in 1 2 3; do
         if ! "$dgm" train --data "$data" --seed 5 "$@" --threads $t -o "$tmp/t$t.safetensors" \
              >/dev/null 2>"$tmp/err"; then
@@ -66,9 +67,28 @@ done
 same "dgm loglik of a full-covariance GMM (JSON at 1, 2 and 3 threads)" "$tmp/ll1.json" \
     "$tmp/ll2.json" "$tmp/ll3.json"
 
+# the protein VAE on a small alignment (46 sequences x 253 columns): micro-shards of its
+# weighted minibatches, the latent noise per row, the regulariser once (seqvae_shard.c)
+aln=tests/data/protein/BLAT_ECOLX_test.a2m
+small="--encoder-hidden 32,16 --decoder-hidden 8,16 --latent 4 --dict 6 --patterns 2 --steps 30"
+# protein NAME OPTIONS...: dgm train --data $aln $small OPTIONS at 1, 2 and 3 threads
+protein() {
+    name=$1; shift
+    for t in 1 2 3; do
+        if ! "$dgm" train --data "$aln" --seed 5 $small "$@" --threads $t -o "$tmp/s$t.safetensors" \
+             >/dev/null 2>"$tmp/err"; then
+            fail "$name: dgm train --threads $t failed: $(cat "$tmp/err")"; return; fi
+    done
+    same "$name (model at 1, 2 and 3 threads)" "$tmp/s1.safetensors" "$tmp/s2.safetensors" \
+        "$tmp/s3.safetensors"
+}
+protein "protein VAE, Bayesian decoder, a batch of 20 in shards of 6 (6, 6, 6, 2)" \
+    --batch 20 --micro-batch 6
+protein "protein VAE, plain decoder (L2), a batch of 100 in the default shards (64, 36)" \
+    --variant plain --batch 100
+
 # the Potts model's pseudo-likelihood gradient (models/potts/, already in a fixed order):
 # the same tensors at 1 and 2 threads (the file also records the fit's seconds)
-aln=tests/data/protein/BLAT_ECOLX_test.a2m
 for t in 1 2; do
     "$dgm" train --model potts --data "$aln" --max-iter 3 --threads $t -o "$tmp/q$t.safetensors" \
         >/dev/null 2>"$tmp/err" || cat "$tmp/err"

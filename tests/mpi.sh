@@ -1,8 +1,9 @@
 #!/bin/sh
 # Data-parallel runs under mpirun give the one-process bytes (issue #15): builds dgm with
 # MPI=1 into $1-mpi, trains at mpirun --oversubscribe -np 1, 2 and 3 (one thread each) and
-# compares the model files and checkpoints with cmp against the one-process build's; a run
-# resumed at another rank count; and the bad inputs (more ranks than micro-shards, a rank
+# compares the model files and checkpoints with cmp against the one-process build's (the
+# image VAE, the mixtures, the protein VAE on a small alignment); a run resumed at another
+# rank count; and the bad inputs (more ranks than micro-shards, a rank
 # that cannot read its data, a build without MPI under mpirun). Skipped, saying why, when
 # mpirun or mpicc is absent. Prints "ok - name" / "not ok - name" / "skip - name".
 build=${1:-build}
@@ -62,6 +63,27 @@ ranks "1 2 3" "GMM, diagonal covariances" --model gmm --covariance diag --compon
 ranks "2 3" "GMM, full covariances" --model gmm --covariance full --components 3 --limit 1200
 ranks "2 3" "Bernoulli mixture, per class" --model bernoulli-mixture --components 3 --per-class --limit 1500
 
+# the protein VAE on a small alignment: pranks "NP..." NAME OPTIONS..., as ranks above
+aln=tests/data/protein/BLAT_ECOLX_test.a2m
+small="--encoder-hidden 32,16 --decoder-hidden 8,16 --latent 4 --dict 6 --patterns 2 --steps 30"
+pranks() {
+    nps=$1; name=$2; shift 2
+    rm -f "$tmp"/*.safetensors
+    if ! "$dgm" train --data "$aln" $small "$@" --threads 1 -o "$tmp/p.safetensors" >/dev/null 2>"$tmp/err"; then
+        fail "$name: one process failed: $(cat "$tmp/err")"; return; fi
+    for np in $nps; do
+        if ! mpi $np "$mdgm" train --data "$aln" $small "$@" --threads 1 -o "$tmp/r$np.safetensors" \
+             >"$tmp/out" 2>"$tmp/err"; then
+            fail "$name: mpirun -np $np failed: $(cat "$tmp/err")"; return; fi
+        if ! cmp -s "$tmp/p.safetensors" "$tmp/r$np.safetensors"; then
+            fail "$name: -np $np: $(cmp "$tmp/p.safetensors" "$tmp/r$np.safetensors" 2>&1)"; return; fi
+    done
+    pass "$name (the one-process file at -np $(echo $nps | sed 's/ /, /g'))"
+}
+pranks "1 2 3" "protein VAE, Bayesian decoder, a batch of 20 in shards of 6 (6, 6, 6, 2)" --batch 20 --micro-batch 6
+pranks "2" "protein VAE, plain decoder, a batch of 100 in the default shards (64, 36)" --variant plain --batch 100
+# (the protein VAE saves no training state, so it has no resume to test at another count)
+
 # resume at another rank count: 1 epoch at -np 1, then the second at -np 2, equals 2 at once
 opts="--data $data --limit 700 --threads 1"
 "$dgm" train $opts --epochs 2 -o "$tmp/whole.safetensors" >/dev/null 2>&1
@@ -87,6 +109,9 @@ refused() {
 }
 refused "3 ranks for the 2 micro-shards of a batch" "at most 2 ranks" "$tmp/b3.safetensors" \
     mpi 3 "$mdgm" train $opts --epochs 1 -o "$tmp/b3.safetensors"
+refused "the protein VAE at 3 ranks for the 2 micro-shards of a batch" "at most 2 ranks" \
+    "$tmp/pb3.safetensors" mpi 3 "$mdgm" train --data "$aln" $small --batch 20 --micro-batch 10 \
+    --threads 1 -o "$tmp/pb3.safetensors"
 refused "rank 1 cannot read its data: every rank stops with its message" "/nonexistent" \
     "$tmp/b1.safetensors" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe -np 1 "$mdgm" train $opts --epochs 1 \
     -o "$tmp/b1.safetensors" : -np 1 "$mdgm" train $opts --data /nonexistent/d.idx \

@@ -5,6 +5,7 @@
 #include "core/assert.h"
 #include "gradcheck.h"
 #include "models/seq/seqvae.h"
+#include "par/par.h"
 #include "test.h"
 
 #include <unistd.h>
@@ -269,6 +270,103 @@ static void test_forward_bayes(void) { check_forward(DGM_SEQVAE_BAYES); }
 
 // -------------------------------------------------------------------------------- training
 
+/* The model's gradient (and touched bag rows) after a clean start and one evaluation:
+ * the whole batch at once (pool NULL) or over micro-shards. */
+static double batch_grad(ctx *c, dgm__seqvae_pool *pool, float *g, size_t *n_rows)
+{
+    dgm__seqvae *v = c->v;
+    double obj;
+    if (!pool)
+        obj = loss_fn(c);
+    else {
+        if (v->cfg.variant == DGM_SEQVAE_BAYES)
+            dgm__seqvae_draw(v, &c->draw);
+        dgm_params_zero_grad(v->p);
+        dgm__seqvae_untouch(v);
+        dgm_err err = {0};
+        CHECK(dgm__seqvae_pool_grad(pool, v, c->x, c->B, c->eps, &obj, &err) == DGM_OK);
+    }
+    memcpy(g, dgm_params_grad(v->p), dgm_params_count(v->p) * sizeof *g);
+    *n_rows = v->n_rows;
+    return obj;
+}
+
+/* The sharded gradient (seqvae_shard.c: shards of 4 rows of a batch of 13, the last one
+ * short, summed in the fixed tree, the regulariser added once) is the whole batch's up to
+ * float rounding, and the same bits at 1, 2 and 3 threads; training over shards gives the
+ * same weights at 1 and 2 threads. */
+static void check_sharded(dgm_seqvae_variant var)
+{
+    enum { B = 13, S = 4 };
+    dgm_alignment a;
+    dgm_rng rng;
+    dgm_rng_init(&rng, 13);
+    dgm_model *m = noisy_model(&a, 5, &rng, var, 0.3f);
+    dgm__seqvae *v = SEQVAE(m);
+    dgm_err err = {0};
+    CHECK(dgm__seqvae_reserve(v, B, &err) == DGM_OK);
+    size_t n = dgm_params_count(v->p), rows_full, rows_sh;
+    float eps[B * 3];
+    dgm_rng_fill_normal(&rng, eps, B * 3);
+    ctx c = {v, a.seq + 4 * LL, eps, B, {0}};
+    dgm_rng_init(&c.draw, 77);
+    float *full = malloc(n * sizeof *full), *g[4];
+    double want = batch_grad(&c, NULL, full, &rows_full);
+    for (int t = 1; t <= 3; t++) {
+        dgm_set_threads(t);
+        dgm__seqvae_pool *pool = NULL;
+        CHECK(dgm__seqvae_pool_create(&pool, v, B, S, &err) == DGM_OK);
+        g[t] = malloc(n * sizeof *g[t]);
+        double got = batch_grad(&c, pool, g[t], &rows_sh);
+        CHECK_NEAR(got, want, 1e-6 * fabs(want));
+        CHECK_EQ_INT(rows_sh, rows_full);
+        dgm__seqvae_pool_free(pool);
+    }
+    dgm_set_threads(2);
+    size_t bad = 0, nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        nonzero += full[i] != 0.0f;
+        if (!(fabsf(g[1][i] - full[i]) <= 1e-5f + 1e-4f * fabsf(full[i])) && bad++ < 5)
+            fprintf(stderr, "variant %d: gradient %zu: sharded %g, whole batch %g\n", var, i,
+                    (double)g[1][i], (double)full[i]);
+    }
+    CHECK_MSG(bad == 0, "%zu of %zu gradients differ", bad, n);
+    CHECK(nonzero > n / 2);
+    CHECK(!memcmp(g[1], g[2], n * sizeof(float)));
+    CHECK(!memcmp(g[1], g[3], n * sizeof(float)));
+    for (int t = 1; t <= 3; t++)
+        free(g[t]);
+    free(full);
+    dgm_model_free(m);
+
+    /* training: the same weights at 1 and 2 threads */
+    double w[N], neff, loss;
+    CHECK(dgm_seq_weights(w, &neff, a.seq, N, LL, 0.2, DGM_SEQW_DEEPSEQ, &err) == DGM_OK);
+    dgm_seqvae_cfg cfg = tiny_cfg(var);
+    cfg.batch = 11;
+    dgm__par_set_micro(3);
+    float *wt[3];
+    for (int t = 1; t <= 2; t++) {
+        dgm_set_threads(t);
+        dgm_rng_init(&rng, 31);
+        CHECK(dgm_seqvae_create(&m, &rng, &cfg, &a, neff, 0.2, &err) == DGM_OK);
+        CHECK(dgm_seqvae_train(m, &rng, a.seq, w, N, 25, &loss, &err) == DGM_OK);
+        wt[t] = malloc(dgm_params_count(SEQVAE(m)->p) * sizeof(float));
+        memcpy(wt[t], dgm_params_data(SEQVAE(m)->p), dgm_params_count(SEQVAE(m)->p) * sizeof(float));
+        n = dgm_params_count(SEQVAE(m)->p);
+        dgm_model_free(m);
+    }
+    CHECK(!memcmp(wt[1], wt[2], n * sizeof(float)));
+    free(wt[1]);
+    free(wt[2]);
+    dgm__par_set_micro(0);
+    dgm_set_threads(2);
+    dgm_alignment_free(&a);
+}
+
+static void test_sharded_plain(void) { check_sharded(DGM_SEQVAE_PLAIN); }
+static void test_sharded_bayes(void) { check_sharded(DGM_SEQVAE_BAYES); }
+
 static void test_train(void)
 {
     for (int var = 0; var < 2; var++) {
@@ -524,6 +622,8 @@ int main(void)
     TEST_RUN(test_grad_bayes);
     TEST_RUN(test_forward_plain);
     TEST_RUN(test_forward_bayes);
+    TEST_RUN(test_sharded_plain);
+    TEST_RUN(test_sharded_bayes);
     TEST_RUN(test_train);
     TEST_RUN(test_log_prob);
     TEST_RUN(test_effects);

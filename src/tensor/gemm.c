@@ -14,7 +14,7 @@
  * one a single-threaded dnnl_sgemm inside dgm's own OpenMP loop: the same bits at any
  * thread count (OpenBLAS's last bits can change with it), and every thread that runs
  * oneDNN code is one of ours, with signals blocked while it does (below). A product
- * called from inside a parallel region runs on its calling thread.
+ * called from inside a parallel region (of any team size) runs on its calling thread.
  * Signals: oneDNN 2.x's fp32 kernels point the stack pointer into a heap buffer while
  * they run, so a signal handler's frame (dgm train's SIGINT, a profiler's timer) lands
  * in the heap and corrupts it ("corrupted size vs. prev_size"; oneDNN issue #4845, fixed
@@ -244,7 +244,10 @@ static void gemm_dnnl(dgm_trans ta, dgm_trans tb, size_t M, size_t N, size_t K, 
     sigset_t all, old;
     sigfillset(&all);
     tile_plan p = plan_tiles(M, N, K);
-    if (p.n == 1 || omp_in_parallel()) {
+    /* inside any parallel region, also a team of one (omp_in_parallel() is 0 there): a
+     * shard loop run at --threads 1 must make the one call that it makes at 2, since
+     * oneDNN's bits for a tile can differ from its bits for the whole product */
+    if (p.n == 1 || omp_get_level() > 0) {
         /* one thread: oneDNN would open its own parallel region on the pool's workers,
          * whose signals are not blocked, were the thread count above 1 */
         int nt = omp_get_max_threads();

@@ -9,6 +9,7 @@
  * Left out: saving Adam's moments (a saved model can be scored and sampled, not resumed
  * bit for bit), and the encoder-side variational weights DeepSequence does not use either. */
 #include "models/seq/seqvae.h"
+#include "nn/params.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ static void seqvae_destroy(void *impl)
     dgm__seqvae *v = impl;
     if (!v)
         return;
+    dgm__seqvae_pool_free(v->pool);
+    if (v->worker) /* the model's draw, read by its workers */
+        v->eps_w = v->weff = v->wun = v->sig = NULL;
     dgm__seqinfo_free(&v->si);
     dgm_mlp_free(v->enc);
     dgm_mlp_free(v->dec);
@@ -103,7 +107,9 @@ dgm_status dgm__seqvae_reserve(dgm__seqvae *v, size_t rows, dgm_err *err)
 
 // ------------------------------------------------------------------------------- layout
 
-/* Registers every tensor (in p and, for BAYES, ps) for the sizes in v->cfg and v->L. */
+/* Registers every tensor (in p and, for BAYES, ps) for the sizes in v->cfg and v->L and
+ * allocates them, except for a worker (v->worker), whose values, gradients and draw are
+ * another's (dgm__seqvae_worker_create). */
 static dgm_status layout(dgm__seqvae *v, dgm_err *err)
 {
     const dgm_seqvae_cfg *c = &v->cfg;
@@ -169,17 +175,21 @@ static dgm_status layout(dgm__seqvae *v, dgm_err *err)
             if (v->mu_idx[i] < 0 || v->ls_idx[i] < 0)
                 goto nomem;
         }
-        dgm_status s = dgm_params_alloc(v->ps, err);
-        if (s)
-            return s;
-        size_t nps = dgm_params_count(v->ps);
-        v->eps_w = dgm_calloc_array(nps, sizeof(float));
-        v->weff = dgm_malloc_array(v->D, v->Hl * sizeof(float));
-        v->wun = dgm_malloc_array(v->D, v->Hl * sizeof(float));
-        v->sig = dgm_malloc_array(v->L, v->Hl * sizeof(float));
         v->sacc = dgm_malloc_array(v->L, v->Hl * sizeof(float));
-        if (!v->eps_w || !v->weff || !v->wun || !v->sig || !v->sacc)
+        if (!v->sacc)
             goto nomem;
+        if (!v->worker) {
+            dgm_status s = dgm_params_alloc(v->ps, err);
+            if (s)
+                return s;
+            size_t nps = dgm_params_count(v->ps);
+            v->eps_w = dgm_calloc_array(nps, sizeof(float));
+            v->weff = dgm_malloc_array(v->D, v->Hl * sizeof(float));
+            v->wun = dgm_malloc_array(v->D, v->Hl * sizeof(float));
+            v->sig = dgm_malloc_array(v->L, v->Hl * sizeof(float));
+            if (!v->eps_w || !v->weff || !v->wun || !v->sig)
+                goto nomem;
+        }
     }
     v->gw = dgm_malloc_array(v->D, v->Hl * sizeof(float));
     v->csum = dgm_malloc_array(v->D, sizeof(float));
@@ -187,9 +197,47 @@ static dgm_status layout(dgm__seqvae *v, dgm_err *err)
     v->rows = dgm_malloc_array(v->D, sizeof(size_t));
     if (!v->gw || !v->csum || !v->touched || !v->rows)
         goto nomem;
-    return dgm_params_alloc(v->p, err);
+    return v->worker ? DGM_OK : dgm_params_alloc(v->p, err);
 nomem:
     return dgm_errf(err, DGM_ERR_NOMEM, "seqvae: out of memory building the model");
+}
+
+size_t dgm__seqvae_grad_split(const dgm__seqvae *v)
+{
+    /* BAYES: p holds the encoder, then the decoder's _mu and _log_sigma, which a shard's
+     * data term never touches (its decoder gradient is the draw's, in ps) */
+    return v->cfg.variant == DGM_SEQVAE_BAYES ? dgm_params_offset(v->p, v->mu_idx[0])
+                                              : dgm_params_count(v->p);
+}
+
+void dgm__seqvae_worker_free(dgm__seqvae *w) { seqvae_destroy(w); }
+
+dgm_status dgm__seqvae_worker_create(dgm__seqvae **out, const dgm__seqvae *v, size_t rows,
+                                     float *grad, dgm_err *err)
+{
+    *out = NULL;
+    dgm__seqvae *w = calloc(1, sizeof *w);
+    if (!w)
+        return dgm_errf(err, DGM_ERR_NOMEM, "seqvae: out of memory");
+    w->cfg = v->cfg;
+    w->L = v->L;
+    w->worker = 1;
+    dgm_status s = layout(w, err);
+    if (!s)
+        s = dgm__seqvae_reserve(w, rows, err);
+    if (s) {
+        seqvae_destroy(w);
+        return s;
+    }
+    /* p's gradient is only the prefix that grad holds: a worker writes the encoder's */
+    dgm__params_share(w->p, dgm_params_data(v->p), grad);
+    if (w->ps) {
+        dgm__params_share(w->ps, dgm_params_data(v->ps), grad + dgm__seqvae_grad_split(v));
+        w->eps_w = v->eps_w, w->weff = v->weff, w->wun = v->wun, w->sig = v->sig;
+        w->tau = v->tau;
+    }
+    *out = w;
+    return DGM_OK;
 }
 
 static dgm_status check_cfg(const dgm_seqvae_cfg *c, dgm_err *err)

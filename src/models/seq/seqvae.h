@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+typedef struct dgm__seqvae_pool dgm__seqvae_pool;
+
 typedef struct dgm__seqvae {
     dgm__seqinfo   si;       /* first member: dgm__seqinfo_of relies on it */
     dgm_seqvae_cfg cfg;
@@ -45,11 +47,22 @@ typedef struct dgm__seqvae {
      * weights (D x Hl) and one pass's decoder activations (cap x Hl) in bf16 */
     dgm_precision prec;
     uint16_t *w16, *h16;
+    /* training over micro-shards (seqvae_shard.c), built by the first step that needs it */
+    dgm__seqvae_pool *pool;
+    int worker;              /* a pool's worker: p, ps, weff, wun, sig belong to the model */
 } dgm__seqvae;
 
 #define SEQVAE(m) ((dgm__seqvae *)(m)->impl)
 
 dgm_status dgm__seqvae_reserve(dgm__seqvae *v, size_t rows, dgm_err *err);
+/* A worker of model v for shards of up to rows rows: v's layout with scratch of its own,
+ * reading v's values (and, BAYES, v's current draw); its gradients go to grad, laid out as
+ * p's encoder prefix [0, dgm__seqvae_grad_split(v)) and then (BAYES) ps's gradient; for
+ * PLAIN the prefix is all of p. dgm__seqvae_worker_free frees what is its own. */
+dgm_status dgm__seqvae_worker_create(dgm__seqvae **out, const dgm__seqvae *v, size_t rows,
+                                     float *grad, dgm_err *err);
+void dgm__seqvae_worker_free(dgm__seqvae *w);
+size_t dgm__seqvae_grad_split(const dgm__seqvae *v);
 
 /* ---- seqvae_net.c */
 /* Encoder on R rows of letters x: fills v->h1pre/h1 and returns the MLP output (R x 2Z). */
@@ -63,6 +76,10 @@ void dgm__seqvae_decode(dgm__seqvae *v, const float *z, size_t R);
 void dgm__seqvae_loglik(dgm__seqvae *v, double *ll, const uint8_t *x, size_t R, float dscale);
 /* Backward of the decoder from dlogits (in v->logits) into dz (R x Z, added). */
 void dgm__seqvae_decode_backward(dgm__seqvae *v, float *dz, size_t R);
+/* Marks the bag rows of the letters of rows x (R x L) in v->touched / v->rows; untouch
+ * clears the list. */
+void dgm__seqvae_touch(dgm__seqvae *v, const uint8_t *x, size_t R);
+void dgm__seqvae_untouch(dgm__seqvae *v);
 /* Backward of the encoder from denc (R x 2Z, overwritten) for rows x. */
 void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, size_t R);
 /* Regulariser of the decoder: its value (per sequence, i.e. divided by Neff) with its
@@ -72,10 +89,35 @@ double dgm__seqvae_regularise(dgm__seqvae *v);
 
 /* ---- seqvae_train.c */
 /* The minibatch objective for rows x (B x L) with latent noise eps (B x Z) and, for BAYES,
- * the current draw; its gradient is added into p's gradient, which must be zero on entry
- * (dgm__seqvae_clear_grad). Used by training and by the gradient checks. */
+ * the current draw, on the whole batch at once; its gradient is added into p's gradient,
+ * which must be zero on entry (dgm__seqvae_clear_grad). Used by the gradient checks, and
+ * as the reference of the sharded step (dgm__seqvae_pool_grad). */
 double dgm__seqvae_objective(dgm__seqvae *v, const uint8_t *x, size_t B, const float *eps);
+/* The data term of R rows of a batch of B: returns the sum over the rows of
+ * KL(q(z|x) || p(z)) - log p(x|z) and adds the gradient of that sum / B into p's gradient
+ * (and, BAYES, ps's: the caller zeroes it). */
+double dgm__seqvae_data_term(dgm__seqvae *v, const uint8_t *x, size_t R, const float *eps,
+                             size_t B);
 void   dgm__seqvae_clear_grad(dgm__seqvae *v);
+/* The scratch and micro-shard pool for training at the batch size and micro-shard size
+ * (par.h) of now, built again when either changed; refused with more ranks than shards.
+ * Collective: every rank calls it alike, and a failure on any stops all. */
+dgm_status dgm__seqvae_prepare(dgm__seqvae *v, dgm_err *err);
+
+/* ---- seqvae_shard.c: the objective's gradient over micro-shards (src/par/par.h), the
+ * same bits at any thread and rank count */
+/* Workers and buffers for batches of up to B rows in shards of S rows. */
+dgm_status dgm__seqvae_pool_create(dgm__seqvae_pool **out, dgm__seqvae *v, size_t B, size_t S,
+                                   dgm_err *err);
+void dgm__seqvae_pool_free(dgm__seqvae_pool *p);
+/* 1 when p was built for batches of B in shards of S. */
+int dgm__seqvae_pool_fits(const dgm__seqvae_pool *p, size_t B, size_t S);
+/* dgm__seqvae_objective's value and gradient, the data term summed over shards in the
+ * fixed tree and the regulariser added once; this rank computes its shards, every rank
+ * ends with the whole gradient and the touched bag rows of all of x. Same preconditions
+ * (p's gradient zero, no touched rows). */
+dgm_status dgm__seqvae_pool_grad(dgm__seqvae_pool *p, dgm__seqvae *v, const uint8_t *x,
+                                 size_t B, const float *eps, double *obj, dgm_err *err);
 
 /* The driver hooks of seqvae_fit.c (sampled steps). */
 extern const dgm__fit_ops dgm__seqvae_fit_ops;

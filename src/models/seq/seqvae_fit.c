@@ -15,6 +15,11 @@ static dgm_status seq_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     if (!d->aln || d->aln->L != SEQVAE(m)->L)
         return dgm_errf(err, DGM_ERR_SHAPE, "fit: a seqvae of %zu columns needs an alignment "
                         "of as many", SEQVAE(m)->L);
+    /* the pool now, so that a refusal (more ranks than micro-shards) or a failure comes
+     * before the run's first report */
+    dgm_status s = dgm__seqvae_prepare(SEQVAE(m), err);
+    if (s)
+        return s;
     seq_run *r = malloc(sizeof *r);
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
@@ -34,4 +39,5 @@ static dgm_status seq_run_steps(void *state, dgm_model *m, dgm_rng *rng, long st
 static void seq_end(void *state) { free(state); }
 
 const dgm__fit_ops dgm__seqvae_fit_ops = {
-    .kind = DGM__FIT_SAMPLED, .begin = seq_begin, .run = seq_run_steps, .end = seq_end};
+    .kind = DGM__FIT_SAMPLED, .begin = seq_begin, .run = seq_run_steps, .end = seq_end,
+    .mpi = 1};

@@ -60,15 +60,9 @@ const float *dgm__seqvae_encode(dgm__seqvae *v, const uint8_t *x, size_t R)
     return dgm_mlp_forward(v->enc, v->h1, R);
 }
 
-void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, size_t R)
+void dgm__seqvae_touch(dgm__seqvae *v, const uint8_t *x, size_t R)
 {
-    size_t H = v->H1, L = v->L;
-    memset(v->dh1, 0, R * H * sizeof(float));
-    dgm_mlp_backward(v->enc, v->dh1, denc, R);
-    for (size_t i = 0; i < R * H; i++)
-        if (!(v->h1pre[i] > 0.0f))
-            v->dh1[i] = 0.0f;
-    dgm_sum_rows(dgm_params_tensor_grad(v->p, v->i_bag_b), v->dh1, R, H);
+    size_t L = v->L;
     for (size_t i = 0; i < R * L; i++) {
         if (x[i] >= DGM_AA_N)
             continue;
@@ -78,6 +72,25 @@ void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, 
             v->rows[v->n_rows++] = row;
         }
     }
+}
+
+void dgm__seqvae_untouch(dgm__seqvae *v)
+{
+    for (size_t i = 0; i < v->n_rows; i++)
+        v->touched[v->rows[i]] = 0;
+    v->n_rows = 0;
+}
+
+void dgm__seqvae_encode_backward(dgm__seqvae *v, float *denc, const uint8_t *x, size_t R)
+{
+    size_t H = v->H1, L = v->L;
+    memset(v->dh1, 0, R * H * sizeof(float));
+    dgm_mlp_backward(v->enc, v->dh1, denc, R);
+    for (size_t i = 0; i < R * H; i++)
+        if (!(v->h1pre[i] > 0.0f))
+            v->dh1[i] = 0.0f;
+    dgm_sum_rows(dgm_params_tensor_grad(v->p, v->i_bag_b), v->dh1, R, H);
+    dgm__seqvae_touch(v, x, R);
     /* dE[(l, x_rl)] += dh1[r] */
     bag_rows(dgm_params_tensor_grad(v->p, v->i_bag), v->dh1, x, R, L, H, 1);
 }
@@ -120,7 +133,9 @@ void dgm__seqvae_draw(dgm__seqvae *v, dgm_rng *rng)
     for (size_t l = 0; l < L; l++)
         for (size_t h = 0; h < Hl; h++)
             v->sig[l * Hl + h] = sigmoidf(S[(h % Hp) * L + l]);
-    /* wun[(l, a), :] = sum_k D[a, k] W_out[(l, k), :] */
+    /* wun[(l, a), :] = sum_k D[a, k] W_out[(l, k), :]; one product per thread, so that no
+     * BLAS splits a sum by the thread count (the draw is the same at any --threads) */
+    #pragma omp parallel for schedule(static)
     for (size_t l = 0; l < L; l++)
         dgm_gemm(DGM_NOTRANS, DGM_NOTRANS, A, Hl, K, 1.0f, Dc, K, Wo + l * K * Hl, Hl, 0.0f,
                  v->wun + l * A * Hl, Hl);
@@ -257,6 +272,8 @@ static double erfinv_d(double x)
     return y;
 }
 
+#define KL_PARTS 64
+
 double dgm__seqvae_regularise(dgm__seqvae *v)
 {
     double neff = v->si.neff > 0 ? v->si.neff : 1.0, reg = 0;
@@ -290,16 +307,27 @@ double dgm__seqvae_regularise(dgm__seqvae *v)
         const float *gw = dgm_params_tensor_grad(v->ps, i);
         const float *e = v->eps_w + dgm_params_offset(v->ps, i);
         size_t n = dgm_params_numel(v->ps, i);
-        double kl = 0;
         float c_mu = (float)(inv / neff), c_ls = (float)(1.0 / neff), fi = (float)inv;
         float fm0 = (float)m0;
-        #pragma omp parallel for simd schedule(static) reduction(+ : kl)
-        for (size_t j = 0; j < n; j++) {
-            float sd = dgm__expf(ls[j]), d = mu[j] - fm0;
-            kl += (double)((sd * sd + d * d) * 0.5f * fi - ls[j]);
-            gmu[j] += gw[j] + d * c_mu;
-            gls[j] += gw[j] * e[j] * sd + (sd * sd * fi - 1.0f) * c_ls;
+        /* the KL in chunks fixed by n, added in chunk order: its bits do not depend on the
+         * thread count (an OpenMP reduction's order does) */
+        double part[KL_PARTS] = {0}, kl = 0;
+        size_t np = n < KL_PARTS ? n : KL_PARTS, cs = np ? (n + np - 1) / np : 0;
+        #pragma omp parallel for schedule(static)
+        for (size_t c = 0; c < np; c++) {
+            size_t a = c * cs, b = a + cs < n ? a + cs : n;
+            double acc = 0;
+            #pragma omp simd reduction(+ : acc)
+            for (size_t j = a; j < b; j++) {
+                float sd = dgm__expf(ls[j]), d = mu[j] - fm0;
+                acc += (double)((sd * sd + d * d) * 0.5f * fi - ls[j]);
+                gmu[j] += gw[j] + d * c_mu;
+                gls[j] += gw[j] * e[j] * sd + (sd * sd * fi - 1.0f) * c_ls;
+            }
+            part[c] = acc;
         }
+        for (size_t c = 0; c < np; c++)
+            kl += part[c];
         kl += (double)n * (ls0 - 0.5);
         reg += kl / neff;
     }
