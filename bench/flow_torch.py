@@ -110,11 +110,16 @@ def read_idx_images(path):
 
 
 def save_dgm(path, model):
-    sd = {k: v.detach().contiguous().float().numpy() for k, v in model.state_dict().items()}
     maf = isinstance(model, MAF)
     cfg = {"n_layers" if maf else "n_couplings": model.K, "hidden": model.hidden,
            "alpha": model.alpha, "log_scale": "tanh", "model": "maf" if maf else "realnvp",
            "dim": model.D, "n_classes": 0, "likelihood": "dequantized", "height": 28, "width": 28}
+    write_dgm(path, model, cfg)
+
+
+def write_dgm(path, model, cfg):
+    """model's state_dict as a dgm model file (safetensors, float32) with config cfg."""
+    sd = {k: v.detach().contiguous().float().numpy() for k, v in model.state_dict().items()}
     header, off, blobs = {}, 0, []
     for k, v in sd.items():
         b = v.astype("<f4").tobytes()

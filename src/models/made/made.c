@@ -696,8 +696,10 @@ static dgm_status focus_from_json(made_focus *f, const cJSON *c, size_t L, const
     f->start = (long)st->valuedouble;
     const cJSON *ne = cJSON_GetObjectItemCaseSensitive(c, "neff");
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(c, "theta");
-    f->neff = cJSON_IsNumber(ne) ? ne->valuedouble : 0;
-    f->theta = cJSON_IsNumber(th) ? th->valuedouble : 0;
+    /* provenance only; a non-finite value (1e999) counts as missing, so that the file
+     * writes back as it loaded (JSON has no inf) */
+    f->neff = cJSON_IsNumber(ne) && isfinite(ne->valuedouble) ? ne->valuedouble : 0;
+    f->theta = cJSON_IsNumber(th) && isfinite(th->valuedouble) ? th->valuedouble : 0;
     const cJSON *wr = cJSON_GetObjectItemCaseSensitive(c, "weights");
     snprintf(f->weights, sizeof f->weights, "%s", cJSON_IsString(wr) ? wr->valuestring : "none");
     f->residues = strdup(res->valuestring);
