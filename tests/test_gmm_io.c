@@ -18,6 +18,36 @@ static void blobs(dgm_rng *r, float *x, int32_t *y, size_t n, size_t D, int C)
     }
 }
 
+/* Overwrites the first entry of the file's log_prior with text (padded with spaces, which
+ * JSON ignores, so the header keeps its length); returns 0 if there is none. */
+static int patch_prior(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* the config is a JSON string inside the safetensors header, its quotes escaped */
+    char *at = memmem(buf, n, "log_prior\\\":[", 13);
+    if (!at)
+        return 0;
+    at += 13;
+    char *end = at;
+    while (end < buf + n && *end != ',' && *end != ']')
+        end++;
+    size_t w = (size_t)(end - at), t = strlen(text);
+    if (t > w)
+        return 0;
+    memcpy(at, text, t);
+    memset(at + t, ' ', w - t);
+    f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    int ok = fwrite(buf, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
 static void test_roundtrip(void)
 {
     enum { N = 600, D = 3, M = 50 };
@@ -127,7 +157,24 @@ static void test_per_class(void)
     free(d);
     float mw[C * 2];
     CHECK(read_tensor(mw, C * 2, path, "weights"));
+    /* a prior that is no distribution is refused, by the setter and by the loader: an
+     * infinity (1e999 in the file) could not be written back, and mass other than 1 would
+     * shift every log p(x) */
+    double wrong[C] = {0, 0, 0};
+    CHECK(m2 && dgm_model_set_log_prior(m2, wrong, &err) == DGM_ERR_ARG);
+    CHECK_MSG(strstr(err.msg, "log_prior sums to probability 3, not 1"), "%s", err.msg);
+    wrong[1] = -INFINITY;
+    CHECK(m2 && dgm_model_set_log_prior(m2, wrong, &err) == DGM_ERR_ARG);
+    CHECK_MSG(strstr(err.msg, "log_prior[1] is not a finite number"), "%s", err.msg);
     dgm_model_free(m2);
+    m2 = NULL;
+    CHECK(patch_prior(path, "1e999"));
+    CHECK(dgm_model_load(&m2, path, &err) == DGM_ERR_FORMAT && !m2);
+    CHECK_MSG(strstr(err.msg, "damaged model: log_prior[0] is not a finite number"), "%s",
+              err.msg);
+    CHECK(patch_prior(path, "0"));
+    CHECK(dgm_model_load(&m2, path, &err) == DGM_ERR_FORMAT && !m2);
+    CHECK_MSG(strstr(err.msg, "damaged model: log_prior sums to probability"), "%s", err.msg);
     remove(path);
     /* samples of class c sit around 5c (mean of x_1 within 5 standard errors) */
     enum { S = 20000 };

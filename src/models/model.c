@@ -2,6 +2,7 @@
  * config's "model" field, and the metadata every model file carries. */
 #include "models/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,11 +84,39 @@ dgm_status dgm_model_set_train_state(dgm_model *m, const char *json, dgm_err *er
 
 const char *dgm_model_train_state(const dgm_model *m) { return m->train_state; }
 
+/* A class prior must be a distribution: every log p(y) finite (JSON cannot hold an infinity,
+ * so a model with one would save and not load back; fuzz_model found one read from 1e999)
+ * and the probabilities summing to 1, else log p(x) = logsumexp_y log p(x|y) + log p(y) is
+ * off by the missing mass. Writes what is wrong into why and returns 0 when invalid. */
+static int prior_ok(const double *lp, int n, char *why, size_t cap)
+{
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(lp[i])) {
+            snprintf(why, cap, "log_prior[%d] is not a finite number", i);
+            return 0;
+        }
+        mx = lp[i] > mx ? lp[i] : mx;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp(lp[i] - mx);
+    double lse = mx + log(sum);
+    if (n > 0 && !(fabs(lse) <= 1e-6)) {
+        snprintf(why, cap, "log_prior sums to probability %.9g, not 1", exp(lse));
+        return 0;
+    }
+    return 1;
+}
+
 dgm_status dgm_model_set_log_prior(dgm_model *m, const double *log_prior, dgm_err *err)
 {
     if (m->n_classes <= 0)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model without classes has no class prior",
                         m->ops->type);
+    char why[96];
+    if (!prior_ok(log_prior, m->n_classes, why, sizeof why))
+        return dgm_errf(err, DGM_ERR_ARG, "class prior: %s", why);
     double *lp = malloc((size_t)m->n_classes * sizeof(double));
     if (!lp)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
@@ -259,6 +288,9 @@ dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char 
                 return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: log_prior[%zu]", path, i);
             m->log_prior[i] = v->valuedouble;
         }
+        char why[96];
+        if (!prior_ok(m->log_prior, (int)nc, why, sizeof why))
+            return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: %s", path, why);
     }
     return DGM_OK;
 }
