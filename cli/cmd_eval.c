@@ -6,9 +6,12 @@
  * --batch examples is prepared (binarized with the evaluation seed) when it is used, so
  * only one batch exists as floats. Batch i0 forks its ELBO noise from stream 0 and its
  * importance samples from stream 1 of --seed, each with index i0. The time reported is
- * that of the model's computations, without loading or preparing the data. */
+ * that of the model's computations, without loading or preparing the data. Under mpirun
+ * the batches are split over the ranks (the same numbers as one process) and the time is
+ * rank 0's. */
 #include "model_io.h"
 #include "progress.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,8 +59,10 @@ int cmd_eval(int argc, char **argv)
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;
-    if (dgm_model_load(&m, pos[0], &err))
+    if (dgm__par_agree(dgm_model_load(&m, pos[0], &err), &err)) { /* every rank stops */
+        dgm_model_free(m);
         return cli_fail_err("eval", &err);
+    }
     int prc = cli_apply_precision("eval", m, pos[0], prec);
     if (prc) {
         dgm_model_free(m);
@@ -102,14 +107,19 @@ int cmd_eval(int argc, char **argv)
     double t_elbo = 0, t_ll = 0;
     /* each batch is prepared once, then gets its ELBO (VAEs) and its log p(x) */
     cli_progress pr;
-    cli_progress_start(&pr, exact ? "log p(x)" : "log p(x), IS", n);
-    for (size_t i0 = 0; i0 < n; i0 += B) {
+    /* under mpirun each rank takes its batches (whole batches, so each draws what it would
+     * in one process), and the per-example values are then shared with every rank */
+    size_t r0, r1;
+    dgm__par_rows_mine(&r0, &r1, n, B);
+    cli_progress_start(&pr, exact ? "log p(x)" : "log p(x), IS", r1 - r0);
+    dgm_status s = DGM_OK;
+    for (size_t i0 = r0; i0 < r1 && !s; i0 += B) {
         size_t b = n - i0 < B ? n - i0 : B;
         const int32_t *yb = y ? y + i0 : NULL;
         dgm_rng be, bl;
         dgm_rng_fork(&be, &er, i0);
         dgm_rng_fork(&bl, &lr, i0);
-        dgm_status s = dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err);
+        s = dgm_eval_prepare_rows(x, m, &ds, i0, b, DGM_EVAL_PREP_SEED, &err);
         double t0 = cli_now();
         if (!s && vae && noise)
             s = dgm_vae_elbo_noise(m, eps.x + i0 * eps.d, elbo + i0, rec + i0, kl + i0, x, yb, b,
@@ -119,16 +129,22 @@ int cmd_eval(int argc, char **argv)
         double t1 = cli_now();
         if (!s)
             s = dgm_model_log_prob(m, &bl, ll + i0, x, yb, b, (int)k, &err);
-        if (s) {
-            cli_progress_end(&pr);
-            cli_fail_err("eval", &err);
-            goto done;
-        }
         t_elbo += t1 - t0;
         t_ll += cli_now() - t1;
-        cli_progress_update(&pr, i0 + b, "ex/s", NAN);
+        if (!s)
+            cli_progress_update(&pr, i0 + b - r0, "ex/s", NAN);
     }
     cli_progress_end(&pr);
+    if (dgm__par_agree(s, &err)) {
+        cli_fail_err("eval", &err);
+        goto done;
+    }
+    dgm__par_share_rows(ll, n, B, sizeof *ll);
+    if (vae) {
+        dgm__par_share_rows(elbo, n, B, sizeof *elbo);
+        dgm__par_share_rows(rec, n, B, sizeof *rec);
+        dgm__par_share_rows(kl, n, B, sizeof *kl);
+    }
     for (size_t i = 0; i < n; i++)
         ll[i] = -ll[i]; /* now the NLL */
     double nll, nll_se, ne = 0, ne_se = 0, rm = 0, rse = 0, km = 0, kse = 0;

@@ -4,6 +4,7 @@
  * models give importance-sampled estimates with --importance-samples samples, biased low. */
 #include "cli.h"
 #include "potts_cmds.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,8 +37,16 @@ int cmd_loglik(int argc, char **argv)
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL;
-    if (dgm_model_load(&m, pos[0], &err))
+    if (dgm__par_agree(dgm_model_load(&m, pos[0], &err), &err)) { /* every rank stops */
+        dgm_model_free(m);
         return cli_fail_err("loglik", &err);
+    }
+    if (!strcmp(dgm_model_type(m), "potts") && dgm__par_size() > 1) {
+        dgm_model_free(m);
+        return dgm__par_rank() ? 1 : cli_fail("loglik", "%s: a Potts model's energies are not "
+                                              "split over MPI ranks; run dgm loglik as one "
+                                              "process", pos[0]);
+    }
     if (!strcmp(dgm_model_type(m), "potts")) { /* energies, not log p (cli/potts_cmds.c) */
         int rc = cli_potts_loglik(m, pos[0], data, out, (size_t)limit, c.json);
         dgm_model_free(m);
@@ -47,8 +56,9 @@ int cmd_loglik(int argc, char **argv)
         dgm_model_free(m);
         return cli_fail("loglik", "-o: per-sequence output is for Potts models");
     }
-    dgm_dataset ds;
-    if (dgm_data_load(&ds, data, labels, &err)) {
+    dgm_dataset ds = {0};
+    if (dgm__par_agree(dgm_data_load(&ds, data, labels, &err), &err)) {
+        dgm_data_free(&ds); /* loaded here, failed on another rank */
         dgm_model_free(m);
         return cli_fail_err("loglik", &err);
     }

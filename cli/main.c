@@ -91,11 +91,12 @@ int main(int argc, char **argv)
             if (dgm__par_rank() > 0 && (!freopen("/dev/null", "w", stdout) ||
                                         !freopen("/dev/null", "w", stderr)))
                 dgm__par_abort(1);
-            if (dgm__par_size() > 1 && strcmp(argv[1], "train")) {
+            if (dgm__par_size() > 1 && strcmp(argv[1], "train") && strcmp(argv[1], "eval") &&
+                strcmp(argv[1], "loglik")) {
                 int r0 = dgm__par_rank() == 0;
                 dgm__par_finalize();
-                return r0 ? cli_fail(argv[1], "under mpirun only dgm train runs data-parallel; "
-                                     "run dgm %s as one process", argv[1]) : 1;
+                return r0 ? cli_fail(argv[1], "under mpirun only dgm train, eval and loglik run "
+                                     "data-parallel; run dgm %s as one process", argv[1]) : 1;
             }
             int rc = commands[i].fn(argc - 1, argv + 1);
             fflush(stdout);

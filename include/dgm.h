@@ -855,7 +855,8 @@ typedef struct dgm_loglik_result {
 /* log p(x) of data under m: prepares the data (dgm_eval_prepare with DGM_EVAL_PREP_SEED),
  * evaluates in batches with k importance samples where needed (batch b forks rng, b), and
  * summarises. per_example (limit or data->n entries) may be NULL. Labels of data are
- * passed to conditional models. */
+ * passed to conditional models. In a `dgm` run under mpirun (MPI=1) the batches are split
+ * over the ranks, every rank calls it alike and gets the one-process result. */
 DGM_API dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
                               dgm_model *m, const dgm_dataset *data, size_t limit, int k,
                               dgm_err *err);

@@ -95,6 +95,30 @@ else
     fail "resume at another rank count: $(cmp "$tmp/whole.safetensors" "$tmp/half.safetensors" 2>&1) $(cat "$tmp/err")"
 fi
 
+# evaluation: each rank scores its batches, the numbers are the one-process ones.
+# same_eval NAME NPS CMD ARGS...: the JSON of one process and of mpirun -np NP, less the
+# times, are equal
+same_eval() {
+    name=$1; nps=$2; shift 2
+    if ! "$dgm" "$@" --threads 1 --json 2>"$tmp/err" | sed 's/"seconds_[a-z]*":[^,}]*//g' >"$tmp/e1"; then
+        fail "$name: one process failed: $(cat "$tmp/err")"; return; fi
+    for np in $nps; do
+        if ! mpi $np "$mdgm" "$@" --threads 1 --json 2>"$tmp/err" | sed 's/"seconds_[a-z]*":[^,}]*//g' >"$tmp/e$np"; then
+            fail "$name: mpirun -np $np failed: $(cat "$tmp/err")"; return; fi
+        if ! cmp -s "$tmp/e1" "$tmp/e$np" || ! grep -q '"n":350' "$tmp/e1"; then
+            fail "$name: -np $np: $(cat "$tmp/e1") against $(cat "$tmp/e$np")"; return; fi
+    done
+    pass "$name (the one-process numbers at -np $(echo $nps | sed 's/ /, /g'))"
+}
+"$dgm" train --data "$data" --limit 600 --epochs 1 --threads 1 -o "$tmp/ev.safetensors" >/dev/null 2>&1
+"$dgm" train --data "$data" --model gmm --components 3 --limit 600 --threads 1 -o "$tmp/evg.safetensors" >/dev/null 2>&1
+same_eval "dgm eval of a VAE, 350 examples in batches of 100 (the last 50)" "2 3 5" \
+    eval "$tmp/ev.safetensors" --data "$data" --limit 350 --importance-samples 5
+same_eval "dgm loglik of a VAE, importance-sampled" "2 3" \
+    loglik "$tmp/ev.safetensors" --data "$data" --limit 350 --importance-samples 5
+same_eval "dgm eval of a GMM" "3" eval "$tmp/evg.safetensors" --data "$data" --limit 350 --batch 64
+same_eval "dgm loglik of a GMM" "2" loglik "$tmp/evg.safetensors" --data "$data" --limit 350
+
 # bad input: one line from dgm (rank 0), a non-zero exit, no file written
 # refused NAME PATTERN OUT CMD...
 refused() {
@@ -121,5 +145,12 @@ refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.sa
 refused "a Potts model under mpirun -np 2 (not over ranks yet)" "does not train over MPI" \
     "$tmp/q2.safetensors" mpi 2 "$mdgm" train --model potts --data tests/data/protein/BLAT_ECOLX_test.a2m \
     --max-iter 2 -o "$tmp/q2.safetensors"
-refused "dgm sample under mpirun -np 2" "only dgm train" "$tmp/s2.png" \
+refused "dgm sample under mpirun -np 2" "only dgm train, eval and loglik" "$tmp/s2.png" \
     mpi 2 "$mdgm" sample "$tmp/p.safetensors" -n 4 -o "$tmp/s2.png"
+refused "dgm eval where rank 1 cannot read the model: every rank stops with its message" \
+    "/nonexistent/m.safetensors" "$tmp/none" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe \
+    -np 1 "$mdgm" eval "$tmp/ev.safetensors" --data "$data" --limit 50 : \
+    -np 1 "$mdgm" eval /nonexistent/m.safetensors --data "$data" --limit 50
+"$dgm" train --model potts --data "$aln" --max-iter 2 -o "$tmp/q1.safetensors" >/dev/null 2>&1
+refused "dgm loglik of a Potts model under mpirun -np 2" "not split over MPI ranks" "$tmp/none" \
+    mpi 2 "$mdgm" loglik "$tmp/q1.safetensors" --data "$aln"

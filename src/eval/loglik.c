@@ -9,6 +9,7 @@
  * data (the one-hot conversion belongs to the protein module). */
 #include "dgm.h"
 #include "core/par.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -145,13 +146,19 @@ dgm_status dgm_loglik(dgm_rng *rng, dgm_loglik_result *out, double *per_example,
         free(x);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
-    for (size_t b = 0, i0 = 0; i0 < n && !s; b++, i0 += LL_BATCH) {
+    /* batch b draws from stream fork(rng, b) whoever computes it, so under mpirun each
+     * rank scores its own batches and the rows are then shared: the one-process values */
+    size_t r0, r1;
+    dgm__par_rows_mine(&r0, &r1, n, LL_BATCH);
+    for (size_t i0 = r0; i0 < r1 && !s; i0 += LL_BATCH) {
         size_t nb = n - i0 < LL_BATCH ? n - i0 : LL_BATCH;
         dgm_rng r;
-        dgm_rng_fork(&r, rng, b);
+        dgm_rng_fork(&r, rng, i0 / LL_BATCH);
         fill_rows(x, m, data, i0, nb, DGM_EVAL_PREP_SEED, how);
         s = dgm_model_log_prob(m, &r, lp + i0, x, y ? y + i0 : NULL, nb, k, err);
     }
+    if (!(s = dgm__par_agree(s, err)))
+        dgm__par_share_rows(lp, n, LL_BATCH, sizeof *lp);
     double mean = 0.0, m2 = 0.0, total = 0.0;
     for (size_t i = 0; i < n && !s; i++) {
         if (isnan(lp[i]) || lp[i] == INFINITY) {

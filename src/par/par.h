@@ -41,6 +41,16 @@ void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S);
 /* The shards [*lo, *hi) of n that this rank computes. */
 void dgm__shard_mine(size_t *lo, size_t *hi, size_t n);
 
+/* Rows scored on their own (a log-likelihood per example, an E-step's responsibilities):
+ * n rows cut into blocks of `block` rows, each rank taking its contiguous blocks.
+ * dgm__par_rows_mine gives this rank's rows [*r0, *r1) (possibly none); once every rank
+ * has filled its rows of out (row_bytes each), dgm__par_share_rows sends each rank's rows
+ * to every rank (MPI_Bcast from their owner), so all ranks hold the one-process result
+ * bit for bit when a row's value does not depend on the rows computed with it. Collective:
+ * every rank calls it alike, after dgm__par_agree on its status. */
+void dgm__par_rows_mine(size_t *r0, size_t *r1, size_t n, size_t block);
+void dgm__par_share_rows(void *out, size_t n, size_t block, size_t row_bytes);
+
 /* The fixed-tree sum over shards: bufs[i] holds shard i's len values (this rank's shards
  * filled, the others' buffers present); on return bufs[0] holds the sum on every rank.
  * Every buffer that an add reads as its right operand is left zero, which is every buffer

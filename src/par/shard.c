@@ -29,6 +29,29 @@ void dgm__shard_mine(size_t *lo, size_t *hi, size_t n)
     *hi = first_of(n, r + 1, R);
 }
 
+static size_t row_of(size_t block_i, size_t block, size_t n)
+{
+    return block_i * block < n ? block_i * block : n;
+}
+
+void dgm__par_rows_mine(size_t *r0, size_t *r1, size_t n, size_t block)
+{
+    size_t lo, hi;
+    dgm__shard_mine(&lo, &hi, dgm__shard_count(n, block));
+    *r0 = row_of(lo, block, n);
+    *r1 = row_of(hi, block, n);
+}
+
+void dgm__par_share_rows(void *out, size_t n, size_t block, size_t row_bytes)
+{
+    size_t R = (size_t)dgm__par_size(), nb = dgm__shard_count(n, block);
+    for (size_t r = 0; R > 1 && r < R; r++) {
+        size_t a = row_of(first_of(nb, r, R), block, n), b = row_of(first_of(nb, r + 1, R), block, n);
+        if (b > a)
+            dgm__par_bcast_from((char *)out + a * row_bytes, (b - a) * row_bytes, (int)r);
+    }
+}
+
 /* The rank that computes shard i. */
 static size_t owner(size_t i, size_t n, size_t R)
 {

@@ -140,21 +140,14 @@ dgm_status dgm__em_init_resp(double *resp, dgm_rng *rng, const float *x, size_t 
 static dgm_status joint_all(const dgm__em_ops *ops, void *ctx, double *out, const float *x,
                             size_t n, size_t D, size_t K, dgm_err *err)
 {
-    int R = dgm__par_size();
-    if (R == 1)
+    if (dgm__par_size() == 1)
         return ops->joint(ctx, out, x, n, err);
-    size_t nb = (n + EM_ROWS - 1) / EM_ROWS, lo, hi;
-    dgm__shard_mine(&lo, &hi, nb);
-    size_t r0 = lo * EM_ROWS, r1 = hi * EM_ROWS < n ? hi * EM_ROWS : n;
+    size_t r0, r1;
+    dgm__par_rows_mine(&r0, &r1, n, EM_ROWS);
     dgm_status s = r1 > r0 ? ops->joint(ctx, out + r0 * K, x + r0 * D, r1 - r0, err) : DGM_OK;
     if ((s = dgm__par_agree(s, err)))
         return s;
-    for (int r = 0; r < R; r++) {
-        size_t a = nb * (size_t)r / (size_t)R * EM_ROWS, b = nb * ((size_t)r + 1) / (size_t)R * EM_ROWS;
-        b = b < n ? b : n;
-        if (b > a)
-            dgm__par_bcast_from(out + a * K, (b - a) * K * sizeof(double), r);
-    }
+    dgm__par_share_rows(out, n, EM_ROWS, K * sizeof(double));
     return DGM_OK;
 }
 
