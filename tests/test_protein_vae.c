@@ -422,6 +422,12 @@ static void test_train(void)
             CHECK(l1[0] == l2[0] && l1[1] == l2[1]);
             CHECK(!strcmp(dgm_model_type(m3), "seqvae"));
             CHECK_EQ_INT(dgm_seqvae_steps(m3), 520);
+            /* the file records the micro-shard size that decided its bits */
+            char *d = dgm_model_describe(m3);
+            char want[48];
+            snprintf(want, sizeof want, "\"micro_batch\":%zu", dgm__par_micro());
+            CHECK_MSG(d && strstr(d, want), "%s lacks %s", d ? d : "(null)", want);
+            free(d);
             dgm_model_free(m3);
         }
         dgm_model_free(m);

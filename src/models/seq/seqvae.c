@@ -376,6 +376,8 @@ static dgm_status seqvae_save(const dgm_model *m, const char *path, dgm_err *err
     cJSON_AddNumberToObject(cfg, "batch", (double)c->batch);
     cJSON_AddNumberToObject(cfg, "lr", c->lr);
     cJSON_AddNumberToObject(cfg, "steps", (double)v->step);
+    if (v->micro)
+        cJSON_AddNumberToObject(cfg, "micro_batch", (double)v->micro);
     dgm__seqinfo_to_json(&v->si, cfg);
     for (int i = 0; i < nt; i++) {
         t[i].name = dgm_params_name(v->p, i);
@@ -448,6 +450,11 @@ dgm_status dgm__seqvae_load(dgm_model **out, const dgm_st_file *f, const cJSON *
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
     v->cfg = c;
     v->step = (long)steps;
+    /* optional (files before it, or never trained); outside 1..2^20 it counts as missing,
+     * so the file writes back as it loaded */
+    double micro;
+    if (json_num(config, "micro_batch", &micro) && micro >= 1 && micro <= 1 << 20)
+        v->micro = (size_t)micro;
     dgm_model *m = NULL;
     if (!(s = dgm__seqinfo_from_json(&v->si, config, path, err))) {
         v->L = v->si.L;
@@ -493,6 +500,8 @@ static void seqvae_describe(const dgm_model *m, cJSON *o)
     cJSON_AddItemToObject(o, "encoder", size_array(v->cfg.enc, v->cfg.n_enc));
     cJSON_AddItemToObject(o, "decoder", size_array(v->cfg.dec, v->cfg.n_dec));
     cJSON_AddNumberToObject(o, "steps", (double)v->step);
+    if (v->micro)
+        cJSON_AddNumberToObject(o, "micro_batch", (double)v->micro);
     cJSON_AddNumberToObject(o, "neff", v->si.neff);
 }
 

@@ -35,6 +35,8 @@ typedef struct dgm__seqvae {
     const float *hdec;       /* R x Hl: the decoder MLP's output of the last decode */
     float  tau;              /* softplus(T) of the current draw */
     long   step;
+    size_t micro;            /* rows per micro-shard of the last training (0: not trained
+                              * here, or an older file); saved as the config's micro_batch */
     /* scratch for up to cap rows */
     size_t cap;
     float *h1pre, *h1, *dh1, *denc, *eps, *z, *dz, *logits, *dh;

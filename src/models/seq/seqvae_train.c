@@ -157,6 +157,8 @@ dgm_status dgm__seqvae_prepare(dgm__seqvae *v, dgm_err *err)
                        R, B, dgm__shard_count(B, S), S, dgm__shard_count(B, S))
             : dgm__seqvae_pool_create(&v->pool, v, B, S, err);
     }
+    if (!s)
+        v->micro = S; /* the file records the shard size, which decides its bits */
     return dgm__par_agree(s, err); /* every time: all ranks call it alike */
 }
 
