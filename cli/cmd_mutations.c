@@ -4,6 +4,7 @@
  * Fig. 2). Effects: E ELBO(mutant) - E ELBO(wild type) for VAEs, log p(mutant) - log p(wt)
  * for exact models. */
 #include "cli.h"
+#include "par/par.h"
 #include "model_io.h"
 #include "progress.h"
 
@@ -135,6 +136,10 @@ int cmd_mutations(int argc, char **argv)
         if ((scorable[i] = mu.scorable))
             dgm_mutant_apply(seqs + ns++ * L, &mu, &f0);
     }
+    /* under mpirun: every rank stops if any could not read its inputs (the scoring below
+     * is collective) */
+    if (dgm__par_agree(rc ? DGM_ERR_IO : DGM_OK, &err) && !rc)
+        rc = cli_fail(CMD, "another MPI rank stopped: %s", err.msg);
     double t0 = cli_now();
     for (int k = 0; !rc && k < n_models; k++) {
         dgm_rng rng;
@@ -178,7 +183,8 @@ int cmd_mutations(int argc, char **argv)
                 rc = cli_fail_err(CMD, &err);
         }
     }
-    if (!rc && out && write_scores(out, &d, scorable, eff, var, column != NULL))
+    if (!rc && out && dgm__par_rank() == 0 && /* every rank holds the scores: one writes */
+        write_scores(out, &d, scorable, eff, var, column != NULL))
         rc = 1;
     if (!rc) {
         if (c.json) {

@@ -119,6 +119,37 @@ same_eval "dgm loglik of a VAE, importance-sampled" "2 3" \
 same_eval "dgm eval of a GMM" "3" eval "$tmp/evg.safetensors" --data "$data" --limit 350 --batch 64
 same_eval "dgm loglik of a GMM" "2" loglik "$tmp/evg.safetensors" --data "$data" --limit 350
 
+# mutation effects: each rank scores its blocks of mutants (the protein VAE's blocks of 512
+# rows, MADE's chunks of 256); rank 0 writes the same CSV (6 decimals) and Spearman as one
+# process. Every single mutant of the focus: 253 columns x 19 letters = 4807, with the wild
+# type 10 blocks of the protein VAE's rows.
+awk 'NR == 1 { split($0, h, "/"); split(h[2], p, "-"); pos = p[1]; next }
+     /^>/ { exit } { seq = seq $0 }
+     END { aa = "ACDEFGHIKLMNPQRSTVWY"; print "mutant,fit"
+           for (i = 1; i <= length(seq); i++) { c = substr(seq, i, 1)
+               if (c ~ /[A-Z]/) for (j = 1; j <= 20; j++) { b = substr(aa, j, 1)
+                   if (b != c) printf "%s%d%s,%d\n", c, pos, b, (i * j) % 7 }
+               pos++ } }' "$aln" >"$tmp/dms.csv"
+"$dgm" train --data "$aln" $small --threads 1 -o "$tmp/pv.safetensors" >/dev/null 2>&1
+"$dgm" train --model made --data "$aln" --hidden 16 --epochs 1 --threads 1 -o "$tmp/pm.safetensors" >/dev/null 2>&1
+same_mutations() {
+    name=$1; nps=$2; shift 2
+    if ! "$dgm" mutations "$@" --csv "$tmp/dms.csv" --column fit --threads 1 --json -o "$tmp/m1.csv" \
+         2>"$tmp/err" | sed 's/"seconds[a-z_]*":[^,}]*//g; s/"out":"[^"]*"//' >"$tmp/j1"; then
+        fail "$name: one process failed: $(cat "$tmp/err")"; return; fi
+    for np in $nps; do
+        if ! mpi $np "$mdgm" mutations "$@" --csv "$tmp/dms.csv" --column fit --threads 1 --json \
+             -o "$tmp/m$np.csv" 2>"$tmp/err" | sed 's/"seconds[a-z_]*":[^,}]*//g; s/"out":"[^"]*"//' >"$tmp/j$np"; then
+            fail "$name: mpirun -np $np failed: $(cat "$tmp/err")"; return; fi
+        if ! cmp -s "$tmp/m1.csv" "$tmp/m$np.csv" || ! cmp -s "$tmp/j1" "$tmp/j$np" ||
+           [ "$(wc -l <"$tmp/m1.csv")" -ne 4808 ]; then
+            fail "$name: -np $np: $(cmp "$tmp/m1.csv" "$tmp/m$np.csv" 2>&1) $(cat "$tmp/j1") against $(cat "$tmp/j$np")"; return; fi
+    done
+    pass "$name (the one-process CSV and Spearman at -np $(echo $nps | sed 's/ /, /g'))"
+}
+same_mutations "dgm mutations with the protein VAE, 4807 single mutants" "2 3" "$tmp/pv.safetensors" --elbo-samples 3
+same_mutations "dgm mutations with a categorical MADE" "3" "$tmp/pm.safetensors"
+
 # bad input: one line from dgm (rank 0), a non-zero exit, no file written
 # refused NAME PATTERN OUT CMD...
 refused() {
@@ -145,7 +176,7 @@ refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.sa
 refused "a Potts model under mpirun -np 2 (not over ranks yet)" "does not train over MPI" \
     "$tmp/q2.safetensors" mpi 2 "$mdgm" train --model potts --data tests/data/protein/BLAT_ECOLX_test.a2m \
     --max-iter 2 -o "$tmp/q2.safetensors"
-refused "dgm sample under mpirun -np 2" "only dgm train, eval and loglik" "$tmp/s2.png" \
+refused "dgm sample under mpirun -np 2" "only dgm train, eval, loglik and mutations" "$tmp/s2.png" \
     mpi 2 "$mdgm" sample "$tmp/p.safetensors" -n 4 -o "$tmp/s2.png"
 refused "dgm eval where rank 1 cannot read the model: every rank stops with its message" \
     "/nonexistent/m.safetensors" "$tmp/none" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe \

@@ -6,6 +6,7 @@
  * 2017). Left out: insertions and deletions, and mutant syntaxes other than
  * <wt letter><residue number><new letter> joined by ':'. */
 #include "models/seq/seqfamily.h"
+#include "par/par.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -281,7 +282,10 @@ dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *del
         dgm_seq_onehot(x, fo.wt, 1, L);
         s = dgm_model_log_prob(m, rng, &lwt, x, NULL, 1, 1, err);
     }
-    for (size_t a = 0; !s && a < n; a += chunk) {
+    /* under mpirun each rank scores its chunks, then shares them */
+    size_t r0, r1;
+    dgm__par_rows_mine(&r0, &r1, n, chunk);
+    for (size_t a = r0; !s && a < r1; a += chunk) {
         size_t b = a + chunk < n ? a + chunk : n;
         dgm_seq_onehot(x, seqs + a * L, b - a, L);
         s = dgm_model_log_prob(m, rng, lp, x, NULL, b - a, 1, err);
@@ -290,7 +294,11 @@ dgm_status dgm_mutation_effects_progress(dgm_model *m, dgm_rng *rng, double *del
             se[i] = 0.0;
         }
         if (progress && !s)
-            progress(ctx, b, n);
+            progress(ctx, b - r0, r1 - r0);
+    }
+    if (!(s = dgm__par_agree(s, err))) {
+        dgm__par_share_rows(delta, n, chunk, sizeof *delta);
+        dgm__par_share_rows(se, n, chunk, sizeof *se);
     }
     free(x);
     free(lp);

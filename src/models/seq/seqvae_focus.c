@@ -3,6 +3,7 @@
  * round trip through the model file's JSON config. */
 #include "models/seq/seqfamily.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,10 +75,14 @@ dgm_status dgm__seqinfo_from_json(dgm__seqinfo *si, const cJSON *c, const char *
         !cJSON_IsString(name) || !cJSON_IsNumber(start) || !cJSON_IsString(res) ||
         !cJSON_IsString(row) || !cJSON_IsArray(pos) || !cJSON_IsNumber(neff) ||
         !cJSON_IsNumber(theta) || strlen(row->valuestring) != (size_t)L->valuedouble ||
-        cJSON_GetArraySize(pos) != (int)L->valuedouble)
+        cJSON_GetArraySize(pos) != (int)L->valuedouble ||
+        /* JSON has no infinity: a neff or theta read as one (1e999) would save as null
+         * and not load back (fuzz_model) */
+        !(fabs(start->valuedouble) <= 1e9) || !(neff->valuedouble >= 0) ||
+        !isfinite(neff->valuedouble) || !isfinite(theta->valuedouble))
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged protein-family model: focus fields "
-                        "(L, focus_name, focus_start, focus_residues, focus_row, positions) "
-                        "missing or inconsistent", path);
+                        "(L, focus_name, focus_start, focus_residues, focus_row, positions, "
+                        "neff, theta) missing, inconsistent or not finite", path);
     si->L = (size_t)L->valuedouble;
     snprintf(si->name, sizeof si->name, "%s", name->valuestring);
     si->start = (long)start->valuedouble;
@@ -94,7 +99,9 @@ dgm_status dgm__seqinfo_from_json(dgm__seqinfo *si, const cJSON *c, const char *
     for (size_t j = 0; j < si->L; j++) {
         int a = dgm_aa_index(row->valuestring[j]);
         const cJSON *p = cJSON_GetArrayItem(pos, (int)j);
-        long v = cJSON_IsNumber(p) ? (long)p->valuedouble : -2;
+        /* range-checked as a double: a cast of 1e999 to long is undefined */
+        double pv = cJSON_IsNumber(p) ? p->valuedouble : -2;
+        long v = pv >= -1 && pv < 1e12 ? (long)pv : -2;
         if (a < 0 || v < -1 || (v >= 0 && (v < si->start || v >= si->start + nres))) {
             dgm__seqinfo_free(si);
             return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged protein-family model: column %zu "

@@ -12,6 +12,7 @@
 #include "models/seq/seqvae.h"
 #include "distributions/gaussian.h"
 #include "objectives/iwae.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +113,13 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
     float eps[1024];
     if (!s && Z > 1024)
         s = dgm_errf(err, DGM_ERR_ARG, "mutation effects: latent size above 1024");
+    /* Under mpirun each rank decodes its blocks of ROWS rows [c0, c1) of the N (the blocks
+     * of one process, so each row gets the bits it gets there) and block 0 as well, for
+     * the wild type's ELBO (row 0) that every difference needs; the draws are the same on
+     * every rank. Its rows [r0, r1) of the averages then go to every rank. */
+    size_t c0, c1, r0, r1;
+    dgm__shard_mine(&c0, &c1, dgm__shard_count(N, ROWS));
+    dgm__par_rows_mine(&r0, &r1, N, ROWS);
     for (int t = 0; !s && t < samples; t++) {
         dgm_rng rs, r;
         dgm_rng_fork(&rs, rng, (uint64_t)t);
@@ -123,8 +131,8 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
             weights_bf16(v);
         dgm_rng_fork(&r, &rs, 1);
         dgm_rng_fill_normal(&r, eps, Z);
-        for (size_t a = 0; a < N; a += ROWS) {
-            size_t R = a + ROWS < N ? ROWS : N - a;
+        for (size_t c = c0 < c1 ? 0 : c1; c < c1; c = c ? c + 1 : c0 > 1 ? c0 : 1) {
+            size_t a = c * ROWS, R = a + ROWS < N ? ROWS : N - a;
             for (size_t r2 = 0; r2 < R; r2++)
                 dgm__gauss_rsample(v->z + r2 * Z, mu + (a + r2) * Z, lv + (a + r2) * Z, eps, Z);
             if (v->prec == DGM_PREC_BF16) {
@@ -138,13 +146,17 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
                 elbo[a + r2] = v->ll[r2] - kl[a + r2];
         }
         /* Welford on the paired differences */
-        for (size_t i = 1; i < N; i++) {
+        for (size_t i = r0 > 1 ? r0 : 1; i < r1; i++) {
             double d = elbo[i] - elbo[0], dm = d - mean[i];
             mean[i] += dm / (double)(t + 1);
             m2[i] += dm * (d - mean[i]);
         }
         if (progress && !s)
             progress(ctx, (size_t)t + 1, (size_t)samples);
+    }
+    if (!(s = dgm__par_agree(s, err))) {
+        dgm__par_share_rows(mean, N, ROWS, sizeof *mean);
+        dgm__par_share_rows(m2, N, ROWS, sizeof *m2);
     }
     if (!s)
         for (size_t i = 0; i < n; i++) {
