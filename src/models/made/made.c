@@ -688,7 +688,8 @@ static dgm_status focus_from_json(made_focus *f, const cJSON *c, size_t L, const
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(c, "positions");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "focus_start");
     if (!cJSON_IsString(nm) || !cJSON_IsString(res) || !cJSON_IsString(row) ||
-        !cJSON_IsArray(pos) || !cJSON_IsNumber(st) || strlen(row->valuestring) != L ||
+        !cJSON_IsArray(pos) || !cJSON_IsNumber(st) || !(fabs(st->valuedouble) <= 1e9) ||
+        strlen(row->valuestring) != L ||
         cJSON_GetArraySize(pos) != (int)L)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged MADE: the focus fields are missing "
                         "or of the wrong length", path);
@@ -711,7 +712,8 @@ static dgm_status focus_from_json(made_focus *f, const cJSON *c, size_t L, const
     for (size_t j = 0; j < L; j++) {
         int a = dgm_aa_index(row->valuestring[j]);
         const cJSON *q = cJSON_GetArrayItem(pos, (int)j);
-        long v = cJSON_IsNumber(q) ? (long)q->valuedouble : -2;
+        /* range-checked as a double: casting 1e300 to long is undefined */
+        long v = cJSON_IsNumber(q) && fabs(q->valuedouble) <= 1e12 ? (long)q->valuedouble : -2;
         if (a < 0 || v < -1 || (v >= 0 && (v < f->start || v >= f->start + nres)))
             return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged MADE: column %zu of the focus row "
                             "or its position is invalid", path, j);

@@ -310,7 +310,8 @@ static dgm_status read_focus(dgm__potts *p, const cJSON *c, const char *path, dg
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(c, "positions");
     double L, start;
     if (!get_num(c, "L", &L) || !(L >= 2 && L <= 100000) || L != floor(L) ||
-        !get_num(c, "focus_start", &start) || !get_num(c, "neff", &p->neff) ||
+        !get_num(c, "focus_start", &start) || !(fabs(start) <= 1e9) ||
+        !get_num(c, "neff", &p->neff) ||
         !get_num(c, "theta", &p->theta) || !cJSON_IsString(name) || !cJSON_IsString(res) ||
         !cJSON_IsString(row) || !cJSON_IsArray(pos) || strlen(row->valuestring) != (size_t)L ||
         cJSON_GetArraySize(pos) != (int)L)
@@ -329,7 +330,8 @@ static dgm_status read_focus(dgm__potts *p, const cJSON *c, const char *path, dg
     for (size_t j = 0; j < p->L; j++) {
         int a = dgm_aa_index(row->valuestring[j]);
         const cJSON *v = cJSON_GetArrayItem(pos, (int)j);
-        long r = cJSON_IsNumber(v) ? (long)v->valuedouble : -2;
+        /* range-checked as a double: casting 1e300 to long is undefined */
+        long r = cJSON_IsNumber(v) && fabs(v->valuedouble) <= 1e12 ? (long)v->valuedouble : -2;
         if (a < 0 || r < p->start || r >= p->start + nres)
             return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged Potts model: column %zu of the "
                             "focus row or its residue number is invalid", path, j);

@@ -161,8 +161,9 @@ dgm_status dgm__indep_load(dgm_model **out, const dgm_st_file *f, const cJSON *c
         return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(config, "pseudocount");
     dgm_status s = dgm__seqinfo_from_json(&p->si, config, path, err);
-    if (!s && !cJSON_IsNumber(pc))
-        s = dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged independent model: no pseudocount", path);
+    if (!s && !(cJSON_IsNumber(pc) && isfinite(pc->valuedouble))) /* JSON writes no inf */
+        s = dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged independent model: no finite "
+                     "pseudocount", path);
     const float *lf = NULL;
     if (!s && !(lf = dgm__st_expect(f, "log_freq", p->si.L * DGM_AA_N, path, err)))
         s = err ? err->code : DGM_ERR_FORMAT;

@@ -405,10 +405,12 @@ static int json_sizes(const cJSON *c, const char *key, size_t *out, int max)
     return n;
 }
 
+/* A finite number: a file holding 1e999 (read as inf) would save as null and not load
+ * back, since JSON writes no infinity. */
 static int json_num(const cJSON *c, const char *key, double *out)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(c, key);
-    if (!cJSON_IsNumber(x))
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
         return 0;
     *out = x->valuedouble;
     return 1;
