@@ -5,6 +5,7 @@
  * epoch, the NaN guard keeping the last good checkpoint, Ctrl-C and --resume bit for bit. */
 #include "cli.h"
 #include "model_io.h"
+#include "train.h"
 #include "fit_view.h"
 
 #include <signal.h>
@@ -18,15 +19,19 @@ static volatile int interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
 
+static int is_flow(const dgm_model *m) { return dgm_flow_config(m) != NULL; }
+
 int cli_train_flow(int argc, char **argv)
 {
     const char *data = "fashion-mnist", *labels = NULL, *out = "realnvp.safetensors", *log = NULL;
-    const char *resume = NULL, *hidden = "1000", *optimizer = "adam", *schedule = "constant";
+    const char *resume = NULL, *hidden = "1000";
     const char *model = "realnvp";
-    long epochs = -1, batch = 100, couplings = 8, layers = 5, limit = 0, val = 0;
-    double lr = -1, weight_decay = 0, clip = 0, alpha = 0.05;
+    long couplings = 8, layers = 5;
+    double alpha = 0.05;
     cli_common c;
     cli_common_defaults(&c);
+    cli_fit_opts fo;
+    cli_fit_opts_defaults(&fo, 100);
     const cli_opt table[] = {
         {"--model", OPT_STR, &model, "M", "realnvp (affine couplings) or maf (masked autoregressive flow)", 1, 0},
         {"--data", OPT_STR, &data, "SPEC", "fashion-mnist, or a path (IDX, CSV, NPY)", 1, 0},
@@ -36,15 +41,7 @@ int cli_train_flow(int argc, char **argv)
         {"--layers", OPT_LONG, &layers, "K", "maf: autoregressive layers (orderings alternate)", 1, 64},
         {"--hidden", OPT_STR, &hidden, "W[,W...]", "conditioner (realnvp) or MADE (maf) hidden widths (1 to 4 layers, ReLU)", 1, 0},
         {"--alpha", OPT_DOUBLE, &alpha, "A", "logit transform logit(A + (1 - 2A) x) for dequantised 8-bit data; 0: data on R^D, no transform", 0, 0.49},
-        {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
-        {"--batch", OPT_LONG, &batch, "B", "minibatch size", 1, 1 << 20},
-        {"--lr", OPT_DOUBLE, &lr, "LR", "learning rate (default 0.001; with --resume, overrides the saved one)", 1e-12, 10},
-        {"--optimizer", OPT_STR, &optimizer, "OPT", "adam, adamw or sgd", 1, 0},
-        {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
-        {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
-        {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
-        {"--val", OPT_LONG, &val, "N", "examples held out for validation (exact NLL after each epoch)", 0, 1e9},
-        {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
+        CLI_FIT_OPTS(&fo, "examples held out for validation (exact NLL after each epoch)"),
         {"--log", OPT_STR, &log, "PATH", "append JSON lines, one per step and one per epoch (train_loss is -log p in nats; val_neg_elbo the exact validation NLL)", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (its options are kept)", 1, 0},
         CLI_COMMON_OPTS(&c),
@@ -67,36 +64,16 @@ int cli_train_flow(int argc, char **argv)
         out = "maf.safetensors";
     dgm_err err = {0};
     dgm_model *m = NULL;
-    dgm_fit_cfg fc = dgm_fit_defaults();
+    dgm_fit_cfg fc;
     dgm_dataset ds = {0};
-    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
-    char saved_data[1024], saved_labels[1024], model_path[4096], ckpt[4096];
-    int opt = dgm_opt_kind_from_name(optimizer), sch = dgm_sched_kind_from_name(schedule);
-    if (resume) {
-        /* MODEL or MODEL.ckpt.safetensors */
-        int rr = cli_resume_load(CMD, resume, &m, ckpt, model_path, sizeof ckpt);
-        if (rr)
-            return rr;
-        if (!dgm_flow_config(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels,
-                                                      sizeof saved_data, &fd.limit, m, &err)) {
-            dgm_model_free(m);
-            return cli_fail(CMD, "%s: no usable training state to resume from", ckpt);
-        }
-        fd.data_spec = data = saved_data;
-        fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
-        if (!strcmp(out, "realnvp.safetensors") || !strcmp(out, "maf.safetensors"))
-            out = model_path;
-    } else if (opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
-        return cli_usage(CMD, opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
-                        : "--schedule: unknown schedule '%s' (constant, cosine)",
-                        opt < 0 ? optimizer : schedule);
-    } else {
-        fc = (dgm_fit_cfg){.seed = (uint64_t)c.seed, .epochs = 10, .batch = (size_t)batch,
-                           .optimizer = opt, .lr = 1e-3, .weight_decay = weight_decay,
-                           .clip = clip, .schedule = sch, .objective = DGM_OBJ_ELBO, .k = 1,
-                           .n_val = (size_t)val};
-    }
-    fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr;
+    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels};
+    cli_resumed rs;
+    int rr = cli_fit_start(CMD, &fo, (uint64_t)c.seed, resume, is_flow, &m, &fc, &fd, &rs);
+    if (rr)
+        return rr;
+    data = fd.data_spec, labels = fd.labels_spec;
+    if (resume && (!strcmp(out, "realnvp.safetensors") || !strcmp(out, "maf.safetensors")))
+        out = rs.model_path;
     int rc = 0;
     if (dgm_data_load_8bit(&ds, data, labels, &err)) {
         dgm_model_free(m);

@@ -5,6 +5,7 @@
  * --resume bit for bit. */
 #include "cli.h"
 #include "model_io.h"
+#include "train.h"
 #include "fit_view.h"
 #include "models/made/made.h"
 
@@ -30,15 +31,19 @@ static int is_alignment(const char *path)
 }
 
 
+static int is_made(const dgm_model *m) { return dgm_made_config(m) != NULL; }
+
 int cli_train_made(int argc, char **argv)
 {
     const char *data = "fashion-mnist", *labels = NULL, *out = "made.safetensors", *log = NULL;
-    const char *resume = NULL, *hidden = "500", *order = "natural", *optimizer = "adam";
-    const char *schedule = "constant", *model = "made", *binarize = "sample", *rule = "deepseq";
-    long epochs = -1, batch = 100, masks = 1, limit = 0, val = 0, mask_seed = -1;
-    double lr = -1, weight_decay = 0, clip = 0, theta = 0.2;
+    const char *resume = NULL, *hidden = "500", *order = "natural";
+    const char *model = "made", *binarize = "sample", *rule = "deepseq";
+    long masks = 1, mask_seed = -1;
+    double theta = 0.2;
     cli_common c;
     cli_common_defaults(&c);
+    cli_fit_opts fo;
+    cli_fit_opts_defaults(&fo, 100);
     const cli_opt table[] = {
         {"--model", OPT_STR, &model, "M", "made", 1, 0},
         {"--data", OPT_STR, &data, "SPEC", "fashion-mnist, a path (IDX, CSV, NPY: values in [0, 1]), "
@@ -52,15 +57,7 @@ int cli_train_made(int argc, char **argv)
         {"--binarize", OPT_STR, &binarize, "HOW", "images: sample (fresh Bernoulli draws of the grey levels every step, as dgm eval draws them once)", 1, 0},
         {"--weights", OPT_STR, &rule, "RULE", "alignments: sequence weights deepseq, plmc or none", 1, 0},
         {"--theta", OPT_DOUBLE, &theta, "T", "alignments: weights count neighbours within identity 1 - T", 0, 1},
-        {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
-        {"--batch", OPT_LONG, &batch, "B", "minibatch size", 1, 1 << 20},
-        {"--lr", OPT_DOUBLE, &lr, "LR", "learning rate (default 0.001; with --resume, overrides the saved one)", 1e-12, 10},
-        {"--optimizer", OPT_STR, &optimizer, "OPT", "adam, adamw or sgd", 1, 0},
-        {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
-        {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
-        {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
-        {"--val", OPT_LONG, &val, "N", "examples held out for validation (exact NLL after each epoch)", 0, 1e9},
-        {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
+        CLI_FIT_OPTS(&fo, "examples held out for validation (exact NLL after each epoch)"),
         {"--log", OPT_STR, &log, "PATH", "append JSON lines, one per epoch (train_loss is the NLL in nats; val_neg_elbo the exact validation NLL)", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (its options are kept)", 1, 0},
         CLI_COMMON_OPTS(&c),
@@ -84,38 +81,18 @@ int cli_train_made(int argc, char **argv)
         return cli_usage(CMD, "--weights: '%s' is not deepseq, plmc or none", rule);
     dgm_err err = {0};
     dgm_model *m = NULL;
-    dgm_fit_cfg fc = dgm_fit_defaults();
+    dgm_fit_cfg fc;
     dgm_dataset ds = {0};
-    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
-    char saved_data[1024], saved_labels[1024], model_path[4096], ckpt[4096];
-    int opt = dgm_opt_kind_from_name(optimizer), sch = dgm_sched_kind_from_name(schedule);
-    if (resume) {
-        /* MODEL or MODEL.ckpt.safetensors */
-        int rr = cli_resume_load(CMD, resume, &m, ckpt, model_path, sizeof ckpt);
-        if (rr)
-            return rr;
-        if (!dgm_made_config(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels,
-                                                      sizeof saved_data, &fd.limit, m, &err)) {
-            dgm_model_free(m);
-            return cli_fail(CMD, "%s: no usable training state to resume from", ckpt);
-        }
-        fd.data_spec = data = saved_data;
-        fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
-        if (MADE(m)->have_focus) /* the same weights as the run resumed */
-            rule = MADE(m)->focus.weights, theta = MADE(m)->focus.theta;
-        if (!strcmp(out, "made.safetensors"))
-            out = model_path;
-    } else if (opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
-        return cli_usage(CMD, opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
-                        : "--schedule: unknown schedule '%s' (constant, cosine)",
-                        opt < 0 ? optimizer : schedule);
-    } else {
-        fc = (dgm_fit_cfg){.seed = (uint64_t)c.seed, .epochs = 10, .batch = (size_t)batch,
-                           .optimizer = opt, .lr = 1e-3, .weight_decay = weight_decay,
-                           .clip = clip, .schedule = sch, .objective = DGM_OBJ_ELBO, .k = 1,
-                           .n_val = (size_t)val};
-    }
-    fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr;
+    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels};
+    cli_resumed rs;
+    int rr = cli_fit_start(CMD, &fo, (uint64_t)c.seed, resume, is_made, &m, &fc, &fd, &rs);
+    if (rr)
+        return rr;
+    data = fd.data_spec, labels = fd.labels_spec;
+    if (resume && MADE(m)->have_focus) /* the same weights as the run resumed */
+        rule = MADE(m)->focus.weights, theta = MADE(m)->focus.theta;
+    if (resume && !strcmp(out, "made.safetensors"))
+        out = rs.model_path;
     /* the data: images as bytes, or an alignment seen as a sequence data set */
     int seq = is_alignment(data), rc = 0;
     dgm_alignment a = {0};

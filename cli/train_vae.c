@@ -19,12 +19,13 @@ int cli_train_vae(int argc, char **argv)
 {
     const char *data = "fashion-mnist", *labels = NULL, *out = "vae.safetensors", *log = NULL;
     const char *resume = NULL, *hidden = "400", *act = "relu", *decoder = "bernoulli";
-    const char *sigma = NULL, *objective = "elbo", *optimizer = "adam";
-    const char *schedule = "constant", *model = "vae", *report = NULL;
-    long latent = 20, epochs = -1, batch = 128, k = 5, limit = 0, val = 0, micro = 0;
-    double lr = -1, kl_warmup = 0, free_bits = 0, weight_decay = 0, clip = 0;
+    const char *sigma = NULL, *objective = "elbo", *model = "vae", *report = NULL;
+    long latent = 20, k = 5, micro = 0;
+    double kl_warmup = 0, free_bits = 0;
     cli_common c;
     cli_common_defaults(&c);
+    cli_fit_opts fo;
+    cli_fit_opts_defaults(&fo, 128);
     const cli_opt table[] = {
         {"--model", OPT_STR, &model, "M", "vae, or cvae (conditional on the labels); "
          "gaussian|gmm|bernoulli|bernoulli-mixture|independent have their own --help", 1, 0},
@@ -40,16 +41,8 @@ int cli_train_vae(int argc, char **argv)
         {"--importance-samples", OPT_LONG, &k, "K", "importance samples for --objective iwae", 1, 5000},
         {"--kl-warmup", OPT_DOUBLE, &kl_warmup, "EPOCHS", "anneal the KL weight from 0 to 1 over this many epochs", 0, 1e6},
         {"--free-bits", OPT_DOUBLE, &free_bits, "NATS", "free bits per latent dimension (0: off)", 0, 1e3},
-        {"--epochs", OPT_LONG, &epochs, "N", "epochs (default 10; with --resume, the new total)", 1, 1e7},
-        {"--batch", OPT_LONG, &batch, "B", "minibatch size", 1, 1 << 20},
-        {"--lr", OPT_DOUBLE, &lr, "LR", "learning rate (default 0.001; with --resume, overrides the saved one)", 1e-12, 10},
-        {"--optimizer", OPT_STR, &optimizer, "OPT", "adam, adamw or sgd", 1, 0},
-        {"--weight-decay", OPT_DOUBLE, &weight_decay, "W", "weight decay (L2; decoupled for adamw)", 0, 10},
-        {"--clip", OPT_DOUBLE, &clip, "NORM", "clip the gradient norm (0: off)", 0, 1e9},
-        {"--schedule", OPT_STR, &schedule, "S", "learning-rate schedule: constant or cosine", 1, 0},
         {"--micro-batch", OPT_LONG, &micro, "S", "rows per micro-shard (default 64; with --resume, the saved one): each shard's gradient is computed on one thread and the shards are summed in a fixed tree, so the weights are the same at any --threads and number of MPI ranks; the last shard of a batch holds the remainder", 1, 1 << 20},
-        {"--val", OPT_LONG, &val, "N", "examples held out for validation", 0, 1e9},
-        {"--limit", OPT_LONG, &limit, "N", "use only the first N examples (0: all)", 0, 1e12},
+        CLI_FIT_OPTS(&fo, "examples held out for validation (the negative ELBO after each epoch)"),
         {"--log", OPT_STR, &log, "PATH", "append JSON lines: one per step (batch_loss, lr, time) and one per epoch (train and validation metrics)", 1, 0},
         {"--report", OPT_STR, &report, "PATH", "at the end, write an HTML report: loss and learning-rate curves, samples after every epoch, the epoch and evaluation tables, the latent codes by class (dgm report makes one from a finished run)", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (MODEL or MODEL.ckpt.safetensors; its options are kept)", 1, 0},
@@ -67,39 +60,22 @@ int cli_train_vae(int argc, char **argv)
     cli_common_apply(&c);
     dgm_err err = {0};
     dgm_model *m = NULL; /* a new model, or the one resumed */
-    dgm_fit_cfg fc = dgm_fit_defaults();
+    dgm_fit_cfg fc;
     dgm_dataset ds = {0}; /* 8-bit images stay bytes: 47 MB instead of 188 MB as floats */
-    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels, .limit = (size_t)limit};
-    char saved_data[1024], saved_labels[1024];
-    int obj = dgm_objective_from_name(objective), opt = dgm_opt_kind_from_name(optimizer);
-    int sch = dgm_sched_kind_from_name(schedule), a = dgm_act_from_name(act);
-    char model_path[4096], ckpt[4096];
-    if (resume) {
-        /* MODEL or MODEL.ckpt.safetensors */
-        int rr = cli_resume_load("train", resume, &m, ckpt, model_path, sizeof ckpt);
-        if (rr)
-            return rr;
-        if (!dgm_model_is_vae(m) || dgm_fit_resume_cfg(&fc, saved_data, saved_labels, sizeof saved_data,
-                                                       &fd.limit, m, &err)) {
-            dgm_model_free(m);
-            return cli_fail("train", "%s: no usable training state to resume from", ckpt);
-        }
-        fd.data_spec = data = saved_data;
-        fd.labels_spec = labels = *saved_labels ? saved_labels : NULL;
-        if (!strcmp(out, "vae.safetensors"))
-            out = model_path;
-    } else if (obj < 0 || opt < 0 || (sch != DGM_SCHED_CONSTANT && sch != DGM_SCHED_COSINE)) {
-        return cli_usage("train", obj < 0 ? "--objective: unknown objective '%s' (elbo, iwae)"
-                        : opt < 0 ? "--optimizer: unknown optimizer '%s' (adam, adamw, sgd)"
-                        : "--schedule: unknown schedule '%s' (constant, cosine)",
-                        obj < 0 ? objective : opt < 0 ? optimizer : schedule);
-    } else {
-        fc = (dgm_fit_cfg){.seed = (uint64_t)c.seed, .epochs = 10, .batch = (size_t)batch,
-                           .optimizer = opt, .lr = 1e-3, .weight_decay = weight_decay, .clip = clip,
-                           .schedule = sch, .objective = obj, .k = (int)k, .kl_warmup = kl_warmup,
-                           .free_bits = free_bits, .n_val = (size_t)val};
-    }
-    fc.epochs = epochs > 0 ? epochs : fc.epochs, fc.lr = lr > 0 ? lr : fc.lr; /* override saved ones */
+    dgm_fit_data fd = {.data = &ds, .data_spec = data, .labels_spec = labels};
+    int obj = dgm_objective_from_name(objective), a = dgm_act_from_name(act);
+    if (!resume && obj < 0)
+        return cli_usage("train", "--objective: unknown objective '%s' (elbo, iwae)", objective);
+    cli_resumed rs;
+    int rr = cli_fit_start("train", &fo, (uint64_t)c.seed, resume, dgm_model_is_vae, &m, &fc,
+                           &fd, &rs);
+    if (rr)
+        return rr;
+    data = fd.data_spec, labels = fd.labels_spec;
+    if (resume && !strcmp(out, "vae.safetensors"))
+        out = rs.model_path;
+    if (!resume)
+        fc.objective = obj, fc.k = (int)k, fc.kl_warmup = kl_warmup, fc.free_bits = free_bits;
     if (micro > 0)
         dgm__par_set_micro((size_t)micro);
     if (dgm__par_rank() > 0) /* rank 0 writes the log and the report */
