@@ -67,6 +67,34 @@ done
 same "dgm loglik of a full-covariance GMM (JSON at 1, 2 and 3 threads)" "$tmp/ll1.json" \
     "$tmp/ll2.json" "$tmp/ll3.json"
 
+# a VAE's evaluation: fixed chunks of examples, each on one thread (vae_infer.c), so every
+# per-example value and every sum has the same bits at any --threads: dgm eval's JSON (the
+# ELBO, its terms and log p(x) with K = 50, then K = 1500 in passes of 1024 samples), less
+# the times, and dgm loglik's; with the default products and with OpenBLAS's (which split
+# a product's sums by thread count; ignored where OpenBLAS is not built in)
+"$dgm" train --data "$data" --limit 1000 --epochs 1 -o "$tmp/v.safetensors" >/dev/null 2>&1
+for g in default openblas; do
+    : >"$tmp/err"
+    for t in 1 2 3; do
+        DGM_GEMM=${g#default} "$dgm" eval "$tmp/v.safetensors" --data "$data" --limit 2100 \
+            --importance-samples 50 --threads $t --json 2>>"$tmp/err" |
+            sed 's/"seconds_[a-z]*":[^,}]*//g' >"$tmp/ev$t.json"
+        DGM_GEMM=${g#default} "$dgm" eval "$tmp/v.safetensors" --data "$data" --limit 7 \
+            --importance-samples 1500 --threads $t --json 2>>"$tmp/err" |
+            sed 's/"seconds_[a-z]*":[^,}]*//g' >>"$tmp/ev$t.json"
+        DGM_GEMM=${g#default} "$dgm" loglik "$tmp/v.safetensors" --data "$data" --limit 350 \
+            --importance-samples 20 --threads $t --json >"$tmp/vl$t.json" 2>>"$tmp/err"
+    done
+    if [ "$(grep -c '"nll_nats"' "$tmp/ev1.json")" -ne 2 ] || ! grep -q '"n":350' "$tmp/vl1.json"; then
+        fail "dgm eval and loglik of a VAE ($g products): $(cat "$tmp/ev1.json" "$tmp/err")"
+        continue
+    fi
+    same "dgm eval of a VAE ($g products; JSON at 1, 2 and 3 threads)" "$tmp/ev1.json" \
+        "$tmp/ev2.json" "$tmp/ev3.json"
+    same "dgm loglik of a VAE ($g products; JSON at 1, 2 and 3 threads)" "$tmp/vl1.json" \
+        "$tmp/vl2.json" "$tmp/vl3.json"
+done
+
 # the protein VAE on a small alignment (46 sequences x 253 columns): micro-shards of its
 # weighted minibatches, the latent noise per row, the regulariser once (seqvae_shard.c)
 aln=tests/data/protein/BLAT_ECOLX_test.a2m

@@ -3,7 +3,8 @@
  * expectation that tightens as K grows), the ELBO with the analytic KL, encoding,
  * decoding and ancestral sampling. Work is chunked so that at most DGM_VAE_MAX_ROWS
  * decoder rows exist at once; noise is forked per example so results do not depend on
- * chunking or thread count. With precision bf16 (dgm_vae_set_precision) the decoder's
+ * chunking; the log-likelihood and the ELBO run their fixed chunks on one thread each,
+ * so they do not depend on the thread count either. With precision bf16 (dgm_vae_set_precision) the decoder's
  * products in the log-likelihood, sampling and decoding run on bf16 inputs with float32
  * sums (src/tensor/gemm_bf16.c, docs/math.md "bf16 evaluation"); the encoder, the noise
  * and the likelihood stay float32. */
@@ -14,8 +15,10 @@
 #include "objectives/iwae.h"
 #include "core/fastmath.h"
 #include "core/par.h"
+#include "nn/params.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,74 +181,167 @@ dgm_status dgm_vae_set_precision(dgm_model *m, dgm_precision p, dgm_err *err)
 
 // ------------------------------------------------------------------------- inference ---
 
+// ------------------------------------------------------- fixed chunks, one thread each ---
+
+/* The importance-sampled log-likelihood and the ELBO run over chunks of examples whose
+ * boundaries depend on n and K alone, each chunk on one worker (the model's layout over
+ * the model's own values, with scratch of its own, as training's micro-shards in
+ * vae_shard.c) on one thread: the nested parallel loops and the matrix products inside a
+ * chunk run on that thread, so an example's value has the same bits at any --threads
+ * (a product split over threads may sum in another order). */
+#define CHUNK_ROWS 1024 /* decoder rows of one chunk */
+
+typedef struct {
+    size_t W;
+    dgm_model **w;
+    bf16_dec *d; /* each worker's bf16 decoder (L == 0: float32) */
+} team;
+
+static void team_free(team *t)
+{
+    for (size_t i = 0; t->w && i < t->W; i++) {
+        if (t->d)
+            bf16_dec_free(&t->d[i]);
+        dgm_model_free(t->w[i]);
+    }
+    free(t->w);
+    free(t->d);
+    memset(t, 0, sizeof *t);
+}
+
+/* min(threads, chunks) workers for chunks of up to B examples and rows decoder rows. */
+static dgm_status team_create(team *t, dgm__vae *v, size_t chunks, size_t B, size_t rows,
+                              dgm_err *err)
+{
+    size_t W = (size_t)omp_get_max_threads();
+    W = W < chunks ? W : chunks;
+    t->W = W ? W : 1;
+    t->w = calloc(t->W, sizeof *t->w);
+    t->d = calloc(t->W, sizeof *t->d);
+    dgm_status s = t->w && t->d ? DGM_OK : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !s && i < t->W; i++) {
+        if ((s = dgm__vae_build(&t->w[i], &v->cfg, err)))
+            break;
+        dgm__vae *wv = VAE(t->w[i]);
+        dgm__params_share(wv->p, dgm_params_data(v->p), dgm_params_grad(v->p));
+        wv->prec = v->prec;
+        if (!(s = dgm__vae_reserve(wv, B, rows, err)))
+            s = bf16_dec_init(&t->d[i], wv, rows, err);
+    }
+    if (s)
+        team_free(t);
+    return s;
+}
+
+/* Runs fn(worker, its bf16 decoder, chunk index, ctx, its error) for every chunk, the
+ * workers taking chunks in turn; returns the first failure (by worker). */
+typedef dgm_status (*chunk_fn)(dgm__vae *w, bf16_dec *d, size_t c, void *ctx, dgm_err *err);
+static dgm_status team_run(team *t, size_t chunks, chunk_fn fn, void *ctx, dgm_err *err)
+{
+    dgm_status st[256] = {0};
+    dgm_err errs[8];
+    int W = (int)(t->W < 256 ? t->W : 256);
+    long nc = (long)chunks;
+#pragma omp parallel num_threads(W)
+    {
+        int me = omp_get_thread_num();
+        omp_set_num_threads(1);
+        dgm_err e = {0};
+#pragma omp for schedule(dynamic, 1)
+        for (long c = 0; c < nc; c++)
+            if (!st[me])
+                st[me] = fn(VAE(t->w[me]), &t->d[me], (size_t)c, ctx, &e);
+        if (st[me] && me < 8)
+            errs[me] = e;
+    }
+    for (int i = 0; i < W; i++)
+        if (st[i]) {
+            if (err && i < 8)
+                *err = errs[i];
+            return st[i];
+        }
+    return DGM_OK;
+}
+
+struct lp_ctx {
+    dgm_rng *rng;
+    double *out;
+    const float *x;
+    const int32_t *y;
+    size_t n, nb, K, kb;
+};
+
+/* log p(x) of the examples [c nb, c nb + nb) of one chunk, K samples in passes of kb */
+static dgm_status lp_chunk(dgm__vae *v, bf16_dec *d, size_t c, void *ctx, dgm_err *err)
+{
+    const struct lp_ctx *q = ctx;
+    const size_t Z = v->cfg.latent, D = v->cfg.dim, K = q->K, i0 = c * q->nb;
+    const size_t b = q->n - i0 < q->nb ? q->n - i0 : q->nb;
+    const int32_t *y = q->y ? q->y + i0 : NULL;
+    double *acc_m = malloc(2 * b * sizeof(double)), *acc_s = acc_m + b;
+    dgm_rng *streams = malloc(b * sizeof *streams);
+    float *eps = dgm_malloc_array(b * q->kb, Z * sizeof(float));
+    if (!acc_m || !streams || !eps) {
+        free(acc_m);
+        free(streams);
+        dgm_free(eps);
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    }
+    dgm_status s = DGM_OK;
+    for (size_t i = 0; i < b; i++) {
+        /* one stream per example, so the draws do not depend on the chunks */
+        dgm_rng_fork(&streams[i], q->rng, i0 + i);
+        acc_m[i] = -INFINITY;
+        acc_s[i] = 0;
+    }
+    for (size_t k0 = 0; k0 < K && !s; k0 += q->kb) {
+        size_t kk = K - k0 < q->kb ? K - k0 : q->kb;
+        for (size_t i = 0; i < b; i++)
+            dgm_rng_fill_normal(&streams[i], eps + i * kk * Z, kk * Z);
+        const float *h;
+        if (d->L) {
+            if ((s = forward_bf16(v, d, &h, eps, q->x + i0 * D, y, b, kk, err)))
+                break;
+        } else {
+            h = dgm__vae_forward(v, NULL, 0, eps, q->x + i0 * D, y, b, kk, 0);
+        }
+        for (size_t i = 0; i < b; i++) {
+            double lvsum = dgm__iwae_lvsum(h + i * 2 * Z + Z, Z);
+            /* running log-sum-exp over sample blocks */
+            for (size_t t = 0; t < kk; t++) {
+                size_t r = i * kk + t;
+                dgm__lse_push(&acc_m[i], &acc_s[i],
+                              dgm__iwae_log_weight(v->ll[r], v->dec_x + r * v->dec_in,
+                                                   v->eps + r * Z, lvsum, Z));
+            }
+        }
+    }
+    for (size_t i = 0; !s && i < b; i++)
+        q->out[i0 + i] = acc_m[i] + log(acc_s[i]) - log((double)K);
+    free(acc_m);
+    free(streams);
+    dgm_free(eps);
+    return s;
+}
+
 dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                              const int32_t *y, size_t n, int k, dgm_err *err)
 {
     dgm__vae *v = VAE(m);
-    const size_t Z = v->cfg.latent, D = v->cfg.dim;
     if (k < 1)
         return dgm_errf(err, DGM_ERR_ARG, "the number of importance samples must be >= 1 (got %d)", k);
+    if (n == 0)
+        return DGM_OK;
     size_t K = (size_t)k;
-    /* images per chunk, and samples per pass for each of them */
-    size_t nb = K >= DGM_VAE_MAX_ROWS ? 1 : DGM_VAE_MAX_ROWS / K;
-    size_t kb = K < DGM_VAE_MAX_ROWS ? K : DGM_VAE_MAX_ROWS;
-    dgm_status s = dgm__vae_reserve(v, nb, nb * kb, err);
-    if (s)
-        return s;
-    double *acc_m = malloc(nb * sizeof(double)), *acc_s = malloc(nb * sizeof(double));
-    float *eps = malloc(nb * kb * Z * sizeof(float));
-    dgm_rng *streams = malloc(nb * sizeof(dgm_rng));
-    bf16_dec d;
-    if (!acc_m || !acc_s || !eps || !streams) {
-        free(acc_m); free(acc_s); free(eps); free(streams);
-        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
-    }
-    if ((s = bf16_dec_init(&d, v, nb * kb, err))) {
-        free(acc_m); free(acc_s); free(eps); free(streams);
-        return s;
-    }
-    for (size_t i0 = 0; i0 < n; i0 += nb) {
-        size_t b = n - i0 < nb ? n - i0 : nb;
-        for (size_t i = 0; i < b; i++) {
-            dgm_rng_fork(&streams[i], rng, i0 + i);
-            acc_m[i] = -INFINITY;
-            acc_s[i] = 0;
-        }
-        for (size_t k0 = 0; k0 < K; k0 += kb) {
-            size_t kk = K - k0 < kb ? K - k0 : kb;
-            long bl = (long)b;
-            /* one stream per image, so the draws are the same however the threads share
-             * them; drawn by one thread they were ~6% of the CPU time at K = 1000 (perf),
-             * with the other thread waiting */
-#pragma omp parallel for schedule(static)
-            for (long il = 0; il < bl; il++)
-                dgm_rng_fill_normal(&streams[il], eps + (size_t)il * kk * Z, kk * Z);
-            const float *h;
-            if (d.L) {
-                if ((s = forward_bf16(v, &d, &h, eps, x + i0 * D, y ? y + i0 : NULL, b, kk, err)))
-                    goto done;
-            } else {
-                h = dgm__vae_forward(v, rng, 0, eps, x + i0 * D, y ? y + i0 : NULL, b, kk, 0);
-            }
-#pragma omp parallel for schedule(static)
-            for (long il = 0; il < bl; il++) {
-                size_t i = (size_t)il;
-                double lvsum = dgm__iwae_lvsum(h + i * 2 * Z + Z, Z);
-                /* running log-sum-exp over sample blocks */
-                for (size_t q = 0; q < kk; q++) {
-                    size_t r = i * kk + q;
-                    dgm__lse_push(&acc_m[i], &acc_s[i],
-                                  dgm__iwae_log_weight(v->ll[r], v->dec_x + r * v->dec_in,
-                                                       v->eps + r * Z, lvsum, Z));
-                }
-            }
-        }
-        for (size_t i = 0; i < b; i++)
-            out[i0 + i] = acc_m[i] + log(acc_s[i]) - log((double)K);
-    }
-done:
-    bf16_dec_free(&d);
-    free(acc_m); free(acc_s); free(eps); free(streams);
+    /* examples per chunk, and samples per pass for each of them */
+    struct lp_ctx q = {rng, out, x, y, n, K >= CHUNK_ROWS ? 1 : CHUNK_ROWS / K, K,
+                       K < CHUNK_ROWS ? K : CHUNK_ROWS};
+    size_t chunks = (n + q.nb - 1) / q.nb, B = n < q.nb ? n : q.nb;
+    team t;
+    dgm_status s = team_create(&t, v, chunks, B, B * q.kb, err);
+    if (!s)
+        s = team_run(&t, chunks, lp_chunk, &q, err);
+    team_free(&t);
     return s;
 }
 
@@ -268,29 +364,51 @@ dgm_status dgm_vae_elbo_noise(dgm_model *m, const float *eps, double *elbo, doub
     return elbo_rows(m, NULL, eps, elbo, recon, kl, x, y, n, err);
 }
 
+struct elbo_ctx {
+    dgm_rng *rng;
+    const float *eps, *x;
+    const int32_t *y;
+    double *elbo, *recon, *kl;
+    size_t n;
+};
+
+static dgm_status elbo_chunk(dgm__vae *v, bf16_dec *d, size_t c, void *ctx, dgm_err *err)
+{
+    (void)d, (void)err;
+    const struct elbo_ctx *q = ctx;
+    const size_t Z = v->cfg.latent, D = v->cfg.dim, i0 = c * CHUNK_ROWS;
+    const size_t b = q->n - i0 < CHUNK_ROWS ? q->n - i0 : CHUNK_ROWS;
+    const float *h = dgm__vae_forward(v, q->rng, i0, q->eps ? q->eps + i0 * Z : NULL,
+                                      q->x + i0 * D, q->y ? q->y + i0 : NULL, b, 1, 0);
+    for (size_t i = 0; i < b; i++) {
+        double k = dgm__gauss_kl_std(h + i * 2 * Z, h + i * 2 * Z + Z, Z);
+        if (q->recon) q->recon[i0 + i] = -v->ll[i];
+        if (q->kl) q->kl[i0 + i] = k;
+        if (q->elbo) q->elbo[i0 + i] = v->ll[i] - k;
+    }
+    return DGM_OK;
+}
+
 /* With eps (n x Z), the one sample of example i is mu + sigma * eps[i]; else it is drawn
- * from fork(rng, i). */
+ * from fork(rng, i). The decoder stays float32 (bf16 is for log p(x)). */
 static dgm_status elbo_rows(dgm_model *m, dgm_rng *rng, const float *eps, double *elbo,
                             double *recon, double *kl, const float *x, const int32_t *y,
                             size_t n, dgm_err *err)
 {
     dgm__vae *v = VAE(m);
-    const size_t Z = v->cfg.latent, D = v->cfg.dim, nb = DGM_VAE_MAX_ROWS;
-    dgm_status s = dgm__vae_reserve(v, n < nb ? n : nb, n < nb ? n : nb, err);
-    if (s)
-        return s;
-    for (size_t i0 = 0; i0 < n; i0 += nb) {
-        size_t b = n - i0 < nb ? n - i0 : nb;
-        const float *h = dgm__vae_forward(v, rng, i0, eps ? eps + i0 * Z : NULL, x + i0 * D,
-                                          y ? y + i0 : NULL, b, 1, 0);
-        for (size_t i = 0; i < b; i++) {
-            double k = dgm__gauss_kl_std(h + i * 2 * Z, h + i * 2 * Z + Z, Z);
-            if (recon) recon[i0 + i] = -v->ll[i];
-            if (kl) kl[i0 + i] = k;
-            if (elbo) elbo[i0 + i] = v->ll[i] - k;
-        }
-    }
-    return DGM_OK;
+    if (n == 0)
+        return DGM_OK;
+    struct elbo_ctx q = {rng, eps, x, y, elbo, recon, kl, n};
+    size_t chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS, B = n < CHUNK_ROWS ? n : CHUNK_ROWS;
+    dgm_precision prec = v->prec;
+    v->prec = DGM_PREC_FP32; /* the workers need no bf16 decoder for the ELBO */
+    team t;
+    dgm_status s = team_create(&t, v, chunks, B, B, err);
+    v->prec = prec;
+    if (!s)
+        s = team_run(&t, chunks, elbo_chunk, &q, err);
+    team_free(&t);
+    return s;
 }
 
 dgm_status dgm_vae_encode(dgm_model *m, float *mu, float *logvar, const float *x,
