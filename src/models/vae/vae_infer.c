@@ -209,9 +209,10 @@ static void team_free(team *t)
     memset(t, 0, sizeof *t);
 }
 
-/* min(threads, chunks) workers for chunks of up to B examples and rows decoder rows. */
+/* min(threads, chunks) workers for chunks of up to B examples and rows decoder rows; with
+ * bf16, each with a bf16 decoder when the model's precision is bf16. */
 static dgm_status team_create(team *t, dgm__vae *v, size_t chunks, size_t B, size_t rows,
-                              dgm_err *err)
+                              int bf16, dgm_err *err)
 {
     size_t W = (size_t)omp_get_max_threads();
     W = W < chunks ? W : chunks;
@@ -224,7 +225,7 @@ static dgm_status team_create(team *t, dgm__vae *v, size_t chunks, size_t B, siz
             break;
         dgm__vae *wv = VAE(t->w[i]);
         dgm__params_share(wv->p, dgm_params_data(v->p), dgm_params_grad(v->p));
-        wv->prec = v->prec;
+        wv->prec = bf16 ? v->prec : DGM_PREC_FP32;
         if (!(s = dgm__vae_reserve(wv, B, rows, err)))
             s = bf16_dec_init(&t->d[i], wv, rows, err);
     }
@@ -234,33 +235,40 @@ static dgm_status team_create(team *t, dgm__vae *v, size_t chunks, size_t B, siz
 }
 
 /* Runs fn(worker, its bf16 decoder, chunk index, ctx, its error) for every chunk, the
- * workers taking chunks in turn; returns the first failure (by worker). */
+ * workers taking chunks in turn; after a failure the remaining chunks are skipped and the
+ * first failure reported is returned. */
 typedef dgm_status (*chunk_fn)(dgm__vae *w, bf16_dec *d, size_t c, void *ctx, dgm_err *err);
 static dgm_status team_run(team *t, size_t chunks, chunk_fn fn, void *ctx, dgm_err *err)
 {
-    dgm_status st[256] = {0};
-    dgm_err errs[8];
-    int W = (int)(t->W < 256 ? t->W : 256);
+    dgm_status first = DGM_OK;
+    int failed = 0;
     long nc = (long)chunks;
-#pragma omp parallel num_threads(W)
+#pragma omp parallel num_threads((int)t->W)
     {
         int me = omp_get_thread_num();
-        omp_set_num_threads(1);
+        omp_set_num_threads(1); /* nested regions and products inside a chunk: one thread */
         dgm_err e = {0};
 #pragma omp for schedule(dynamic, 1)
-        for (long c = 0; c < nc; c++)
-            if (!st[me])
-                st[me] = fn(VAE(t->w[me]), &t->d[me], (size_t)c, ctx, &e);
-        if (st[me] && me < 8)
-            errs[me] = e;
-    }
-    for (int i = 0; i < W; i++)
-        if (st[i]) {
-            if (err && i < 8)
-                *err = errs[i];
-            return st[i];
+        for (long c = 0; c < nc; c++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop)
+                continue;
+            dgm_status s = fn(VAE(t->w[me]), &t->d[me], (size_t)c, ctx, &e);
+            if (s) {
+#pragma omp critical(dgm_vae_team)
+                if (!first) {
+                    first = s;
+#pragma omp atomic write
+                    failed = 1;
+                    if (err)
+                        *err = e;
+                }
+            }
         }
-    return DGM_OK;
+    }
+    return first;
 }
 
 struct lp_ctx {
@@ -278,7 +286,7 @@ static dgm_status lp_chunk(dgm__vae *v, bf16_dec *d, size_t c, void *ctx, dgm_er
     const size_t Z = v->cfg.latent, D = v->cfg.dim, K = q->K, i0 = c * q->nb;
     const size_t b = q->n - i0 < q->nb ? q->n - i0 : q->nb;
     const int32_t *y = q->y ? q->y + i0 : NULL;
-    double *acc_m = malloc(2 * b * sizeof(double)), *acc_s = acc_m + b;
+    double *acc_m = malloc(2 * b * sizeof(double));
     dgm_rng *streams = malloc(b * sizeof *streams);
     float *eps = dgm_malloc_array(b * q->kb, Z * sizeof(float));
     if (!acc_m || !streams || !eps) {
@@ -287,6 +295,7 @@ static dgm_status lp_chunk(dgm__vae *v, bf16_dec *d, size_t c, void *ctx, dgm_er
         dgm_free(eps);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
+    double *acc_s = acc_m + b;
     dgm_status s = DGM_OK;
     for (size_t i = 0; i < b; i++) {
         /* one stream per example, so the draws do not depend on the chunks */
@@ -338,7 +347,7 @@ dgm_status dgm__vae_log_prob(dgm_model *m, dgm_rng *rng, double *out, const floa
                        K < CHUNK_ROWS ? K : CHUNK_ROWS};
     size_t chunks = (n + q.nb - 1) / q.nb, B = n < q.nb ? n : q.nb;
     team t;
-    dgm_status s = team_create(&t, v, chunks, B, B * q.kb, err);
+    dgm_status s = team_create(&t, v, chunks, B, B * q.kb, 1, err);
     if (!s)
         s = team_run(&t, chunks, lp_chunk, &q, err);
     team_free(&t);
@@ -400,11 +409,8 @@ static dgm_status elbo_rows(dgm_model *m, dgm_rng *rng, const float *eps, double
         return DGM_OK;
     struct elbo_ctx q = {rng, eps, x, y, elbo, recon, kl, n};
     size_t chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS, B = n < CHUNK_ROWS ? n : CHUNK_ROWS;
-    dgm_precision prec = v->prec;
-    v->prec = DGM_PREC_FP32; /* the workers need no bf16 decoder for the ELBO */
     team t;
-    dgm_status s = team_create(&t, v, chunks, B, B, err);
-    v->prec = prec;
+    dgm_status s = team_create(&t, v, chunks, B, B, 0, err); /* the ELBO stays float32 */
     if (!s)
         s = team_run(&t, chunks, elbo_chunk, &q, err);
     team_free(&t);
