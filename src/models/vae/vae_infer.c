@@ -257,7 +257,7 @@ static dgm_status team_run(team *t, size_t chunks, chunk_fn fn, void *ctx, dgm_e
                 continue;
             dgm_status s = fn(VAE(t->w[me]), &t->d[me], (size_t)c, ctx, &e);
             if (s) {
-#pragma omp critical(dgm_vae_team)
+#pragma omp critical
                 if (!first) {
                     first = s;
 #pragma omp atomic write
