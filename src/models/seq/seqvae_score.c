@@ -131,7 +131,9 @@ dgm_status dgm__seqvae_effects(dgm_model *m, dgm_rng *rng, double *delta, double
             weights_bf16(v);
         dgm_rng_fork(&r, &rs, 1);
         dgm_rng_fill_normal(&r, eps, Z);
-        for (size_t c = c0 < c1 ? 0 : c1; c < c1; c = c ? c + 1 : c0 > 1 ? c0 : 1) {
+        for (size_t c = 0; c < c1; c++) {
+            if (c0 == c1 || (c > 0 && c < c0))
+                continue; /* no block of this rank's, or another rank's block */
             size_t a = c * ROWS, R = a + ROWS < N ? ROWS : N - a;
             for (size_t r2 = 0; r2 < R; r2++)
                 dgm__gauss_rsample(v->z + r2 * Z, mu + (a + r2) * Z, lv + (a + r2) * Z, eps, Z);

@@ -5,6 +5,7 @@
  * as "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" for an exact --resume;
  * the model file holds the weights alone. */
 #include "models/vae/vae.h"
+#include "nn/params.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -153,6 +154,21 @@ dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
     }
     *out = m;
     return DGM_OK;
+}
+
+dgm_status dgm__vae_worker(dgm_model **out, const dgm__vae *v, size_t B, size_t rows,
+                           dgm_err *err)
+{
+    dgm_status s = dgm__vae_build(out, &v->cfg, err);
+    if (s)
+        return s;
+    dgm__vae *wv = VAE(*out);
+    dgm__params_share(wv->p, dgm_params_data(v->p), dgm_params_grad(v->p));
+    if ((s = dgm__vae_reserve(wv, B, rows, err))) {
+        dgm_model_free(*out);
+        *out = NULL;
+    }
+    return s;
 }
 
 dgm_status dgm_vae_create(dgm_model **out, dgm_rng *rng, const dgm_vae_cfg *cfg, dgm_err *err)

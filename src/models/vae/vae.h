@@ -57,6 +57,11 @@ const float *dgm__vae_forward(dgm__vae *v, dgm_rng *rng, uint64_t first, const f
 /* The layout of cfg with its scratch and parameters (not initialised): dgm_vae_create
  * without the initialisation, and the micro-shard workers' model (vae_shard.c). */
 dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err);
+/* A worker of v: v's layout over v's own values and gradient, with scratch of its own for
+ * B examples and rows decoder rows (training's micro-shards, vae_shard.c; inference's
+ * chunks, vae_infer.c). Freed with dgm_model_free; v must outlive it. */
+dgm_status dgm__vae_worker(dgm_model **out, const dgm__vae *v, size_t B, size_t rows,
+                           dgm_err *err);
 
 /* Per-shard sums of the training loss (vae_forward.c): [0] the reconstruction term, [1]
  * the IWAE loss, [2] the IWAE's KL, [3, 3 + Z) the ELBO's per-dimension KL, each already

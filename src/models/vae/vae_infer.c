@@ -15,7 +15,6 @@
 #include "objectives/iwae.h"
 #include "core/fastmath.h"
 #include "core/par.h"
-#include "nn/params.h"
 
 #include <math.h>
 #include <omp.h>
@@ -221,13 +220,11 @@ static dgm_status team_create(team *t, dgm__vae *v, size_t chunks, size_t B, siz
     t->d = calloc(t->W, sizeof *t->d);
     dgm_status s = t->w && t->d ? DGM_OK : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !s && i < t->W; i++) {
-        if ((s = dgm__vae_build(&t->w[i], &v->cfg, err)))
+        if ((s = dgm__vae_worker(&t->w[i], v, B, rows, err)))
             break;
         dgm__vae *wv = VAE(t->w[i]);
-        dgm__params_share(wv->p, dgm_params_data(v->p), dgm_params_grad(v->p));
         wv->prec = bf16 ? v->prec : DGM_PREC_FP32;
-        if (!(s = dgm__vae_reserve(wv, B, rows, err)))
-            s = bf16_dec_init(&t->d[i], wv, rows, err);
+        s = bf16_dec_init(&t->d[i], wv, rows, err);
     }
     if (s)
         team_free(t);

@@ -74,14 +74,8 @@ dgm_status dgm__vae_pool_create(dgm__vae_pool **out, dgm_model *m, size_t B, siz
             s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu micro-shard gradients of "
                          "%zu parameters", p->n, p->P);
     }
-    for (size_t i = 0; !s && i < p->W; i++) {
-        s = dgm__vae_build(&p->w[i], &v->cfg, err);
-        if (!s) {
-            dgm__vae *wv = VAE(p->w[i]);
-            dgm__params_share(wv->p, dgm_params_data(v->p), dgm_params_grad(v->p));
-            s = dgm__vae_reserve(wv, S, S * K, err);
-        }
-    }
+    for (size_t i = 0; !s && i < p->W; i++)
+        s = dgm__vae_worker(&p->w[i], v, S, S * K, err);
     if (s) {
         dgm__vae_pool_free(p);
         return s;
