@@ -149,12 +149,19 @@ def main():
     ap.add_argument("--hidden", default="1000")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--clip", type=float, default=0.0, help="clip the gradient norm (0: off), as dgm's --clip")
     ap.add_argument("--save", default=None)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images (0: all)")
+    ap.add_argument("--eval-limit", type=int, default=0, help="score the first N test images (0: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     train = torch.from_numpy(np.load(os.path.join(a.data, "train_u8.npy")))
     test = torch.from_numpy(read_idx_images(a.test).copy())
+    if a.limit:
+        train = train[:a.limit]
+    if a.eval_limit:
+        test = test[:a.eval_limit]
     N, D = train.shape
     hid = [int(h) for h in a.hidden.split(",")]
     model = (MAF(D, a.couplings, hid, a.alpha) if a.model == "maf"
@@ -171,6 +178,8 @@ def main():
             loss = -model.log_prob(x).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if a.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
             opt.step()
             total += loss.item() * x.shape[0]
         epoch_secs.append(time.perf_counter() - t0)

@@ -116,11 +116,17 @@ def main():
     ap.add_argument("--order", default="natural")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--save", default=None, help="write the trained model as a dgm file")
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images (0: all)")
+    ap.add_argument("--eval-limit", type=int, default=0, help="score the first N test images (0: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     train = torch.from_numpy(np.load(os.path.join(a.data, "train_x.npy")))
     test = torch.from_numpy(np.load(os.path.join(a.data, "test_bin.npy")))
+    if a.limit:
+        train = train[:a.limit]
+    if a.eval_limit:
+        test = test[:a.eval_limit]
     N, D = train.shape
     model = MADE(D, [int(h) for h in a.hidden.split(",")], a.masks, a.order, a.seed)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)

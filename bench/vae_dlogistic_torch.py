@@ -79,11 +79,14 @@ def main():
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--save", default=None)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images (0: all)")
     ap.add_argument("--eval-limit", type=int, default=0, help="score the first N test images (0: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     train = torch.from_numpy(np.load(os.path.join(a.data, "train_u8.npy")))
+    if a.limit:
+        train = train[:a.limit]
     test = torch.from_numpy(read_idx_images(a.test).copy()).float()
     if a.eval_limit:
         test = test[:a.eval_limit]

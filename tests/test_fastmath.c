@@ -1,4 +1,4 @@
-/* The vectorizable exp/log1p/softplus kernels against libm in double, over a dense sweep
+/* The vectorizable exp/log1p/softplus/tanh kernels against libm in double, over a dense sweep
  * of their ranges including the ends. */
 #include "dgm.h"
 #include "core/fastmath.h"
@@ -62,11 +62,29 @@ static void test_softplus(void)
     CHECK(dgm__softplus(-1000.0f) >= 0 && dgm__softplus(-1000.0f) < 1e-37);
 }
 
+static void test_tanhf(void)
+{
+    double worst = 0;
+    for (int i = -2000000; i <= 2000000; i++) {
+        float x = (float)i * 5e-6f; /* [-10, 10], both branches and the switch at 0.25 */
+        double ref = tanh((double)x), got = dgm__tanhf(x);
+        double rel = x == 0 ? fabs(got) : fabs(got - ref) / fabs(ref);
+        if (rel > worst) worst = rel;
+    }
+    CHECK_MSG(worst < 1e-6, "max relative error %g", worst);
+    CHECK(dgm__tanhf(0.0f) == 0.0f);
+    CHECK(dgm__tanhf(1e30f) == 1.0f && dgm__tanhf(-1e30f) == -1.0f);
+    CHECK(isnan(dgm__tanhf(NAN)));
+    float tiny = 1e-30f;
+    CHECK_NEAR(dgm__tanhf(tiny) / tiny, 1.0, 1e-6);
+}
+
 int main(void)
 {
     TEST_RUN(test_exp_neg);
     TEST_RUN(test_expf_positive);
     TEST_RUN(test_log1p_unit);
     TEST_RUN(test_softplus);
+    TEST_RUN(test_tanhf);
     TEST_MAIN_END("test_fastmath");
 }

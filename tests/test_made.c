@@ -116,7 +116,126 @@ static void test_masked_linear(void)
     }
 }
 
+// ------------------------------------------------------------- the staircase plan ---
+
+typedef struct {
+    dgm__mlayer *L;
+    size_t B;
+    int strict;
+    const int32_t *dout, *din;
+    float *x, *W, *b, *xs, *ys, *y, *C;
+} plan_ctx;
+
+/* the plan's layer in the parameter orders: gather x in, run, scatter the outputs out */
+static double plan_loss(void *q)
+{
+    plan_ctx *s = q;
+    dgm__mlayer_set(s->L, s->W, s->b, s->dout, s->din, s->strict);
+    dgm__mlayer_gather_in(s->L, s->xs, s->x, s->B);
+    dgm__mlayer_forward(s->L, s->ys, s->xs, s->B);
+    dgm__mlayer_scatter_out(s->L, s->y, s->ys, s->B);
+    return dgm_dot(s->C, s->y, s->B * s->L->O);
+}
+
+/* Blocks of 1, 2, 3 and 64 rows: the forward against the explicit mask in double, the
+ * backward by central differences (and cut weights get no gradient), and at a size that
+ * opens a parallel region the same bits at 1 and 2 threads. */
+static void test_staircase(void)
+{
+    dgm_rng r;
+    dgm_rng_init(&r, 4);
+    const size_t rbs[4] = {1, 2, 3, 64};
+    for (int strict = 0; strict < 2; strict++)
+        for (int q = 0; q < 4; q++) {
+            size_t B = 3, I = 9, O = 7;
+            dgm__mlayer L;
+            dgm_err err = {0};
+            CHECK(dgm__mlayer_init(&L, O, I, rbs[q], &err) == DGM_OK);
+            int32_t dout[7], din[9];
+            for (size_t i = 0; i < I; i++)
+                din[i] = (int32_t)dgm_rng_below(&r, 5);
+            for (size_t o = 0; o < O; o++)
+                dout[o] = (int32_t)dgm_rng_below(&r, 5);
+            plan_ctx s = {&L, B, strict, dout, din, alloc_f(B * I), alloc_f(O * I), alloc_f(O),
+                          alloc_f(B * I), alloc_f(B * O), alloc_f(B * O), alloc_f(B * O)};
+            fill_normal(&r, s.x, B * I, 1), fill_normal(&r, s.W, O * I, 0.5);
+            fill_normal(&r, s.b, O, 0.5), fill_normal(&r, s.C, B * O, 1);
+            plan_loss(&s);
+            for (size_t b = 0; b < B; b++)
+                for (size_t o = 0; o < O; o++) {
+                    double acc = s.b[o];
+                    for (size_t i = 0; i < I; i++)
+                        if (strict ? dout[o] > din[i] : dout[o] >= din[i])
+                            acc += (double)s.x[b * I + i] * s.W[o * I + i];
+                    CHECK_NEAR(s.y[b * O + o], acc, 1e-5);
+                }
+            /* dy = C in the sorted order; dW and db add into 1s */
+            float *dys = alloc_f(B * O), *dxs = alloc_f(B * I), *dx = alloc_f(B * I);
+            float *dW = alloc_f(O * I), *db = alloc_f(O), *scr = alloc_f(O * I);
+            for (size_t i = 0; i < O * I; i++)
+                dW[i] = 1;
+            for (size_t i = 0; i < O; i++)
+                db[i] = 1;
+            dgm__mlayer_gather_out(&L, dys, s.C, B);
+            dgm__mlayer_backward(&L, dxs, dW, db, scr, dys, s.xs, B);
+            for (size_t b = 0; b < B; b++) /* dxs back into the parameter order */
+                for (size_t i = 0; i < I; i++)
+                    dx[b * I + (size_t)L.pi[i]] = dxs[b * I + i];
+            for (size_t i = 0; i < O * I; i++)
+                dW[i] -= 1;
+            for (size_t i = 0; i < O; i++)
+                db[i] -= 1;
+            for (size_t o = 0; o < O; o++)
+                for (size_t i = 0; i < I; i++)
+                    if (strict ? dout[o] <= din[i] : dout[o] < din[i])
+                        CHECK(dW[o * I + i] == 0.0f);
+            check_grad("staircase dW", plan_loss, &s, s.W, dW, O * I, &r);
+            check_grad("staircase db", plan_loss, &s, s.b, db, O, &r);
+            check_grad("staircase dx", plan_loss, &s, s.x, dx, B * I, &r);
+            free(s.x), free(s.W), free(s.b), free(s.xs), free(s.ys), free(s.y), free(s.C);
+            free(dys), free(dxs), free(dx), free(dW), free(db), free(scr);
+            dgm__mlayer_free(&L);
+        }
+    /* the same bits at 1 and 2 threads */
+    size_t B = 64, I = 300, O = 200;
+    int32_t *dout = malloc(O * sizeof *dout), *din = malloc(I * sizeof *din);
+    float *x = alloc_f(B * I), *W = alloc_f(O * I), *b = alloc_f(O), *dy = alloc_f(B * O);
+    fill_normal(&r, x, B * I, 1), fill_normal(&r, W, O * I, 0.1), fill_normal(&r, b, O, 0.1);
+    fill_normal(&r, dy, B * O, 1);
+    for (size_t i = 0; i < I; i++)
+        din[i] = (int32_t)dgm_rng_below(&r, 50);
+    for (size_t o = 0; o < O; o++)
+        dout[o] = (int32_t)dgm_rng_below(&r, 50);
+    float *res[2];
+    for (int t = 0; t < 2; t++) {
+        dgm_set_threads(t + 1);
+        dgm__mlayer L;
+        dgm_err err = {0};
+        CHECK(dgm__mlayer_init(&L, O, I, 16, &err) == DGM_OK);
+        dgm__mlayer_set(&L, W, b, dout, din, 0);
+        res[t] = alloc_f(B * O + B * I + O * I + O);
+        float *y = res[t], *dx = y + B * O, *dW = dx + B * I, *db = dW + O * I;
+        float *scr = alloc_f(O * I);
+        dgm__mlayer_forward(&L, y, x, B);
+        dgm__mlayer_backward(&L, dx, dW, db, scr, dy, x, B);
+        free(scr);
+        dgm__mlayer_free(&L);
+    }
+    dgm_set_threads(0);
+    CHECK(memcmp(res[0], res[1], (B * O + B * I + O * I + O) * sizeof(float)) == 0);
+    free(res[0]), free(res[1]), free(dout), free(din), free(x), free(W), free(b), free(dy);
+}
+
 // ------------------------------------------------------------------------ models ---
+
+/* blocks of 2 and 3 rows, so that the tiny layers' products run as several blocks (the
+ * block size is part of what fixes the bits: a loaded copy gets the same) */
+static void small_blocks(dgm_model *m)
+{
+    for (int l = 0; l < MADE(m)->n_layers; l++)
+        MADE(m)->ml[l].rb = 2 + (size_t)(l % 2);
+    dgm__made_touched(MADE(m));
+}
 
 static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order order,
                        int n_hidden, uint64_t seed)
@@ -137,7 +256,7 @@ static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order
     float *w = dgm_params_data(MADE(m)->p);
     for (size_t i = 0; i < dgm_params_count(MADE(m)->p); i++)
         w[i] *= 3.0f;
-    MADE(m)->cur_mask = -1;
+    small_blocks(m);
     return m;
 }
 
@@ -165,7 +284,7 @@ static double made_loss(void *q)
 {
     loss_ctx *s = q;
     dgm__made *p = MADE(s->m);
-    p->cur_mask = -1; /* the weights were perturbed */
+    dgm__made_touched(p); /* the weights were perturbed */
     dgm__made_use_mask(p, s->k);
     dgm__made_forward_backward(p, s->ll, s->x, s->let, NULL, s->B);
     double l = 0;
@@ -197,7 +316,7 @@ static void test_made_gradient(void)
             for (size_t b = 0; b < B; b++)
                 dsc[b] = 1.0f / (float)B;
             dgm_params_zero_grad(p->p);
-            p->cur_mask = -1;
+            dgm__made_touched(p);
             dgm__made_use_mask(p, k);
             dgm__made_forward_backward(p, s.ll, x, let, dsc, B);
             size_t P = dgm_params_count(p->p);
@@ -396,6 +515,7 @@ static void test_file(void)
         unlink(path);
         return;
     }
+    small_blocks(m2);
     CHECK(!strcmp(dgm_model_type(m2), "made") && dgm_model_exact(m2));
     CHECK(!strcmp(dgm_model_likelihood(m2), "binary"));
     CHECK_EQ_INT(dgm_made_config(m2)->n_masks, 4);
@@ -485,6 +605,7 @@ static void test_fit_resume(void)
     dgm_checkpoint_path(ck, sizeof ck, path2);
     CHECK_MSG(dgm_model_load(&c, ck, &err) == DGM_OK, "%s", err.msg);
     if (c) {
+        small_blocks(c);
         CHECK_MSG(fit(c, &ds, 2, path2, &err) == DGM_OK, "%s", err.msg);
         dgm_params *pa = MADE(a)->p, *pc = MADE(c)->p;
         CHECK(!memcmp(dgm_params_data(pa), dgm_params_data(pc),
@@ -505,6 +626,7 @@ static void test_fit_resume(void)
 int main(void)
 {
     TEST_RUN(test_masked_linear);
+    TEST_RUN(test_staircase);
     TEST_RUN(test_made_gradient);
     TEST_RUN(test_autoregressive);
     TEST_RUN(test_normalised);

@@ -70,4 +70,18 @@ static inline float dgm__logf(float x)
     return ((float)e + big) * 0.693147181f + p;
 }
 
+/* tanh x in float: for |x| < 0.25 its odd Taylor series to x^11 (truncation below 1e-9
+ * relative), otherwise sign(x) (1 - t) / (1 + t) with t = e^-2|x| (1 - t >= 0.39 there, so
+ * dgm__expf's error stays below 1e-6 relative). Both are computed and one is selected, so
+ * that simd loops vectorise it; NaN stays NaN. The flows' bounded log-scales use it. */
+static inline float dgm__tanhf(float x)
+{
+    float a = x < 0 ? -x : x, t = dgm__expf(-2.0f * a);
+    float big = (1.0f - t) / (1.0f + t), x2 = x * x;
+    float p = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * (-0.0539682540f +
+              x2 * (0.0218694885f + x2 * -0.00886323552f)))));
+    float r = x < 0 ? -big : big;
+    return a < 0.25f ? p : a == a ? r : x;
+}
+
 #endif

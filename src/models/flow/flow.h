@@ -4,8 +4,11 @@
 #define DGM_MODELS_FLOW_H
 
 #include "models/model.h"
+#include "nn/masked.h"
 
 #define FLOW_MAX_COUPLINGS 64
+#define FLOW_NL_MAX 5     /* 4 hidden layers and the output */
+#define FLOW_BLOCK 64     /* rows per block of the conditioners' products (nn/masked.h) */
 
 typedef struct dgm__flow {
     dgm_flow_cfg cfg;
@@ -19,6 +22,18 @@ typedef struct dgm__flow {
     float *s[FLOW_MAX_COUPLINGS];      /* cap x D: the log-scales, 0 where b_k = 1 */
     float *g, *gn, *gst, *gx;          /* cap x D, cap x D, cap x 2D, cap x D */
     double *ld;                        /* cap */
+    /* The density and its gradient run the conditioners as masked layers (nn/masked.h):
+     * inputs of degree 0 where b_k passes y through and 1 elsewhere, hidden units 0,
+     * outputs (raw s, t) 1 where coupling k transforms and 0 where it ignores them, the
+     * output layer strict. The plans then skip the zeros of b_k . y and the outputs the
+     * coupling never reads: about half of each conditioner's products. The inverse runs
+     * the dense net. */
+    dgm__mlayer ml[FLOW_MAX_COUPLINGS][FLOW_NL_MAX];
+    int iW[FLOW_MAX_COUPLINGS][FLOW_NL_MAX], ib[FLOW_MAX_COUPLINGS][FLOW_NL_MAX], nl;
+    float *h[FLOW_MAX_COUPLINGS][FLOW_NL_MAX];  /* cap x width: pre-activations (hidden) */
+    float *ha[FLOW_MAX_COUPLINGS][FLOW_NL_MAX]; /* after ReLU */
+    float *ys, *da, *dz, *dW;          /* cap x 2D, cap x max width (2), max O x I */
+    int stale;                         /* the plans' weights are older than the parameters */
 } dgm__flow;
 
 #define FLOW(m) ((dgm__flow *)(m)->impl)
@@ -39,6 +54,8 @@ dgm_status   dgm__maf_reserve(dgm_model *m, size_t B, dgm_err *err);
 void         dgm__maf_step(dgm_model *m, double *lp, const float *x, const float *dscale,
                            size_t B);
 void         dgm__maf_updated(dgm_model *m); /* the weights moved: re-mask them */
+/* rows per block of the staircase products (the bits depend on it; tests use small ones) */
+void         dgm__maf_set_block(dgm_model *m, size_t rb);
 void         dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x,
                                        const float *dscale, float *dx, size_t B);
 dgm_status   dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float *x, size_t n,
@@ -51,6 +68,10 @@ dgm_status   dgm__flow_save_params(const dgm_model *m, dgm_params *pp, const dgm
 void         dgm__flow_describe_cfg(const dgm_flow_cfg *c, cJSON *o);
 
 dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err);
+/* The parameters moved (an optimizer step, a test's perturbation): re-plan the weights. */
+void dgm__flow_updated(dgm__flow *p);
+/* rows per block of the conditioners' products (tests use small ones) */
+void dgm__flow_set_block(dgm__flow *p, size_t rb);
 /* The logit transform y = logit(u), u = alpha + (1 - 2 alpha) x, elementwise on B rows of
  * D, and ld[b] = sum_d log |dy/dx| = sum_d log(1 - 2 alpha) - log u - log(1 - u). */
 void dgm__logit_forward(float *y, double *ld, const float *x, size_t B, size_t D, double alpha);

@@ -118,6 +118,8 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     dgm_optim_step(opt, pp, t);
     if (maf)
         dgm__maf_updated(m);
+    else
+        dgm__flow_updated(FLOW(m));
     return DGM_OK;
 }
 

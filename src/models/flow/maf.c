@@ -7,6 +7,8 @@
  * variants, random hidden degrees (the degrees are j mod (D - 1), MADE's deterministic
  * assignment, so the file needs no mask tables). */
 #include "models/flow/flow.h"
+#include "core/fastmath.h"
+#include "core/par.h"
 #include "nn/masked.h"
 
 #include <math.h>
@@ -15,6 +17,7 @@
 
 #define LOG_2PI 1.8378770664093453
 #define NL_MAX 5 /* 4 hidden layers and the output */
+#define MAF_BLOCK 64 /* rows per block of the staircase products (nn/masked.h) */
 
 typedef struct dgm__maf {
     dgm_flow_cfg cfg;
@@ -24,9 +27,11 @@ typedef struct dgm__maf {
     int iW[FLOW_MAX_COUPLINGS][NL_MAX], ib[FLOW_MAX_COUPLINGS][NL_MAX];
     int32_t *deg;                 /* K blocks of (D + hidden + 2D) unit degrees */
     size_t deg_off[NL_MAX + 1], deg_n;
-    float *Wm;                    /* masked weights of every layer, parameter layout */
+    float *Wm;                    /* masked weights of every layer, parameter layout (the
+                                   * inverse's); the density runs on the plans */
     size_t wm_off[FLOW_MAX_COUPLINGS][NL_MAX];
-    int stale;
+    dgm__mlayer ml[FLOW_MAX_COUPLINGS][NL_MAX]; /* staircase plans (nn/masked.h) */
+    int stale, wm_stale;          /* the plans' weights, Wm: older than the parameters */
     size_t cap;
     float *u[FLOW_MAX_COUPLINGS + 1];          /* cap x D: layer inputs, u[K] = z */
     float *h[FLOW_MAX_COUPLINGS][NL_MAX];      /* cap x dims[l+1]: pre-activations; the last
@@ -34,6 +39,8 @@ typedef struct dgm__maf {
     float *ha[FLOW_MAX_COUPLINGS][NL_MAX];     /* after ReLU (hidden layers) */
     float *a[FLOW_MAX_COUPLINGS];              /* cap x D: tanh(r) */
     float *g, *gn, *dz, *da, *dW;
+    float *xs, *ys;               /* cap x D, cap x 2D: a layer's input and output in its
+                                   * plan's order */
     double *ld;
 } dgm__maf;
 
@@ -52,7 +59,10 @@ static void maf_destroy(void *impl)
             dgm_free(p->h[k][l]), dgm_free(p->ha[k][l]);
     }
     dgm_free(p->g), dgm_free(p->gn), dgm_free(p->dz), dgm_free(p->da), dgm_free(p->dW);
-    dgm_free(p->ld);
+    dgm_free(p->ld), dgm_free(p->xs), dgm_free(p->ys);
+    for (int k = 0; k < FLOW_MAX_COUPLINGS; k++)
+        for (int l = 0; l < NL_MAX; l++)
+            dgm__mlayer_free(&p->ml[k][l]);
     dgm_params_free(p->p);
     free(p->deg);
     dgm_free(p->Wm);
@@ -127,7 +137,19 @@ dgm_status dgm__maf_new(dgm__maf **out, const dgm_flow_cfg *c, dgm_err *err)
             for (size_t j = 0; j < p->dims[l]; j++)
                 layer_deg(p, k, l)[j] = (int32_t)(j % (D - 1));
     }
-    p->stale = 1;
+    /* the degrees are fixed: each layer's orders and prefixes once */
+    for (int k = 0; k < p->K; k++)
+        for (int l = 0; l < p->nl; l++) {
+            dgm_status s = dgm__mlayer_init(&p->ml[k][l], p->dims[l + 1], p->dims[l],
+                                            MAF_BLOCK, err);
+            if (s) {
+                maf_destroy(p);
+                return s;
+            }
+            dgm__mlayer_order(&p->ml[k][l], layer_deg(p, k, l + 1), layer_deg(p, k, l),
+                              l == p->nl - 1);
+        }
+    p->stale = p->wm_stale = 1;
     *out = p;
     return DGM_OK;
 }
@@ -138,10 +160,21 @@ static void refresh(dgm__maf *p)
         return;
     for (int k = 0; k < p->K; k++)
         for (int l = 0; l < p->nl; l++)
+            dgm__mlayer_weights(&p->ml[k][l], dgm_params_tensor(p->p, p->iW[k][l]),
+                                dgm_params_tensor(p->p, p->ib[k][l]));
+    p->stale = 0;
+}
+
+static void refresh_dense(dgm__maf *p)
+{
+    if (!p->wm_stale)
+        return;
+    for (int k = 0; k < p->K; k++)
+        for (int l = 0; l < p->nl; l++)
             dgm__masked_weights(p->Wm + p->wm_off[k][l], dgm_params_tensor(p->p, p->iW[k][l]),
                                 layer_deg(p, k, l + 1), layer_deg(p, k, l), p->dims[l + 1],
                                 p->dims[l], l == p->nl - 1);
-    p->stale = 0;
+    p->wm_stale = 0;
 }
 
 static dgm_status maf_reserve(dgm__maf *p, size_t B, dgm_err *err)
@@ -164,6 +197,9 @@ static dgm_status maf_reserve(dgm__maf *p, size_t B, dgm_err *err)
         }
     }
     dgm_free(p->g), dgm_free(p->gn), dgm_free(p->dz), dgm_free(p->da), dgm_free(p->ld);
+    dgm_free(p->xs), dgm_free(p->ys);
+    p->xs = dgm_malloc_array(B, D * sizeof(float));
+    p->ys = dgm_malloc_array(B, 2 * D * sizeof(float));
     p->g = dgm_malloc_array(B, D * sizeof(float));
     p->gn = dgm_malloc_array(B, D * sizeof(float));
     p->dz = dgm_malloc_array(B, p->max_w * sizeof(float));
@@ -171,7 +207,7 @@ static dgm_status maf_reserve(dgm__maf *p, size_t B, dgm_err *err)
     p->ld = dgm_malloc_array(B, sizeof(double));
     if (!p->dW)
         p->dW = dgm_malloc_array(p->max_oi, sizeof(float));
-    if (!ok || !p->g || !p->gn || !p->dz || !p->da || !p->ld || !p->dW) {
+    if (!ok || !p->g || !p->gn || !p->dz || !p->da || !p->ld || !p->dW || !p->xs || !p->ys) {
         p->cap = 0;
         return dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory for batches of %zu", B);
     }
@@ -179,36 +215,56 @@ static dgm_status maf_reserve(dgm__maf *p, size_t B, dgm_err *err)
     return DGM_OK;
 }
 
-/* The MADE of layer k on B rows of in: the output (m, r) in h[k][nl-1]. */
+/* The MADE of layer k on B rows of in: the output (m, r) in h[k][nl-1]. The layers run
+ * on their plans, the hidden units in the plans' order (h and ha hold them so); the input
+ * is permuted in (reversed layers) and the output out. */
 static const float *made_forward(dgm__maf *p, int k, const float *in, size_t B)
 {
-    for (int l = 0; l < p->nl; l++) {
-        dgm__masked_forward(p->h[k][l], in, p->Wm + p->wm_off[k][l],
-                            dgm_params_tensor(p->p, p->ib[k][l]), B, p->dims[l], p->dims[l + 1]);
-        if (l < p->nl - 1) {
+    const int nl = p->nl;
+    if (!p->ml[k][0].in_identity) {
+        dgm__mlayer_gather_in(&p->ml[k][0], p->xs, in, B);
+        in = p->xs;
+    }
+    for (int l = 0; l < nl; l++) {
+        float *y = l < nl - 1 || p->ml[k][l].out_identity ? p->h[k][l] : p->ys;
+        dgm__mlayer_forward(&p->ml[k][l], y, in, B);
+        if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->ha[k][l], p->h[k][l], B * p->dims[l + 1]);
             in = p->ha[k][l];
         }
     }
-    return p->h[k][p->nl - 1];
+    if (!p->ml[k][nl - 1].out_identity)
+        dgm__mlayer_scatter_out(&p->ml[k][nl - 1], p->h[k][nl - 1], p->ys, B);
+    return p->h[k][nl - 1];
 }
 
 /* Backward through layer k's MADE from dout (B x 2D, overwritten), adding its input
  * gradient into dx (B x D). */
 static void made_backward(dgm__maf *p, int k, float *dout, float *dx, size_t B)
 {
+    const dgm__mlayer *L0 = &p->ml[k][0], *Ll = &p->ml[k][p->nl - 1];
     float *dz = dout;
+    if (!Ll->out_identity) {
+        dgm__mlayer_gather_out(Ll, p->ys, dout, B);
+        dz = p->ys;
+    }
     for (int l = p->nl - 1; l >= 0; l--) {
-        size_t I = p->dims[l], O = p->dims[l + 1];
-        const float *in = l ? p->ha[k][l - 1] : p->u[k];
-        float *dxl = l ? p->da : dx;
-        if (l)
-            memset(p->da, 0, B * I * sizeof *p->da);
-        dgm__masked_backward(dxl, dgm_params_tensor_grad(p->p, p->iW[k][l]),
-                             dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz, in,
-                             p->Wm + p->wm_off[k][l], layer_deg(p, k, l + 1), layer_deg(p, k, l),
-                             B, I, O, l == p->nl - 1);
-        if (l) {
+        size_t I = p->dims[l];
+        const float *in = p->ha[k][l > 0 ? l - 1 : 0];
+        if (l == 0) { /* the layer's input, in the plan's order again */
+            in = p->u[k];
+            if (!L0->in_identity) {
+                dgm__mlayer_gather_in(L0, p->xs, p->u[k], B);
+                in = p->xs;
+            }
+        }
+        dgm__mlayer_backward(&p->ml[k][l], p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
+                             dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz, in, B);
+        if (l == 0) { /* added into dx, in the parameter order */
+            for (size_t b = 0; b < B; b++)
+                for (size_t i = 0; i < I; i++)
+                    dx[b * I + (size_t)L0->pi[i]] += p->da[b * I + i];
+        } else {
             memset(p->dz, 0, B * I * sizeof *p->dz);
             dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->h[k][l - 1], p->ha[k][l - 1], B * I);
             dz = p->dz;
@@ -234,18 +290,22 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const fl
         const float *mr = made_forward(p, k, p->u[k], B);
         const float *u = p->u[k];
         float *z = p->u[k + 1], *a = p->a[k];
+        /* rows in parallel, each in one order: the same bits at any thread count */
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
         for (size_t b = 0; b < B; b++) {
             double l = 0;
+#pragma omp simd reduction(+ : l)
             for (size_t d = 0; d < D; d++) {
                 size_t i = b * D + d;
-                a[i] = tanhf(mr[b * 2 * D + D + d]);
-                z[i] = (u[i] - mr[b * 2 * D + d]) * expf(-a[i]);
+                a[i] = dgm__tanhf(mr[b * 2 * D + D + d]);
+                z[i] = (u[i] - mr[b * 2 * D + d]) * dgm__expf(-a[i]);
                 l += a[i];
             }
             p->ld[b] -= l;
         }
     }
     const float *z = p->u[p->K];
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         double q = 0;
         for (size_t d = 0; d < D; d++)
@@ -264,10 +324,12 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const fl
     for (int k = p->K - 1; k >= 0; k--) {
         float *mr = p->h[k][p->nl - 1]; /* overwritten with its gradient */
         const float *u = p->u[k], *a = p->a[k];
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
         for (size_t b = 0; b < B; b++)
+#pragma omp simd
             for (size_t d = 0; d < D; d++) {
                 size_t i = b * D + d;
-                float e = expf(-a[i]), m = mr[b * 2 * D + d];
+                float e = dgm__expf(-a[i]), m = mr[b * 2 * D + d];
                 float dm = -g[i] * e, dal = -g[i] * (u[i] - m) * e + dscale[b];
                 gn[i] = g[i] * e;
                 mr[b * 2 * D + d] = dm;
@@ -330,7 +392,7 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
     float *WT = s ? NULL : dgm_malloc_array(D, H1 * sizeof *WT);
     if (!s && !WT)
         s = dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory");
-    refresh(p);
+    refresh_dense(p);
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t B = (a + chunk < n ? a + chunk : n) - a;
         memcpy(p->u[p->K], z + a * D, B * D * sizeof *z);
@@ -366,7 +428,7 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
                         mv += (double)in[b * Hl + h] * Wl[v * Hl + h];
                         rv += (double)in[b * Hl + h] * Wl[(D + v) * Hl + h];
                     }
-                    float val = zk[b * D + v] * expf(tanhf((float)rv)) + (float)mv;
+                    float val = zk[b * D + v] * dgm__expf(dgm__tanhf((float)rv)) + (float)mv;
                     u[b * D + v] = val;
                     float *pr = pre0 + b * H1;
                     for (size_t h = 0; h < H1; h++)
@@ -428,7 +490,14 @@ static dgm_status maf_save(const dgm_model *m, const char *path, dgm_err *err)
 
 static void maf_describe(const dgm_model *m, cJSON *o) { dgm__flow_describe_cfg(&MAF(m)->cfg, o); }
 
-static void maf_mark(dgm_model *m) { MAF(m)->stale = 1; }
+void dgm__maf_set_block(dgm_model *m, size_t rb)
+{
+    for (int k = 0; k < MAF(m)->K; k++)
+        for (int l = 0; l < MAF(m)->nl; l++)
+            MAF(m)->ml[k][l].rb = rb;
+}
+
+static void maf_mark(dgm_model *m) { MAF(m)->stale = MAF(m)->wm_stale = 1; }
 
 const dgm__model_ops dgm__maf_ops = {
     .type = "maf", .log_prob = maf_log_prob, .sample = maf_sample, .save = maf_save,

@@ -5,6 +5,9 @@
  * sampling and the files. docs/math.md, "RealNVP", derives it. Left out: the multi-scale
  * convolutional architecture, batch normalisation and the learned scale on tanh. */
 #include "models/flow/flow.h"
+#include "core/fastmath.h"
+#include "core/assert.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,11 +47,19 @@ static void flow_destroy(void *impl)
     }
     for (int k = 0; k <= FLOW_MAX_COUPLINGS; k++)
         dgm_free(p->y[k]);
+    for (int k = 0; k < FLOW_MAX_COUPLINGS; k++)
+        for (int l = 0; l < FLOW_NL_MAX; l++) {
+            dgm__mlayer_free(&p->ml[k][l]);
+            dgm_free(p->h[k][l]), dgm_free(p->ha[k][l]);
+        }
+    dgm_free(p->ys), dgm_free(p->da), dgm_free(p->dz), dgm_free(p->dW);
     dgm_params_free(p->p);
     free(p->mask);
     dgm_free(p->g), dgm_free(p->gn), dgm_free(p->gst), dgm_free(p->gx), dgm_free(p->ld);
     free(p);
 }
+
+static dgm_status plan_couplings(dgm__flow *p, const size_t *dims, dgm_err *err);
 
 static dgm_status flow_new(dgm__flow **out, const dgm_flow_cfg *c, dgm_err *err)
 {
@@ -98,8 +109,71 @@ static dgm_status flow_new(dgm__flow **out, const dgm_flow_cfg *c, dgm_err *err)
             size_t par = img ? d / c->width + d % c->width : d;
             p->mask[(size_t)k * D + d] = (uint8_t)((par + (size_t)k) & 1);
         }
+    dgm_status s = plan_couplings(p, dims, err);
+    if (s) {
+        flow_destroy(p);
+        return s;
+    }
     *out = p;
     return DGM_OK;
+}
+
+/* The conditioners' plans (flow.h): degrees from the masks, orders and prefixes once. */
+static dgm_status plan_couplings(dgm__flow *p, const size_t *dims, dgm_err *err)
+{
+    size_t D = p->D, wmax = 0;
+    p->nl = p->cfg.n_hidden + 1;
+    for (int l = 0; l <= p->nl; l++)
+        wmax = dims[l] > wmax ? dims[l] : wmax;
+    int32_t *deg = malloc((D + wmax + 2 * D) * sizeof *deg);
+    if (!deg)
+        return dgm_errf(err, DGM_ERR_NOMEM, "realnvp: out of memory");
+    int32_t *din = deg, *dh = deg + D, *dout = dh + wmax;
+    for (size_t j = 0; j < wmax; j++)
+        dh[j] = 0;
+    dgm_status s = DGM_OK;
+    for (int k = 0; !s && k < p->cfg.n_couplings; k++) {
+        const uint8_t *bm = p->mask + (size_t)k * D;
+        for (size_t d = 0; d < D; d++) {
+            din[d] = bm[d] ? 0 : 1;
+            dout[d] = dout[D + d] = bm[d] ? 0 : 1;
+        }
+        for (int l = 0; !s && l < p->nl; l++) {
+            char name[96];
+            snprintf(name, sizeof name, "couplings.%d.net.%d.weight", k, 2 * l);
+            p->iW[k][l] = dgm_params_find(p->p, name);
+            snprintf(name, sizeof name, "couplings.%d.net.%d.bias", k, 2 * l);
+            p->ib[k][l] = dgm_params_find(p->p, name);
+            DGM_ASSERT(p->iW[k][l] >= 0 && p->ib[k][l] >= 0);
+            if ((s = dgm__mlayer_init(&p->ml[k][l], dims[l + 1], dims[l], FLOW_BLOCK, err)))
+                break;
+            dgm__mlayer_order(&p->ml[k][l], l == p->nl - 1 ? dout : dh, l ? dh : din,
+                              l == p->nl - 1);
+        }
+    }
+    free(deg);
+    p->stale = 1;
+    return s;
+}
+
+void dgm__flow_updated(dgm__flow *p) { p->stale = 1; }
+
+void dgm__flow_set_block(dgm__flow *p, size_t rb)
+{
+    for (int k = 0; k < p->cfg.n_couplings; k++)
+        for (int l = 0; l < p->nl; l++)
+            p->ml[k][l].rb = rb;
+}
+
+static void refresh(dgm__flow *p)
+{
+    if (!p->stale)
+        return;
+    for (int k = 0; k < p->cfg.n_couplings; k++)
+        for (int l = 0; l < p->nl; l++)
+            dgm__mlayer_weights(&p->ml[k][l], dgm_params_tensor(p->p, p->iW[k][l]),
+                                dgm_params_tensor(p->p, p->ib[k][l]));
+    p->stale = 0;
 }
 
 dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err)
@@ -117,8 +191,26 @@ dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err)
             ok = ok && (p->xm[k] = dgm_malloc_array(B, D * sizeof(float)));
             ok = ok && (p->s[k] = dgm_malloc_array(B, D * sizeof(float)));
             ok = ok && !dgm_mlp_reserve(p->net[k], B, err);
+            for (int l = 0; l < p->nl - 1; l++) {
+                size_t W = p->ml[k][l].O;
+                dgm_free(p->h[k][l]), dgm_free(p->ha[k][l]);
+                ok = ok && (p->h[k][l] = dgm_malloc_array(B, W * sizeof(float)));
+                ok = ok && (p->ha[k][l] = dgm_malloc_array(B, W * sizeof(float)));
+            }
         }
     }
+    size_t wmax = 2 * D, oi = 0;
+    for (int l = 0; l < p->nl; l++) {
+        const dgm__mlayer *L = &p->ml[0][l];
+        wmax = L->O > wmax ? L->O : wmax;
+        oi = L->O * L->I > oi ? L->O * L->I : oi;
+    }
+    dgm_free(p->ys), dgm_free(p->da), dgm_free(p->dz);
+    ok = ok && (p->ys = dgm_malloc_array(B, 2 * D * sizeof(float)));
+    ok = ok && (p->da = dgm_malloc_array(B, wmax * sizeof(float)));
+    ok = ok && (p->dz = dgm_malloc_array(B, wmax * sizeof(float)));
+    if (ok && !p->dW)
+        ok = (p->dW = dgm_malloc_array(oi, sizeof(float))) != NULL;
     dgm_free(p->g), dgm_free(p->gn), dgm_free(p->gst), dgm_free(p->gx), dgm_free(p->ld);
     p->g = dgm_malloc_array(B, D * sizeof(float));
     p->gn = dgm_malloc_array(B, D * sizeof(float));
@@ -138,6 +230,8 @@ dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err)
 void dgm__logit_forward(float *y, double *ld, const float *x, size_t B, size_t D, double alpha)
 {
     double c = log(1 - 2 * alpha);
+    /* rows in parallel: each row's sums in the one order, the same bits at any count */
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         double s = 0;
         for (size_t d = 0; d < D; d++) {
@@ -153,6 +247,7 @@ void dgm__logit_forward(float *y, double *ld, const float *x, size_t B, size_t D
 void dgm__logit_backward(float *dx, const float *dy, const double *dld, const float *x,
                          size_t B, size_t D, double alpha)
 {
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++)
         for (size_t d = 0; d < D; d++) {
             double u = alpha + (1 - 2 * alpha) * (double)x[b * D + d], q = u * (1 - u);
@@ -171,23 +266,34 @@ static void coupling_forward(dgm__flow *p, int k, size_t B)
     const uint8_t *bm = p->mask + (size_t)k * D;
     const float *y = p->y[k];
     float *xm = p->xm[k], *s = p->s[k], *out = p->y[k + 1];
-    for (size_t b = 0; b < B; b++)
-        for (size_t d = 0; d < D; d++)
-            xm[b * D + d] = bm[d] ? y[b * D + d] : 0.0f;
-    const float *st = dgm_mlp_forward(p->net[k], xm, B);
+    /* the conditioner on its plans: y in the plan's order (the passed-through coordinates
+     * first: the only ones its products read), then the layers, then (raw s, t) back in
+     * the parameter order, into gst (free until the backward) */
+    const int nl = p->nl;
+    dgm__mlayer_gather_in(&p->ml[k][0], xm, y, B);
+    const float *in = xm;
+    for (int l = 0; l < nl; l++) {
+        float *z = l < nl - 1 ? p->h[k][l] : p->ys;
+        dgm__mlayer_forward(&p->ml[k][l], z, in, B);
+        if (l < nl - 1) {
+            dgm_act_forward(DGM_ACT_RELU, p->ha[k][l], z, B * p->ml[k][l].O);
+            in = p->ha[k][l];
+        }
+    }
+    float *st = p->gst;
+    dgm__mlayer_scatter_out(&p->ml[k][nl - 1], st, p->ys, B);
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         double l = 0;
         const float *raw = st + b * 2 * D, *t = raw + D;
-        for (size_t d = 0; d < D; d++) {
-            size_t i = b * D + d;
-            if (bm[d]) {
-                s[i] = 0.0f;
-                out[i] = y[i];
-            } else {
-                s[i] = tanhf(raw[d]);
-                out[i] = y[i] * expf(s[i]) + t[d];
-                l += s[i];
-            }
+        const float *yb = y + b * D;
+        float *sb = s + b * D, *ob = out + b * D;
+#pragma omp simd reduction(+ : l)
+        for (size_t d = 0; d < D; d++) { /* both branches, one kept: the loop vectorises */
+            float sv = bm[d] ? 0.0f : dgm__tanhf(raw[d]);
+            sb[d] = sv;
+            ob[d] = bm[d] ? yb[d] : yb[d] * dgm__expf(sv) + t[d];
+            l += sv;
         }
         p->ld[b] += l;
     }
@@ -203,6 +309,7 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
     size_t D = p->D;
     const uint8_t *bm = p->mask + (size_t)k * D;
     const float *y = p->y[k], *s = p->s[k];
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         float *gr = p->gst + b * 2 * D, *gt = gr + D;
         for (size_t d = 0; d < D; d++) {
@@ -210,18 +317,35 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
             if (bm[d]) {
                 gr[d] = gt[d] = 0.0f;
             } else {
-                float es = expf(s[i]);
+                float es = dgm__expf(s[i]);
                 gt[d] = g[i];
                 gr[d] = (g[i] * y[i] * es + gl[b]) * (1.0f - s[i] * s[i]);
             }
         }
     }
-    memset(p->gx, 0, B * D * sizeof *p->gx);
-    dgm_mlp_backward(p->net[k], p->gx, p->gst, B);
+    /* the conditioner backward on its plans, from (dL/draw, dL/dt) in the plan's order; its
+     * input gradient back into the parameter order in gx */
+    const int nl = p->nl;
+    dgm__mlayer_gather_out(&p->ml[k][nl - 1], p->ys, p->gst, B);
+    float *dz = p->ys;
+    for (int l = nl - 1; l >= 0; l--) {
+        const dgm__mlayer *L = &p->ml[k][l];
+        dgm__mlayer_backward(L, p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
+                             dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz,
+                             l ? p->ha[k][l - 1] : p->xm[k], B);
+        if (l) {
+            memset(p->dz, 0, B * L->I * sizeof *p->dz);
+            dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->h[k][l - 1], p->ha[k][l - 1],
+                             B * L->I);
+            dz = p->dz;
+        }
+    }
+    dgm__mlayer_scatter_in(&p->ml[k][0], p->gx, p->da, B);
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++)
         for (size_t d = 0; d < D; d++) {
             size_t i = b * D + d;
-            gn[i] = bm[d] ? g[i] + p->gx[i] : g[i] * expf(s[i]);
+            gn[i] = bm[d] ? g[i] + p->gx[i] : g[i] * dgm__expf(s[i]);
         }
 }
 
@@ -232,6 +356,7 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
     int K = p->cfg.n_couplings;
     double alpha = p->cfg.alpha;
     double *ld0 = lp; /* the logit's log-determinant, held in lp until the end */
+    refresh(p);
     if (alpha > 0) {
         dgm__logit_forward(p->y[0], ld0, x, B, D, alpha);
     } else {
@@ -244,6 +369,7 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
     for (int k = 0; k < K; k++)
         coupling_forward(p, k, B);
     const float *z = p->y[K];
+#pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         double q = 0;
         for (size_t d = 0; d < D; d++)
@@ -341,7 +467,7 @@ dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
                 for (size_t d = 0; d < D; d++) {
                     size_t i = b * D + d;
                     prev[i] = bm[d] ? y[i]
-                                    : (y[i] - st[b * 2 * D + D + d]) * expf(-tanhf(st[b * 2 * D + d]));
+                                    : (y[i] - st[b * 2 * D + D + d]) * dgm__expf(-dgm__tanhf(st[b * 2 * D + d]));
                 }
             y = prev;
         }

@@ -47,6 +47,9 @@ static void made_destroy(void *impl)
     free(p->hdeg);
     free(p->deg);
     dgm_free(p->Wm);
+    for (int l = 0; l < MADE_MAX_LAYERS; l++)
+        dgm__mlayer_free(&p->ml[l]);
+    dgm_free(p->xs), dgm_free(p->ys);
     for (int l = 0; l <= MADE_MAX_LAYERS; l++)
         dgm_free(p->act[l]);
     for (int l = 0; l < MADE_MAX_LAYERS; l++)
@@ -106,7 +109,7 @@ static dgm_status made_new(dgm__made **out, const dgm_made_cfg *c, dgm_err *err)
     for (int l = 0; l < c->n_hidden; l++)
         p->dims[l + 1] = c->hidden[l], p->sumH += c->hidden[l];
     p->dims[p->n_layers] = p->Dout;
-    p->cur_mask = -1;
+    p->cur_mask = p->wm_mask = p->plan_mask = -1;
     p->p = dgm_params_create();
     size_t nW = 0, nd = 0;
     int ok = p->p != NULL;
@@ -132,6 +135,11 @@ static dgm_status made_new(dgm__made **out, const dgm_made_cfg *c, dgm_err *err)
         made_destroy(p);
         return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory for the layers");
     }
+    for (int l = 0; l < p->n_layers; l++)
+        if ((s = dgm__mlayer_init(&p->ml[l], p->dims[l + 1], p->dims[l], MADE_BLOCK, err))) {
+            made_destroy(p);
+            return s;
+        }
     *out = p;
     return DGM_OK;
 }
@@ -154,6 +162,9 @@ dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err)
         }
     }
     dgm_free(p->da), dgm_free(p->dz), dgm_free(p->letters), dgm_free(p->ll);
+    dgm_free(p->xs), dgm_free(p->ys);
+    p->xs = dgm_malloc_array(B, p->Din * sizeof(float));
+    p->ys = dgm_malloc_array(B, p->Dout * sizeof(float));
     p->da = dgm_malloc_array(B, wmax * sizeof(float));
     p->dz = dgm_malloc_array(B, wmax * sizeof(float));
     p->letters = dgm_malloc_array(B, p->V);
@@ -162,7 +173,7 @@ dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err)
         p->dW = dgm_malloc_array(wo, sizeof(float));
     if (!p->cat)
         p->cat = dgm_malloc_array((size_t)omp_get_max_threads(), 2 * p->V * sizeof(float));
-    int ok = p->da && p->dz && p->letters && p->ll && p->dW && p->cat;
+    int ok = p->da && p->dz && p->xs && p->ys && p->letters && p->ll && p->dW && p->cat;
     for (int l = 1; l <= p->n_layers; l++)
         ok = ok && p->act[l] && (l == p->n_layers || p->pre[l - 1]);
     if (!ok) {
@@ -213,10 +224,9 @@ static dgm_status draw_masks(dgm__made *p, dgm_err *err)
     return DGM_OK;
 }
 
-void dgm__made_use_mask(dgm__made *p, int k)
+/* the current mask's unit degrees into p->deg */
+static void set_degrees(dgm__made *p, int k)
 {
-    if (p->cur_mask == k)
-        return;
     const int32_t *ord = p->order + (size_t)k * p->V, *h = p->hdeg + (size_t)k * p->sumH;
     int32_t *din = p->deg, *dout = p->deg + p->deg_off[p->n_layers];
     for (size_t j = 0; j < p->Din; j++)
@@ -224,11 +234,41 @@ void dgm__made_use_mask(dgm__made *p, int k)
     memcpy(p->deg + p->deg_off[1], h, p->sumH * sizeof *h);
     for (size_t j = 0; j < p->Dout; j++)
         dout[j] = ord[j / p->Aout];
+}
+
+void dgm__made_use_mask(dgm__made *p, int k)
+{
+    if (p->cur_mask == k)
+        return;
+    if (p->plan_mask != k) { /* the orders of a new mask; an update only moves weights */
+        set_degrees(p, k);
+        for (int l = 0; l < p->n_layers; l++)
+            dgm__mlayer_order(&p->ml[l], p->deg + p->deg_off[l + 1], p->deg + p->deg_off[l],
+                              l == p->n_layers - 1);
+        p->plan_mask = k;
+    }
+    for (int l = 0; l < p->n_layers; l++)
+        dgm__mlayer_weights(&p->ml[l], dgm_params_tensor(p->p, p->iW[l]),
+                            dgm_params_tensor(p->p, p->ib[l]));
+    p->cur_mask = k;
+}
+
+/* Wm (the parameter layout) of mask k, for the samplers */
+static void use_dense_mask(dgm__made *p, int k)
+{
+    if (p->wm_mask == k)
+        return;
+    set_degrees(p, k); /* the plans keep their own orders: p->deg is scratch */
     for (int l = 0; l < p->n_layers; l++)
         dgm__masked_weights(p->Wm + p->wm_off[l], dgm_params_tensor(p->p, p->iW[l]),
                             p->deg + p->deg_off[l + 1], p->deg + p->deg_off[l], p->dims[l + 1],
                             p->dims[l], l == p->n_layers - 1);
-    p->cur_mask = k;
+    p->wm_mask = k;
+}
+
+void dgm__made_touched(dgm__made *p)
+{
+    p->cur_mask = p->wm_mask = -1;
 }
 
 // -------------------------------------------------------------------- forward/backward ---
@@ -257,17 +297,26 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
                                 const float *dscale, size_t B)
 {
     const int nl = p->n_layers;
-    const float *in = x;
+    const dgm__mlayer *last = &p->ml[nl - 1];
+    /* the layers run in the plans' sorted orders (nn/masked.h): the inputs are permuted in
+     * and the logits out, unless their orders are the identity */
+    const float *xin = x;
+    if (!p->ml[0].in_identity) {
+        dgm__mlayer_gather_in(&p->ml[0], p->xs, x, B);
+        xin = p->xs;
+    }
+    const float *in = xin;
     for (int l = 0; l < nl; l++) {
-        size_t I = p->dims[l], O = p->dims[l + 1];
-        float *z = l < nl - 1 ? p->pre[l] : p->act[nl];
-        dgm__masked_forward(z, in, p->Wm + p->wm_off[l], dgm_params_tensor(p->p, p->ib[l]), B,
-                            I, O);
+        size_t O = p->dims[l + 1];
+        float *z = l < nl - 1 ? p->pre[l] : last->out_identity ? p->act[nl] : p->ys;
+        dgm__mlayer_forward(&p->ml[l], z, in, B);
         if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->act[l + 1], z, B * O);
             in = p->act[l + 1];
         }
     }
+    if (!last->out_identity)
+        dgm__mlayer_scatter_out(last, p->act[nl], p->ys, B);
     /* per row: log p_k(x_b) and, with dscale, dscale_b d(-log p)/dlogits in place */
     float *lg = p->act[nl];
     const size_t V = p->V, Dout = p->Dout;
@@ -292,16 +341,16 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
         return;
     /* backward through the layers, adding into the parameter gradients */
     float *dz = lg;
+    if (!last->out_identity) {
+        dgm__mlayer_gather_out(last, p->ys, lg, B);
+        dz = p->ys;
+    }
     for (int l = nl - 1; l >= 0; l--) {
-        size_t I = p->dims[l], O = p->dims[l + 1];
-        const float *a_in = l == 0 ? x : p->act[l];
+        size_t I = p->dims[l];
+        const float *a_in = l == 0 ? xin : p->act[l];
         float *dx = l > 0 ? p->da : NULL;
-        if (dx)
-            memset(dx, 0, B * I * sizeof *dx);
-        dgm__masked_backward(dx, dgm_params_tensor_grad(p->p, p->iW[l]),
-                             dgm_params_tensor_grad(p->p, p->ib[l]), p->dW, dz, a_in,
-                             p->Wm + p->wm_off[l], p->deg + p->deg_off[l + 1],
-                             p->deg + p->deg_off[l], B, I, O, l == nl - 1);
+        dgm__mlayer_backward(&p->ml[l], dx, dgm_params_tensor_grad(p->p, p->iW[l]),
+                             dgm_params_tensor_grad(p->p, p->ib[l]), p->dW, dz, a_in, B);
         if (l > 0) {
             memset(p->dz, 0, B * I * sizeof *p->dz);
             dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->pre[l - 1], p->act[l], B * I);
@@ -322,14 +371,14 @@ dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, si
     dgm__made *p = MADE(m);
     size_t M = (size_t)p->cfg.n_masks, chunk = n < MADE_CHUNK ? n : MADE_CHUNK;
     dgm_status s = dgm__made_reserve(p, chunk ? chunk : 1, err);
-    for (size_t a = 0; !s && a < n; a += chunk) {
-        size_t b = a + chunk < n ? a + chunk : n;
-        const float *xa = x + a * p->Din;
-        if (p->cfg.kind == DGM_MADE_CATEGORICAL &&
-            (s = dgm__made_letters(p->letters, xa, b - a, p->V, err)))
-            break;
-        for (size_t k = 0; k < M; k++) {
-            dgm__made_use_mask(p, (int)k);
+    for (size_t k = 0; !s && k < M; k++) {
+        dgm__made_use_mask(p, (int)k);
+        for (size_t a = 0; !s && a < n; a += chunk) {
+            size_t b = a + chunk < n ? a + chunk : n;
+            const float *xa = x + a * p->Din;
+            if (p->cfg.kind == DGM_MADE_CATEGORICAL &&
+                (s = dgm__made_letters(p->letters, xa, b - a, p->V, err)))
+                break;
             dgm__made_forward_backward(p, p->ll, xa, p->letters, NULL, b - a);
             for (size_t i = a; i < b; i++)
                 out[i * M + k] = p->ll[i - a];
@@ -366,7 +415,7 @@ static dgm_status made_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
 static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, int32_t *var,
                          float *WT)
 {
-    dgm__made_use_mask(p, k);
+    use_dense_mask(p, k);
     const int nl = p->n_layers;
     const int32_t *ord = p->order + (size_t)k * p->V;
     size_t V = p->V, A = p->Aout, Hl = p->dims[nl - 1], H1 = p->dims[1], Din = p->Din;

@@ -4,8 +4,10 @@
 #define DGM_MODELS_MADE_H
 
 #include "models/model.h"
+#include "nn/masked.h"
 
 #define MADE_MAX_LAYERS 9 /* 8 hidden layers and the output layer */
+#define MADE_BLOCK 64     /* rows per block of the staircase products (nn/masked.h) */
 
 /* The focus of a categorical model, for mutation effects (a copy of the alignment's). */
 typedef struct {
@@ -36,13 +38,19 @@ typedef struct dgm__made {
     size_t   deg_off[MADE_MAX_LAYERS + 1];
     float   *Wm;
     size_t   wm_off[MADE_MAX_LAYERS];
-    int      cur_mask;     /* the mask Wm holds, -1 when stale (after an update) */
+    int      wm_mask;      /* the mask Wm holds, -1 when stale (after an update) */
+    /* the staircase plans of the current mask (nn/masked.h), which the forward and
+     * backward run on; the samplers read Wm */
+    dgm__mlayer ml[MADE_MAX_LAYERS];
+    int      plan_mask;    /* the mask ml's orders and prefixes are of, -1: none */
+    int      cur_mask;     /* the mask whose weights ml holds, -1 when stale */
     /* scratch for batches up to cap rows */
     size_t   cap;
     float   *act[MADE_MAX_LAYERS + 1]; /* act[l] (cap x dims[l]) for l >= 1: after ReLU;
                                         * act[n_layers] the logits */
     float   *pre[MADE_MAX_LAYERS];    /* hidden pre-activations */
     float   *da, *dz;     /* cap x max width */
+    float   *xs, *ys;     /* cap x Din, cap x Dout: inputs and logits in the plans' order */
     float   *dW;          /* max O x I */
     float   *cat;         /* threads x 2 V (categorical log-softmax scratch) */
     uint8_t *letters;     /* cap x V */
@@ -58,8 +66,10 @@ extern const dgm__fit_ops dgm__made_fit_ops;
 
 /* Scratch for batches of up to B rows (kept if already as large). */
 dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err);
-/* Makes Wm the masked weights of mask k (recomputed when stale). */
+/* Makes ml the plans of mask k (recomputed when stale). */
 void dgm__made_use_mask(dgm__made *p, int k);
+/* The model's parameters moved (an optimizer step, a load): the plans and Wm are stale. */
+void dgm__made_touched(dgm__made *p);
 /* The letters (B x V) of one-hot rows x (B x 20 L; an all-zero row is the gap, 20).
  * DGM_ERR_ARG naming the row and column for a value other than 0 and 1 or two letters. */
 dgm_status dgm__made_letters(uint8_t *out, const float *x, size_t B, size_t L, dgm_err *err);

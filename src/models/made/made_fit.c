@@ -142,7 +142,7 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
     if (!dgm_all_finite(dgm_params_grad(p->p), dgm_params_count(p->p)))
         return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
     dgm_optim_step(opt, p->p, t);
-    p->cur_mask = -1; /* the weights moved: the masked copy is stale */
+    dgm__made_touched(p); /* the weights moved: the plans are stale */
     return DGM_OK;
 }
 
