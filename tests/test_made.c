@@ -62,6 +62,20 @@ static double lin_loss(void *q)
     return dgm_dot(s->C, s->y, s->B * s->O);
 }
 
+/* dW and db were added into 1s: take the 1s away, and a cut weight got no gradient */
+static void added_to_ones(float *dW, float *db, size_t O, size_t I, const int32_t *dout,
+                          const int32_t *din, int strict)
+{
+    for (size_t i = 0; i < O * I; i++)
+        dW[i] -= 1;
+    for (size_t i = 0; i < O; i++)
+        db[i] -= 1;
+    for (size_t o = 0; o < O; o++)
+        for (size_t i = 0; i < I; i++)
+            if (strict ? dout[o] <= din[i] : dout[o] < din[i])
+                CHECK(dW[o * I + i] == 0.0f);
+}
+
 static void test_masked_linear(void)
 {
     dgm_rng r;
@@ -100,14 +114,7 @@ static void test_masked_linear(void)
         dgm__masked_backward(dx, dW, db, scr, s.C, s.x, s.Wm, s.dout, s.din, B, I, O, strict);
         for (size_t i = 0; i < B * I; i++)
             dx[i] -= 1;
-        for (size_t i = 0; i < O * I; i++)
-            dW[i] -= 1;
-        for (size_t i = 0; i < O; i++)
-            db[i] -= 1;
-        for (size_t o = 0; o < O; o++)
-            for (size_t i = 0; i < I; i++)
-                if (strict ? s.dout[o] <= s.din[i] : s.dout[o] < s.din[i])
-                    CHECK(dW[o * I + i] == 0.0f); /* a cut weight gets no gradient */
+        added_to_ones(dW, db, O, I, s.dout, s.din, strict);
         check_grad(strict ? "masked dW (strict)" : "masked dW", lin_loss, &s, s.W, dW, O * I, &r);
         check_grad("masked db", lin_loss, &s, s.b, db, O, &r);
         check_grad("masked dx", lin_loss, &s, s.x, dx, B * I, &r);
@@ -178,17 +185,8 @@ static void test_staircase(void)
                 db[i] = 1;
             dgm__mlayer_gather_out(&L, dys, s.C, B);
             dgm__mlayer_backward(&L, dxs, dW, db, scr, dys, s.xs, B);
-            for (size_t b = 0; b < B; b++) /* dxs back into the parameter order */
-                for (size_t i = 0; i < I; i++)
-                    dx[b * I + (size_t)L.pi[i]] = dxs[b * I + i];
-            for (size_t i = 0; i < O * I; i++)
-                dW[i] -= 1;
-            for (size_t i = 0; i < O; i++)
-                db[i] -= 1;
-            for (size_t o = 0; o < O; o++)
-                for (size_t i = 0; i < I; i++)
-                    if (strict ? dout[o] <= din[i] : dout[o] < din[i])
-                        CHECK(dW[o * I + i] == 0.0f);
+            dgm__mlayer_scatter_in(&L, dx, dxs, B); /* back into the parameter order */
+            added_to_ones(dW, db, O, I, dout, din, strict);
             check_grad("staircase dW", plan_loss, &s, s.W, dW, O * I, &r);
             check_grad("staircase db", plan_loss, &s, s.b, db, O, &r);
             check_grad("staircase dx", plan_loss, &s, s.x, dx, B * I, &r);

@@ -219,38 +219,39 @@ void dgm__mlayer_backward(const dgm__mlayer *L, float *dxs, float *dW, float *db
     }
 }
 
+/* dst[b][k] = src[b][perm[k]] and its inverse, dst[b][perm[k]] = src[b][k], on B rows of n */
+static void permute_rows(float *dst, const float *src, const int32_t *perm, size_t B, size_t n,
+                         int scatter)
+{
+#pragma omp parallel for schedule(static) if (B * n >= DGM__PAR_MIN)
+    for (size_t b = 0; b < B; b++) {
+        float *d = dst + b * n;
+        const float *q = src + b * n;
+        if (scatter)
+            for (size_t k = 0; k < n; k++)
+                d[perm[k]] = q[k];
+        else
+            for (size_t k = 0; k < n; k++)
+                d[k] = q[perm[k]];
+    }
+}
+
 void dgm__mlayer_gather_in(const dgm__mlayer *L, float *xs, const float *x, size_t B)
 {
-    size_t I = L->I;
-#pragma omp parallel for schedule(static) if (B * I >= DGM__PAR_MIN)
-    for (size_t b = 0; b < B; b++)
-        for (size_t i = 0; i < I; i++)
-            xs[b * I + i] = x[b * I + (size_t)L->pi[i]];
+    permute_rows(xs, x, L->pi, B, L->I, 0);
 }
 
 void dgm__mlayer_scatter_in(const dgm__mlayer *L, float *x, const float *xs, size_t B)
 {
-    size_t I = L->I;
-#pragma omp parallel for schedule(static) if (B * I >= DGM__PAR_MIN)
-    for (size_t b = 0; b < B; b++)
-        for (size_t i = 0; i < I; i++)
-            x[b * I + (size_t)L->pi[i]] = xs[b * I + i];
+    permute_rows(x, xs, L->pi, B, L->I, 1);
 }
 
 void dgm__mlayer_scatter_out(const dgm__mlayer *L, float *y, const float *ys, size_t B)
 {
-    size_t O = L->O;
-#pragma omp parallel for schedule(static) if (B * O >= DGM__PAR_MIN)
-    for (size_t b = 0; b < B; b++)
-        for (size_t o = 0; o < O; o++)
-            y[b * O + (size_t)L->po[o]] = ys[b * O + o];
+    permute_rows(y, ys, L->po, B, L->O, 1);
 }
 
 void dgm__mlayer_gather_out(const dgm__mlayer *L, float *ys, const float *y, size_t B)
 {
-    size_t O = L->O;
-#pragma omp parallel for schedule(static) if (B * O >= DGM__PAR_MIN)
-    for (size_t b = 0; b < B; b++)
-        for (size_t o = 0; o < O; o++)
-            ys[b * O + o] = y[b * O + (size_t)L->po[o]];
+    permute_rows(ys, y, L->po, B, L->O, 0);
 }
