@@ -250,13 +250,10 @@ static void made_backward(dgm__maf *p, int k, float *dout, float *dx, size_t B)
     }
     for (int l = p->nl - 1; l >= 0; l--) {
         size_t I = p->dims[l];
-        const float *in = p->ha[k][l > 0 ? l - 1 : 0];
-        if (l == 0) { /* the layer's input, in the plan's order again */
-            in = p->u[k];
-            if (!L0->in_identity) {
-                dgm__mlayer_gather_in(L0, p->xs, p->u[k], B);
-                in = p->xs;
-            }
+        const float *in = l ? p->ha[k][l - 1] : p->u[k];
+        if (l == 0 && !L0->in_identity) { /* the layer's input, in the plan's order again */
+            dgm__mlayer_gather_in(L0, p->xs, p->u[k], B);
+            in = p->xs;
         }
         dgm__mlayer_backward(&p->ml[k][l], p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
                              dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz, in, B);
