@@ -2,7 +2,8 @@
 # One process with 2 threads against mpirun -np 2 with 1 thread each, on the same cores
 # (issue #15): dgm train of the reference VAE, one epoch of Fashion-MNIST, alternating
 # A (1 x 2 threads) and B (2 ranks x 1 thread) for PAIRS pairs. Prints each run's training
-# seconds (rank 0's "(N s)", data loading and MPI start-up excluded), images per second,
+# seconds (rank 0's "seconds" of --json, data loading and MPI start-up excluded), images
+# per second,
 # the median of the pair ratios B/A, the load average, and checks that both wrote the same
 # model file (cmp). Needs a build with MPI=1 (it runs one process of it too).
 # usage: bench/mpi_throughput.sh BUILD-mpi/dgm [pairs 3] [extra dgm train options]
@@ -12,14 +13,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # broadcasts 10-30x slower in this container (docs/scaling.md)
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-secs() { sed -nE 's/.*\(([0-9.]+) s\)$/\1/p' | tail -n 1; }
+secs() { sed -nE 's/.*"seconds":([0-9.]+).*/\1/p' | tail -n 1; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  $(nproc) cores  $(mpirun --version | head -n 1)"
 ratios=""; i=0
 while [ $i -lt "$pairs" ]; do
-    sa=$("$d" train --epochs 1 --threads 2 -o "$tmp/a.safetensors" "$@" 2>/dev/null | secs)
-    sb=$(mpirun --oversubscribe -np 2 "$d" train --epochs 1 --threads 1 -o "$tmp/b.safetensors" "$@" 2>/dev/null | secs)
+    sa=$("$d" train --epochs 1 --threads 2 -o "$tmp/a.safetensors" --json "$@" 2>/dev/null | secs)
+    sb=$(mpirun --oversubscribe -np 2 "$d" train --epochs 1 --threads 1 -o "$tmp/b.safetensors" --json "$@" 2>/dev/null | secs)
     same=$(cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors" && echo same || echo DIFFERENT)
     r=$(echo "$sb $sa" | awk '{ printf "%.4f", $1 / $2 }')
+    sa=$(printf %.3f "$sa"); sb=$(printf %.3f "$sb")
     echo "pair $((i + 1)): 1x2 threads $sa s ($(echo "$sa" | awk '{ printf "%.0f", 60000 / $1 }') img/s)  2 ranks x 1 $sb s ($(echo "$sb" | awk '{ printf "%.0f", 60000 / $1 }') img/s)  B/A $r  files $same  (load $(cut -d' ' -f1 /proc/loadavg))"
     ratios="$ratios $r"; i=$((i + 1))
 done

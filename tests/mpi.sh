@@ -94,6 +94,23 @@ if cmp -s "$tmp/whole.safetensors" "$tmp/half.safetensors"; then
 else
     fail "resume at another rank count: $(cmp "$tmp/whole.safetensors" "$tmp/half.safetensors" 2>&1) $(cat "$tmp/err")"
 fi
+# the other way: at -np 2 each rank updates half of Adam's moments (the segmented sum),
+# which the checkpoint must gather whole for a resume in one process
+mpi 2 "$mdgm" train $opts --epochs 1 -o "$tmp/half2.safetensors" >/dev/null 2>&1
+"$dgm" train --resume "$tmp/half2.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/whole.safetensors" "$tmp/half2.safetensors"; then
+    pass "1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
+else
+    fail "resume from -np 2: $(cmp "$tmp/whole.safetensors" "$tmp/half2.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
+# gradient clipping needs the whole gradient's norm, so those steps sum whole buffers
+"$dgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip1.safetensors" >/dev/null 2>&1
+mpi 2 "$mdgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip2.safetensors" >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/clip1.safetensors" "$tmp/clip2.safetensors"; then
+    pass "the reference VAE with --clip 0.5 (the one-process file at -np 2)"
+else
+    fail "--clip at -np 2: $(cmp "$tmp/clip1.safetensors" "$tmp/clip2.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
 
 # evaluation: each rank scores its batches, the numbers are the one-process ones.
 # same_eval NAME NPS CMD ARGS...: the JSON of one process and of mpirun -np NP, less the

@@ -61,6 +61,10 @@ typedef struct dgm__fit_ops {
     /* Optional: the validation figure (NaN when there is nothing to validate on). */
     dgm_status (*validate)(void *state, dgm_model *m, double *val, dgm_err *err);
     void (*end)(void *state);
+    /* Optional, MINIBATCH: makes m's training state whole on every rank before it is saved
+     * (a step that updates each rank's segment leaves the optimizer moments in pieces).
+     * Collective: every rank calls it alike. */
+    void (*sync)(void *state, dgm_model *m);
     /* WHOLE: the fit itself, from the streams prep (data preparation) and fit; reports
      * EM iterations through c's callback as DGM_FIT_ITER. m becomes the fitted model. */
     dgm_status (*fit)(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,

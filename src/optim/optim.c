@@ -2,6 +2,7 @@
  * updates as torch.optim.SGD, Adam and AdamW (docs/math.md, "Optimizers"), global
  * gradient-norm clipping (torch.nn.utils.clip_grad_norm_) and learning-rate schedules. */
 #include "dgm_blocks.h"
+#include "optim/optim.h"
 
 #include <math.h>
 #include <omp.h>
@@ -110,23 +111,29 @@ void dgm_adam_step(float *w, const float *g, float *m, float *v, size_t n, float
     }
 }
 
-float dgm_optim_step(const dgm_optim_cfg *c, dgm_params *p, long t)
+float dgm__optim_step_range(const dgm_optim_cfg *c, dgm_params *p, long t, size_t off,
+                            size_t cnt)
 {
     float lr = dgm_optim_lr_at(c, t);
-    size_t n = dgm_params_count(p);
-    float *w = dgm_params_data(p), *g = dgm_params_grad(p);
-    if (c->clip_norm > 0)
-        dgm_clip_grad_norm(g, n, c->clip_norm);
+    float *w = dgm_params_data(p) + off, *g = dgm_params_grad(p) + off;
     switch (c->kind) {
     case DGM_OPT_SGD:
-        dgm_sgd_step(w, g, dgm_params_m(p), n, lr, c->momentum, c->nesterov, c->weight_decay,
-                     t + 1);
+        dgm_sgd_step(w, g, dgm_params_m(p) + off, cnt, lr, c->momentum, c->nesterov,
+                     c->weight_decay, t + 1);
         break;
     case DGM_OPT_ADAM:
     case DGM_OPT_ADAMW:
-        dgm_adam_step(w, g, dgm_params_m(p), dgm_params_v(p), n, lr, c->beta1, c->beta2, c->eps,
-                      c->weight_decay, c->kind == DGM_OPT_ADAMW, t + 1);
+        dgm_adam_step(w, g, dgm_params_m(p) + off, dgm_params_v(p) + off, cnt, lr, c->beta1,
+                      c->beta2, c->eps, c->weight_decay, c->kind == DGM_OPT_ADAMW, t + 1);
         break;
     }
     return lr;
+}
+
+float dgm_optim_step(const dgm_optim_cfg *c, dgm_params *p, long t)
+{
+    size_t n = dgm_params_count(p);
+    if (c->clip_norm > 0)
+        dgm_clip_grad_norm(dgm_params_grad(p), n, c->clip_norm);
+    return dgm__optim_step_range(c, p, t, 0, n);
 }

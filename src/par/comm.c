@@ -13,6 +13,14 @@
 #endif
 
 static int rank_, size_ = 1, inited;
+#ifdef DGM_MPI
+/* Each rank's segment count and offset for MPI_Allgatherv, allocated with the
+ * communicator so that a collective never has to fail on its own rank. */
+static int *seg_counts;
+/* The transfers posted since the last dgm__par_wait. */
+static MPI_Request *reqs;
+static size_t nreq, capreq;
+#endif
 
 int dgm__par_mpi(void)
 {
@@ -55,6 +63,9 @@ dgm_status dgm__par_init(int *argc, char ***argv, dgm_err *err)
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     /* errors come back as codes, and par_agree turns them into one message */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    seg_counts = malloc(2 * (size_t)size_ * sizeof(int));
+    if (!seg_counts)
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %d ranks", size_);
     return DGM_OK;
 #else
     (void)argc, (void)argv;
@@ -78,6 +89,11 @@ void dgm__par_finalize(void)
     int fin = 0;
     if (inited && (MPI_Finalized(&fin), !fin))
         MPI_Finalize();
+    free(seg_counts);
+    seg_counts = NULL;
+    free(reqs);
+    reqs = NULL;
+    nreq = capreq = 0;
 #endif
     inited = 0;
 }
@@ -108,6 +124,68 @@ void dgm__par_bcast_from(void *buf, size_t bytes, int root)
 }
 
 void dgm__par_bcast(void *buf, size_t n) { dgm__par_bcast_from(buf, n, 0); }
+
+#ifdef DGM_MPI
+static MPI_Datatype elem_type(size_t elem)
+{
+    return elem == sizeof(double) ? MPI_DOUBLE : elem == sizeof(float) ? MPI_FLOAT : MPI_BYTE;
+}
+#endif
+
+dgm_status dgm__par_post(void *buf, size_t n, size_t elem, int peer, int send, dgm_err *err)
+{
+#ifdef DGM_MPI
+    if (nreq == capreq) {
+        size_t cap = capreq ? 2 * capreq : 16;
+        MPI_Request *r = realloc(reqs, cap * sizeof *r);
+        if (!r)
+            return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for MPI requests");
+        reqs = r;
+        capreq = cap;
+    }
+    int rc = send ? MPI_Isend(buf, (int)n, elem_type(elem), peer, 0, MPI_COMM_WORLD, &reqs[nreq])
+                  : MPI_Irecv(buf, (int)n, elem_type(elem), peer, 0, MPI_COMM_WORLD, &reqs[nreq]);
+    if (rc != MPI_SUCCESS)
+        return dgm_errf(err, DGM_ERR_IO, "MPI_%s of %zu values to rank %d failed",
+                        send ? "Isend" : "Irecv", n, peer);
+    nreq++;
+#else
+    (void)buf, (void)n, (void)elem, (void)peer, (void)send, (void)err;
+#endif
+    return DGM_OK;
+}
+
+dgm_status dgm__par_wait(dgm_err *err)
+{
+#ifdef DGM_MPI
+    int rc = nreq ? MPI_Waitall((int)nreq, reqs, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    nreq = 0;
+    if (rc != MPI_SUCCESS)
+        return dgm_errf(err, DGM_ERR_IO, "MPI_Waitall failed");
+#else
+    (void)err;
+#endif
+    return DGM_OK;
+}
+
+void dgm__par_allgather_segments(void *buf, size_t len, size_t elem)
+{
+#ifdef DGM_MPI
+    if (size_ == 1)
+        return;
+    int *counts = seg_counts;
+    for (int r = 0; r < size_; r++) {
+        size_t off, cnt;
+        dgm__par_segment(&off, &cnt, len, r);
+        counts[r] = (int)cnt;
+        counts[size_ + r] = (int)off;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, counts + size_,
+                   elem_type(elem), MPI_COMM_WORLD);
+#else
+    (void)buf, (void)len, (void)elem;
+#endif
+}
 
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err)
 {

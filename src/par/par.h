@@ -63,6 +63,31 @@ void dgm__par_share_rows(void *out, size_t n, size_t block, size_t row_bytes);
 dgm_status dgm__par_tree_sum_f(float *const *bufs, size_t n, size_t len, dgm_err *err);
 dgm_status dgm__par_tree_sum_d(double *const *bufs, size_t n, size_t len, dgm_err *err);
 
+/* The segmented sum, for R > 1 ranks (a reduce-scatter in the tree's order): each rank's
+ * segment of len elements is [*off, *off + *cnt) (dgm__par_segment); the largest nodes
+ * inside one rank's shards are sent segment by segment to the segments' ranks, and each
+ * rank adds the rest of the tree over its own segment only. On return bufs[0] holds the
+ * sum on this rank's segment (the bits of dgm__par_tree_sum_f there; elsewhere bufs[0]
+ * holds partial sums), and the buffers are left as dgm__par_tree_sum_f leaves them, zero
+ * but bufs[0]. A caller whose update is element by element (Adam, SGD) updates its segment
+ * and shares it with dgm__par_allgather_segments: each rank then adds and updates 1/R of
+ * the buffer rather than all of it (docs/scaling.md). On one rank it is the plain sum. */
+dgm_status dgm__par_tree_sum_seg_f(float *const *bufs, size_t n, size_t len, size_t *off,
+                                   size_t *cnt, dgm_err *err);
+/* Rank `rank`'s segment of a buffer of len elements: an equal share, its start rounded up
+ * to 16 elements. */
+void dgm__par_segment(size_t *off, size_t *cnt, size_t len, int rank);
+/* 1 when a buffer of len elements is summed by segments: more than one rank, and
+ * segments whose counts fit MPI's ints. */
+int dgm__par_segmented(size_t len);
+/* Every rank's segment of buf (len elements of elem bytes, 4 or 8) sent to every rank
+ * (MPI_Allgatherv in place). Collective. */
+void dgm__par_allgather_segments(void *buf, size_t len, size_t elem);
+/* A nonblocking send (send = 1) or receive of n elements of elem bytes with rank peer,
+ * completed with the others posted by dgm__par_wait. */
+dgm_status dgm__par_post(void *buf, size_t n, size_t elem, int peer, int send, dgm_err *err);
+dgm_status dgm__par_wait(dgm_err *err);
+
 /* Every rank learns the first failure: s and the message of the lowest rank whose s is
  * not DGM_OK are returned (and copied into err) on every rank; DGM_OK if none failed. */
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err);

@@ -4,6 +4,7 @@
 #include "par/par.h"
 #include "core/par.h"
 
+#include <limits.h>
 #include <string.h>
 
 static size_t micro = DGM__MICRO_DEFAULT;
@@ -118,13 +119,14 @@ static void sum_nodes(const tree *t, size_t lo, size_t hi, size_t a, size_t b, i
 /* Chunks of elements small enough to stay in cache while the whole tree is added. */
 #define CHUNK 4096
 
-static void sum_all(const tree *t, size_t a, size_t b, int skip_owned, size_t len)
+/* The tree's adds over elements [off0, off0 + len). */
+static void sum_all(const tree *t, size_t a, size_t b, int skip_owned, size_t off0, size_t len)
 {
     long nc = (long)((len + CHUNK - 1) / CHUNK);
 #pragma omp parallel for schedule(static) if (len * (t->n - 1) >= DGM__PAR_MIN)
     for (long c = 0; c < nc; c++) {
         size_t off = (size_t)c * CHUNK, cnt = len - off < CHUNK ? len - off : CHUNK;
-        sum_nodes(t, 0, t->n, a, b, skip_owned, off, cnt);
+        sum_nodes(t, 0, t->n, a, b, skip_owned, off0 + off, cnt);
     }
 }
 
@@ -150,14 +152,98 @@ static dgm_status tree_sum(void *const *bufs, size_t n, size_t len, int dbl)
     size_t lo, hi;
     dgm__shard_mine(&lo, &hi, n);
     if (t.R == 1) {
-        sum_all(&t, 0, n, 0, len);
+        sum_all(&t, 0, n, 0, 0, len);
         return DGM_OK;
     }
     if (lo < hi)
-        sum_all(&t, lo, hi, 0, len);
+        sum_all(&t, lo, hi, 0, 0, len);
     share_nodes(&t, 0, n, len);
-    sum_all(&t, 0, n, 1, len);
+    sum_all(&t, 0, n, 1, 0, len);
     return DGM_OK;
+}
+
+/* The first element of rank r's segment: an equal share rounded up to 16 elements (a
+ * cache line of floats), so that segments start where the optimizer's slices would. */
+static size_t seg_start(size_t len, size_t r, size_t R)
+{
+    size_t a = r >= R ? len : ((len / R) * r + (len % R) * r / R + 15) & ~(size_t)15;
+    return a < len ? a : len;
+}
+
+void dgm__par_segment(size_t *off, size_t *cnt, size_t len, int rank)
+{
+    size_t R = (size_t)dgm__par_size(), a = seg_start(len, (size_t)rank, R);
+    *off = a;
+    *cnt = seg_start(len, (size_t)rank + 1, R) - a;
+}
+
+int dgm__par_segmented(size_t len)
+{
+    return dgm__par_size() > 1 && len / (size_t)dgm__par_size() < (size_t)INT_MAX - 16;
+}
+
+/* For each largest node inside one rank's shards, in one order that every rank walks
+ * alike: post (its owner sends every other rank that rank's segment of it, and each other
+ * rank receives its own segment), or clear (its owner zeroes what it sent, so that the
+ * node's buffer starts the next step zero; the buffer of shard 0 is the caller's). */
+static dgm_status walk_nodes(const tree *t, size_t lo, size_t hi, size_t len, int post,
+                             dgm_err *err)
+{
+    size_t r = owner(lo, t->n, t->R), me = (size_t)dgm__par_rank(), off, cnt;
+    char *b = t->bufs[lo];
+    if (r != owner(hi - 1, t->n, t->R)) {
+        size_t m = mid(lo, hi);
+        dgm_status s = walk_nodes(t, lo, m, len, post, err);
+        return s ? s : walk_nodes(t, m, hi, len, post, err);
+    }
+    if (r != me) {
+        dgm__par_segment(&off, &cnt, len, (int)me);
+        return post && cnt ? dgm__par_post(b + off * t->elem, cnt, t->elem, (int)r, 0, err)
+                           : DGM_OK;
+    }
+    for (size_t j = 0; j < t->R; j++) {
+        dgm__par_segment(&off, &cnt, len, (int)j);
+        if (j == me || !cnt)
+            continue;
+        dgm_status s = DGM_OK;
+        if (post)
+            s = dgm__par_post(b + off * t->elem, cnt, t->elem, (int)j, 1, err);
+        else if (lo > 0)
+            memset(b + off * t->elem, 0, cnt * t->elem);
+        if (s)
+            return s;
+    }
+    return DGM_OK;
+}
+
+static dgm_status tree_sum_seg(void *const *bufs, size_t n, size_t len, int dbl,
+                               size_t *off, size_t *cnt, dgm_err *err)
+{
+    tree t = {bufs, n, (size_t)dgm__par_size(), dbl ? sizeof(double) : sizeof(float), dbl};
+    size_t lo, hi;
+    dgm__shard_mine(&lo, &hi, n);
+    dgm__par_segment(off, cnt, len, dgm__par_rank());
+    if (n < 1)
+        return DGM_OK;
+    if (t.R == 1) {
+        sum_all(&t, 0, n, 0, 0, len);
+        return DGM_OK;
+    }
+    if (lo < hi)
+        sum_all(&t, lo, hi, 0, 0, len);
+    dgm_status s = walk_nodes(&t, 0, n, len, 1, err);
+    dgm_status w = dgm__par_wait(err);
+    if (s || w)
+        return s ? s : w;
+    walk_nodes(&t, 0, n, len, 0, err);
+    sum_all(&t, 0, n, 1, *off, *cnt);
+    return DGM_OK;
+}
+
+dgm_status dgm__par_tree_sum_seg_f(float *const *bufs, size_t n, size_t len, size_t *off,
+                                   size_t *cnt, dgm_err *err)
+{
+    return tree_sum_seg((void *const *)bufs, n, len, 0, off, cnt, err);
 }
 
 dgm_status dgm__par_tree_sum_f(float *const *bufs, size_t n, size_t len, dgm_err *err)

@@ -60,12 +60,14 @@ static char *state_text(const dgm_fit_cfg *c, const dgm_fit_data *d, long epoch,
     return txt;
 }
 
-static dgm_status checkpoint(dgm_model *m, const dgm_fit_cfg *c, const dgm_fit_data *d,
-                             long epoch, long step, long t, double loss, const sums *partial,
-                             dgm_err *err)
+static dgm_status checkpoint(const dgm__fit_ops *ops, void *state, dgm_model *m,
+                             const dgm_fit_cfg *c, const dgm_fit_data *d, long epoch, long step,
+                             long t, double loss, const sums *partial, dgm_err *err)
 {
     if (!c->checkpoint)
         return DGM_OK;
+    if (ops->sync) /* the optimizer moments, on every rank (collective) */
+        ops->sync(state, m);
     if (dgm__par_rank() > 0) /* rank 0 writes; the others learn whether it managed */
         return dgm__par_agree(DGM_OK, err);
     char ckpt[4096];
@@ -240,7 +242,7 @@ static dgm_status run_epoch(mb_run *r, long epoch, size_t st0, sums sm, dgm_err 
             r->stopped = 1;
             r->stop_epoch = epoch + 1;
             r->stop_step = (long)st + 1;
-            return checkpoint(r->m, c, r->d, epoch, (long)st + 1, r->t,
+            return checkpoint(r->ops, r->state, r->m, c, r->d, epoch, (long)st + 1, r->t,
                               sm.loss / (double)sm.seen, &sm, err);
         }
     }
@@ -254,7 +256,8 @@ static dgm_status run_epoch(mb_run *r, long epoch, size_t st0, sums sm, dgm_err 
                           .val = r->val, .seconds = secs, .n_train = sm.seen, .cls = -1,
                           .lr = dgm_optim_lr_at(&r->opt, r->t - 1)};
     dgm__fit_report(c, &p);
-    if ((s = checkpoint(r->m, c, r->d, epoch + 1, 0, r->t, r->last_loss, NULL, err)))
+    if ((s = checkpoint(r->ops, r->state, r->m, c, r->d, epoch + 1, 0, r->t, r->last_loss,
+                        NULL, err)))
         return s;
     r->saved = c->checkpoint != NULL;
     return DGM_OK;
@@ -324,6 +327,8 @@ dgm_status dgm__fit_minibatch(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
         s = run_epoch(&r, epoch, epoch == epoch0 ? (size_t)step0 : 0, mid ? carried : none, err);
         epoch += !s && !r.stopped;
     }
+    if (!s && ops->sync) /* a caller may save a checkpoint of m itself */
+        ops->sync(r.state, m);
     ops->end(r.state);
     run_free(&r);
     if (res) {

@@ -194,6 +194,12 @@ static dgm_status vae_validate(void *state, dgm_model *m, double *val, dgm_err *
     return DGM_OK;
 }
 
+static void vae_sync(void *state, dgm_model *m)
+{
+    vae_run *r = state;
+    dgm__vae_pool_sync(r->pool, m);
+}
+
 const dgm__fit_ops dgm__vae_fit_ops = {
     .kind = DGM__FIT_MINIBATCH, .begin = vae_begin, .step = vae_fit_step,
-    .validate = vae_validate, .end = run_free, .mpi = 1};
+    .validate = vae_validate, .end = run_free, .sync = vae_sync, .mpi = 1};

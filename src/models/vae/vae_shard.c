@@ -11,6 +11,7 @@
  * bits). */
 #include "models/vae/vae_shard.h"
 #include "nn/params.h"
+#include "optim/optim.h"
 #include "par/par.h"
 
 #include <math.h>
@@ -24,6 +25,7 @@ struct dgm__vae_pool {
     float **grad;               /* n buffers of P; grad[0] is the model's own gradient */
     double **sums;              /* n x nsums */
     double *sums_mem;
+    int partial;                /* the optimizer moments are whole only on this rank's segment */
 };
 
 void dgm__vae_pool_free(dgm__vae_pool *p)
@@ -151,7 +153,11 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
                                 obj, act, p->sums[i]);
         }
     }
-    if ((s = dgm__par_tree_sum_f(p->grad, n, p->P, err)) ||
+    /* under ranks, each adds and updates its segment (par.h): clipping needs the whole */
+    int seg = dgm__par_segmented(p->P) && !(opt->clip_norm > 0);
+    size_t off = 0, cnt = p->P;
+    if ((s = seg ? dgm__par_tree_sum_seg_f(p->grad, n, p->P, &off, &cnt, err)
+                 : dgm__par_tree_sum_f(p->grad, n, p->P, err)) ||
         (s = dgm__par_tree_sum_d(p->sums, n, p->nsums, err)))
         return s;
     dgm_vae_stats st;
@@ -160,8 +166,28 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
         *stats = st;
     if (!isfinite(st.loss))
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite (%g)", st.loss);
-    if (!dgm_all_finite(dgm_params_grad(v->p), p->P))
-        return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm_optim_step(opt, v->p, t);
+    s = dgm_all_finite(dgm_params_grad(v->p) + off, cnt)
+        ? DGM_OK : dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
+    if (seg && (s = dgm__par_agree(s, err)))
+        return s;
+    if (s)
+        return s;
+    if (!seg) {
+        dgm_optim_step(opt, v->p, t);
+        return DGM_OK;
+    }
+    dgm__optim_step_range(opt, v->p, t, off, cnt);
+    dgm__par_allgather_segments(data, p->P, sizeof(float));
+    p->partial = 1;
     return DGM_OK;
+}
+
+void dgm__vae_pool_sync(dgm__vae_pool *p, dgm_model *m)
+{
+    if (!p->partial)
+        return;
+    dgm__vae *v = VAE(m);
+    dgm__par_allgather_segments(dgm_params_m(v->p), p->P, sizeof(float));
+    dgm__par_allgather_segments(dgm_params_v(v->p), p->P, sizeof(float));
+    p->partial = 0;
 }

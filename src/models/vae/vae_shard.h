@@ -18,10 +18,15 @@ void dgm__vae_pool_free(dgm__vae_pool *p);
 void dgm__vae_pool_rows(const dgm__vae_pool *p, size_t B, size_t *r0, size_t *r1);
 /* dgm_vae_train_step over shards: the gradient of the batch's loss summed over shards in
  * the fixed tree, the finite checks, then opt's step. Only this rank's rows of x (and y)
- * are read. rng is the step's reparameterisation stream; row i forks it at i. */
+ * are read. rng is the step's reparameterisation stream; row i forks it at i. Under more
+ * than one rank (without clipping) each rank sums and updates its segment of the
+ * parameters and the weights are then shared, so the optimizer's moments are whole only
+ * on the rank's segment until dgm__vae_pool_sync. */
 dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng,
                               const float *x, const int32_t *y, size_t B,
                               const dgm_vae_step *obj, const dgm_optim_cfg *opt, long t,
                               dgm_vae_stats *stats, dgm_err *err);
+/* Makes every rank's optimizer moments whole (before a checkpoint saves them). Collective. */
+void dgm__vae_pool_sync(dgm__vae_pool *p, dgm_model *m);
 
 #endif
