@@ -3,8 +3,11 @@
  * mpirun, timed three ways: MPI_Allreduce (Open MPI's own order: not what dgm uses, as its
  * sum's order may change with the rank count), MPI_Bcast of the buffer from one rank, and
  * dgm's fixed-tree sum over micro-shards (dgm__par_tree_sum_f: each rank adds its shards'
- * subtree, the largest subtrees go out by MPI_Bcast, every rank adds the rest). Validates
- * first: the tree's sum equals the one-rank sum bit for bit. Medians of --reps runs, each
+ * subtree, the largest subtrees go out by MPI_Bcast, every rank adds the rest), and the
+ * segmented tree the VAE's step uses (dgm__par_tree_sum_seg_f, each rank adds the whole tree
+ * over its 1/R-th segment only, then dgm__par_allgather_segments returns every segment to
+ * every rank: the bits of the same tree, a reduce-scatter and an allgather's traffic).
+ * Validates first: both trees' sums equal the one-rank sum bit for bit. Medians of --reps runs, each
  * after a barrier, on rank 0's clock. Built with MPI=1; without it, says so.
  * usage: mpirun -np R bench_allreduce [--floats N] [--shards S] [--reps R] */
 #include "dgm.h"
@@ -79,7 +82,7 @@ int main(int argc, char **argv)
     float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
     float **bufs = malloc(S * sizeof *bufs);
     double *t_ar = malloc((size_t)reps * sizeof(double)), *t_bc = malloc((size_t)reps * sizeof(double));
-    double *t_tr = malloc((size_t)reps * sizeof(double));
+    double *t_tr = malloc((size_t)reps * sizeof(double)), *t_sg = malloc((size_t)reps * sizeof(double));
     for (size_t i = 0; i < S; i++)
         bufs[i] = calloc(N, sizeof(float));
     for (size_t j = 0; j < N; j++)
@@ -108,6 +111,25 @@ int main(int argc, char **argv)
                 free(one[i]);
             free(one);
         }
+        float *full = r == 0 ? malloc(N * sizeof *full) : NULL;
+        if (full)
+            memcpy(full, bufs[0], N * sizeof *full);
+        for (size_t i = lo; i < hi; i++)
+            for (size_t j = 0; j < N; j++)
+                bufs[i][j] = val(i, j);
+        for (size_t i = 0; i < S; i++) /* the segmented sum wants the other nodes zero */
+            if (i < lo || i >= hi)
+                memset(bufs[i], 0, N * sizeof(float));
+        MPI_Barrier(MPI_COMM_WORLD);
+        t0 = now();
+        size_t off, cnt;
+        dgm__par_tree_sum_seg_f(bufs, S, N, &off, &cnt, &err);
+        dgm__par_allgather_segments(bufs[0], N, sizeof(float));
+        t_sg[r] = now() - t0;
+        if (full) {
+            bad |= memcmp(full, bufs[0], N * sizeof(float)) != 0;
+            free(full);
+        }
         memcpy(b, a, N * sizeof *b);
         MPI_Barrier(MPI_COMM_WORLD);
         t0 = now();
@@ -122,11 +144,13 @@ int main(int argc, char **argv)
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0) {
         printf("ranks %d, %zu floats (%.2f MB), %zu micro-shards, %d reps; tree sum the same "
-               "on every rank and equal to the serial tree: %s\n", size, N, (double)N * 4e-6, S, reps,
+               "on every rank and equal to the serial tree, segmented or not: %s\n", size, N, (double)N * 4e-6, S, reps,
                any ? "NO" : "yes");
         printf("  MPI_Allreduce (sum)  %8.3f ms\n", 1e3 * median(t_ar, reps));
         printf("  MPI_Bcast            %8.3f ms\n", 1e3 * median(t_bc, reps));
         printf("  dgm fixed-tree sum   %8.3f ms\n", 1e3 * median(t_tr, reps));
+        printf("  dgm segmented tree   %8.3f ms (sum over my segment + MPI_Allgatherv)\n",
+               1e3 * median(t_sg, reps));
     }
     dgm__par_finalize();
     return any;

@@ -7,6 +7,7 @@
  * without -g), -f --focus (here the focus must be the alignment's first sequence). */
 #include "cli.h"
 #include "progress.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,7 +111,9 @@ int cli_train_potts(int argc, char **argv)
     cfg.weights = rule;
     dgm_err err = {0};
     dgm_model *m0 = NULL; /* --init, checked before any work */
-    if (init && dgm_model_load(&m0, init, &err))
+    if (dgm__par_rank() > 0) /* under mpirun rank 0 writes the log and the model */
+        log = NULL;
+    if (init && dgm__par_agree(dgm_model_load(&m0, init, &err), &err))
         return cli_fail_err(CMD, &err);
     if (m0 && strcmp(dgm_model_type(m0), "potts")) {
         int rc0 = cli_fail(CMD, "%s: --init: not a Potts model (its type is %s)", init,
@@ -121,7 +124,7 @@ int cli_train_potts(int argc, char **argv)
     dgm_align_cfg acfg = {max_seq_gap, max_col_gap};
     dgm_alignment a;
     double t0 = cli_now();
-    if (dgm_alignment_read(&a, data, &acfg, &err)) {
+    if (dgm__par_agree(dgm_alignment_read(&a, data, &acfg, &err), &err)) {
         dgm_model_free(m0);
         return cli_fail_err(CMD, &err);
     }
@@ -133,7 +136,7 @@ int cli_train_potts(int argc, char **argv)
         return rc;
     }
     double *w, neff;
-    int rc = cli_seq_weights(CMD, &a, rule, theta, &w, &neff);
+    int rc = dgm__par_any(cli_seq_weights(CMD, &a, rule, theta, &w, &neff));
     size_t Lr = 0;
     for (size_t l = 0; l < a.L; l++)
         Lr += a.pos[l] >= 0;
@@ -163,7 +166,7 @@ int cli_train_potts(int argc, char **argv)
         rc = cli_fail_err(CMD, &err);
     if (!rc && msg[0])
         fprintf(stderr, "dgm train: %s: %s\n", data, msg);
-    if (!rc && dgm_model_save(m, out, &err))
+    if (!rc && dgm__par_agree(dgm__par_rank() ? DGM_OK : dgm_model_save(m, out, &err), &err))
         rc = cli_fail_err(CMD, &err);
     if (!rc) {
         if (c.json) {

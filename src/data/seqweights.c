@@ -8,9 +8,13 @@
  * Bit-parallel: a sequence is stored as five bit planes over its L positions (its 5-bit
  * letter codes) plus a non-gap mask, so "x_il == x_jl" for 64 positions at once is the NOR
  * of five XORs, and the match count is a popcount. The pair count is symmetric, so each
- * unordered pair is visited once and both ends are judged with their own threshold.
+ * unordered pair is visited once and both ends are judged with their own threshold. Under
+ * mpirun rank r visits the rows i = r, r + R, r + 2R, ... (about an equal share of the
+ * pairs) and the integer counts are summed over the ranks: the weights are the one-process
+ * weights, bit for bit; every rank calls this alike.
  * Left out: weights from a similarity other than identity. */
 #include "dgm.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <omp.h>
@@ -67,8 +71,9 @@ dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n
     #pragma omp parallel num_threads(nt)
     {
         uint32_t *c = cnt + (size_t)omp_get_thread_num() * n;
+        const size_t R = (size_t)dgm__par_size(), r = (size_t)dgm__par_rank();
         #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = r; i < n; i += R) {
             const uint64_t *bi = bits + i * S;
             for (size_t j = i + 1; j < n; j++) {
                 const uint64_t *bj = bits + j * S;
@@ -93,11 +98,14 @@ dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n
             }
         }
     }
+    for (int t = 1; t < nt; t++) /* the threads' counts, then the ranks' */
+        for (size_t i = 0; i < n; i++)
+            cnt[i] += cnt[(size_t)t * n + i];
+    dgm__par_sum_u32(cnt, n);
     double total = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t k = 1; /* the sequence itself, whatever theta (and even if all gaps) */
-        for (int t = 0; t < nt; t++)
-            k += cnt[(size_t)t * n + i];
+        k += cnt[i];
         w[i] = 1.0 / (double)k;
         total += w[i];
     }

@@ -187,6 +187,39 @@ void dgm__par_allgather_segments(void *buf, size_t len, size_t elem)
 #endif
 }
 
+int dgm__par_any(int flag)
+{
+    int any = flag != 0;
+#ifdef DGM_MPI
+    if (size_ > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+#endif
+    return any;
+}
+
+uint64_t dgm__par_min_u64(uint64_t x)
+{
+#ifdef DGM_MPI
+    if (size_ > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+#endif
+    return x;
+}
+
+void dgm__par_sum_u32(uint32_t *v, size_t n)
+{
+#ifdef DGM_MPI
+    while (size_ > 1 && n > 0) { /* counts are ints: 2^28 at a time */
+        size_t k = n < ((size_t)1 << 28) ? n : ((size_t)1 << 28);
+        MPI_Allreduce(MPI_IN_PLACE, v, (int)k, MPI_UINT32_T, MPI_SUM, MPI_COMM_WORLD);
+        v += k;
+        n -= k;
+    }
+#else
+    (void)v, (void)n;
+#endif
+}
+
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err)
 {
 #ifdef DGM_MPI

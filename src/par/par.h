@@ -91,6 +91,15 @@ dgm_status dgm__par_wait(dgm_err *err);
 /* Every rank learns the first failure: s and the message of the lowest rank whose s is
  * not DGM_OK are returned (and copied into err) on every rank; DGM_OK if none failed. */
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err);
+/* Whether flag is set on any rank, on every rank: for decisions a rank makes from its own
+ * state (a stop signal, its clock against a time limit), which all ranks must take alike or
+ * the next collective waits forever. Collective. */
+int dgm__par_any(int flag);
+/* v[0..n) summed over the ranks in place, on every rank: integer counts, so that the order
+ * of the sum does not matter. Collective. */
+void dgm__par_sum_u32(uint32_t *v, size_t n);
+/* The least of every rank's x, on every rank. Collective. */
+uint64_t dgm__par_min_u64(uint64_t x);
 /* Broadcasts n bytes from rank 0, or from root. */
 void dgm__par_bcast(void *buf, size_t n);
 void dgm__par_bcast_from(void *buf, size_t n, int root);

@@ -92,7 +92,8 @@ static dgm_status fit_sampled(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
     dgm__fit_report(c, &p);
     double t_train = 0, loss = NAN, val = NAN;
     long done = 0;
-    while (!s && done < c->steps && !(c->stop && *c->stop)) {
+    int stopped = 0;
+    while (!s && done < c->steps && !(stopped = dgm__par_any(c->stop && *c->stop))) {
         long k = c->steps - done < c->report_every ? c->steps - done : c->report_every;
         double t0 = dgm__fit_now();
         if ((s = ops->run(state, m, &rng, k, &loss, err)))
@@ -109,7 +110,7 @@ static dgm_status fit_sampled(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
                                .seconds = t_train, .lr = c->lr, .cls = -1};
         p.step = done;
         dgm__fit_report(c, &p);
-        if (c->time_limit > 0 && t_train >= c->time_limit)
+        if (dgm__par_any(c->time_limit > 0 && t_train >= c->time_limit))
             break;
     }
     ops->end(state);
@@ -119,7 +120,7 @@ static dgm_status fit_sampled(dgm_model *m, const dgm__fit_ops *ops, const dgm_f
         res->val = val;
         res->seconds = t_train;
         res->n_train = p.n_train;
-        res->stopped = c->stop && *c->stop && done < c->steps;
+        res->stopped = stopped;
     }
     return s;
 }
@@ -153,7 +154,7 @@ dgm_status dgm_fit(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
                         m->ops->type);
     if (!ops->mpi && dgm__par_size() > 1)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model does not train over MPI ranks yet "
-                        "(the VAE and CVAE do): run one process", m->ops->type);
+                        "(the VAEs, mixtures and Potts models do): run one process", m->ops->type);
     switch (ops->kind) {
     case DGM__FIT_MINIBATCH: return dgm__fit_minibatch(m, ops, d, c, res, err);
     case DGM__FIT_SAMPLED: return fit_sampled(m, ops, d, c, res, err);

@@ -238,7 +238,7 @@ static dgm_status run_epoch(mb_run *r, long epoch, size_t st0, sums sm, dgm_err 
                               .lr = dgm_optim_lr_at(&r->opt, r->t - 1),
                               .seconds = dgm__fit_now() - t_epoch};
         dgm__fit_report(c, &p);
-        if (c->stop && *c->stop) {
+        if (dgm__par_any(c->stop && *c->stop)) {
             r->stopped = 1;
             r->stop_epoch = epoch + 1;
             r->stop_step = (long)st + 1;

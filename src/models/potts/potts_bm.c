@@ -17,6 +17,7 @@
  * missing, which no equilibrium distribution does. Left out: adabmDCA's adaptive sweeps and
  * decimation, and any stopping rule but the step count. */
 #include "models/potts/potts.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -202,7 +203,7 @@ dgm_status dgm__potts_bm(dgm__potts *p, const uint8_t *seq, const double *w, siz
                                .loglik = NAN, .objective = NAN, .grad_norm = NAN};
         if (c && c->progress)
             c->progress(c->progress_ctx, &pr);
-        if (c && c->stop && *c->stop)
+        if (dgm__par_any(c && c->stop && *c->stop))
             break;
     }
 done:

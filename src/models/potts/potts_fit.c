@@ -10,6 +10,7 @@
  * it), which the model keeps, with the reason in its status. Left out: plmc's SGD mode
  * and its -ee re-estimation of lambda_J. */
 #include "models/potts/potts.h"
+#include "par/par.h"
 
 #include <lbfgs.h>
 #include <math.h>
@@ -76,7 +77,7 @@ static int on_iter(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t *
                           .val = NAN, .loss = fx};
     if (r->c->progress)
         r->c->progress(r->c->progress_ctx, &p);
-    return r->c->stop && *r->c->stop ? 1 : 0;
+    return dgm__par_any(r->c->stop && *r->c->stop); /* every rank stops at the same iteration */
 }
 
 /* The focus columns of a (those where row 0 has a residue) into p and seq (n x L). */
@@ -186,6 +187,7 @@ static dgm_status potts_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm
                 x[k] = k < L * Q ? h0[k] : J0[k - L * Q];
         }
     }
+    s = dgm__par_agree(s, err); /* under mpirun every rank evaluates, so all go on or none */
     if (!s) {
         lbfgs_parameter_t lp;
         lbfgs_parameter_init(&lp);
@@ -241,7 +243,8 @@ static dgm_status potts_whole_fit(dgm_model *m, const dgm_fit_data *d, const dgm
     return DGM_OK;
 }
 
-static const dgm__fit_ops potts_fit_ops = {.kind = DGM__FIT_WHOLE, .fit = potts_whole_fit};
+static const dgm__fit_ops potts_fit_ops = {.kind = DGM__FIT_WHOLE, .fit = potts_whole_fit,
+                                           .mpi = 1};
 static const dgm__model_ops potts_unfitted_ops = {
     .type = "potts", .log_prob = dgm__unfitted_log_prob, .sample = dgm__unfitted_sample,
     .save = dgm__unfitted_save, .destroy = free, .fit = &potts_fit_ops};

@@ -18,12 +18,16 @@
  * sequence, in sequence order, so its share of K and dK (rows touched x 4 sites x 21 floats,
  * about 1 MB each on BLAT) stays in L2, and each block's sums have one order whatever the
  * thread count. The assembly of the gradient and the penalties are fixed-order loops too.
+ * Under mpirun the blocks are split over the ranks the same way (each rank its contiguous
+ * blocks, then their results go to every rank), so the fit has the same bits at any rank
+ * count.
  * Precision: potentials, probabilities and dK in float (as plmc's 32-bit build), objective
  * sums in double. Left out: plmc's group-L1 penalty (-lg), its -ee estimate of lambda_J and
  * its SGD mode. */
 #include "models/potts/potts.h"
 #include "core/fastmath.h"
 #include "core/par.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -121,7 +125,7 @@ static size_t *chain_order(const uint8_t *seq, size_t n, size_t L)
     uint64_t *bits = dgm_calloc_array(n, S * sizeof(uint64_t));
     size_t *order = dgm_malloc_array(n, sizeof *order);
     unsigned char *seen = calloc(n, 1);
-    if (!bits || !order || !seen) {
+    if (dgm__par_any(!bits || !order || !seen)) { /* every rank, or none, searches below */
         free(bits), free(order), free(seen);
         return NULL;
     }
@@ -133,14 +137,18 @@ static size_t *chain_order(const uint8_t *seq, size_t n, size_t L)
     size_t cur = 0;
     seen[0] = 1;
     order[0] = 0;
+    /* under mpirun each rank searches its contiguous share of the sequences, and the least
+     * key of all ranks (a minimum: any order gives it) is the next link on every rank */
+    size_t t0, t1;
+    dgm__par_rows_mine(&t0, &t1, n, 1);
     for (size_t k = 1; k < n; k++) {
         const uint64_t *bc = bits + cur * S;
         uint64_t best = UINT64_MAX; /* distance << 32 | index */
-#pragma omp parallel if (n * Wd > DGM__PAR_MIN)
+#pragma omp parallel if ((t1 - t0) * Wd > DGM__PAR_MIN)
         {
             uint64_t mine = UINT64_MAX;
 #pragma omp for schedule(static) nowait
-            for (long tl = 0; tl < (long)n; tl++) {
+            for (long tl = (long)t0; tl < (long)t1; tl++) {
                 size_t t = (size_t)tl;
                 if (seen[t])
                     continue;
@@ -158,6 +166,7 @@ static size_t *chain_order(const uint8_t *seq, size_t n, size_t L)
 #pragma omp critical
             best = mine < best ? mine : best;
         }
+        best = dgm__par_min_u64(best);
         cur = (size_t)(best & 0xffffffffu);
         seen[cur] = 1;
         order[k] = cur;
@@ -275,10 +284,20 @@ double dgm__plm_eval(dgm__plm *p, const double *x, double *g, double *neg_pll)
     const size_t L = p->L, nb = (L + BLOCK - 1) / BLOCK;
     const double *xh = x, *xJ = x + L * Q;
     fill_K(p->K, xJ, L, p->ignore_gaps);
-    long nbl = (long)nb;
+    /* Under mpirun each rank runs its contiguous blocks; a block's sums do not depend on who
+     * runs it, and its dK rows, site terms and dh are then sent to every rank, so that all
+     * ranks assemble the same gradient and take the same L-BFGS step (the one-process bits). */
+    size_t b0, b1;
+    dgm__par_rows_mine(&b0, &b1, nb, 1);
+    long b0l = (long)b0, b1l = (long)b1;
 #pragma omp parallel for schedule(dynamic, 1) if (p->n * L * L * Q > DGM__PAR_MIN)
-    for (long b = 0; b < nbl; b++)
+    for (long b = b0l; b < b1l; b++)
         run_block(p, xh, (size_t)b * BLOCK, g != NULL);
+    dgm__par_share_rows(p->site_f, L, BLOCK, sizeof(double));
+    if (g) {
+        dgm__par_share_rows(p->dh, L, BLOCK, Q * sizeof(double));
+        dgm__par_share_rows(p->dK, nb, 1, L * Q * W * sizeof(float));
+    }
     double nll = 0.0, pen_h = 0.0, pen_j = 0.0;
     for (size_t i = 0; i < L; i++)
         nll += p->site_f[i];
