@@ -5,6 +5,7 @@
  * and prints the table, the JSON object, the figures and the report. docs/formats.md
  * lists the JSON keys, docs/math.md derives the metrics. */
 #include "cli.h"
+#include "par/par.h"
 
 #include <errno.h>
 #include <math.h>
@@ -209,8 +210,12 @@ int cmd_assess(int argc, char **argv)
     /* ---- read and check every input before computing anything */
     dgm_err err = {0};
     dgm_dataset ref = {0};
-    if (dgm_data_load(&ref, pos[0], NULL, &err))
-        return cli_fail_err(CMD, &err);
+    /* under mpirun every rank reads every input and runs the same steps (the neighbour
+     * searches of sequences split their rows over the ranks, assess_hamming.c); a read
+     * that fails on any rank stops all of them, and rank 0 alone writes files */
+    if (dgm__par_agree(dgm_data_load(&ref, pos[0], NULL, &err), &err))
+        return dgm__par_rank() ? 1 : cli_fail_err(CMD, &err);
+    int writer = dgm__par_rank() == 0;
     int is_seq = ref.kind == DGM_DATA_SEQ;
     if (features && is_seq) {
         dgm_data_free(&ref);
@@ -228,10 +233,11 @@ int cmd_assess(int argc, char **argv)
         rc = is_seq ? read_seqs(&sets[i], ref.d) : read_vecs(&sets[i], &ref);
     if (!rc && !is_seq && !ref.x)
         rc = cli_fail(CMD, "%s: no rows", pos[0]);
-    if (!rc && figures) {
+    if (!rc && figures && writer) {
         if (mkdir(figures, 0777) && errno != EEXIST)
             rc = cli_fail(CMD, "%s: %s", figures, strerror(errno));
     }
+    rc = dgm__par_any(rc);
     /* the reference, or the part of it not held out */
     size_t nref = ref.n, L = ref.d, nheld = 0;
     uint8_t *rseq = ref.seq;
@@ -284,6 +290,7 @@ int cmd_assess(int argc, char **argv)
         else if (!(rfeat = encode(fm, rx, nref, ref.d, Z = dgm_vae_config(fm)->latent, &err)))
             rc = err.msg[0] ? cli_fail_err(CMD, &err) : cli_fail(CMD, "out of memory");
     }
+    rc = dgm__par_any(rc);
     dgm_assess_ref *ar = NULL;
     if (!rc) {
         dgm_status s = is_seq ? dgm_assess_ref_seq(&ar, rseq, nref, L, weights, &cfg, &err)
@@ -341,7 +348,7 @@ int cmd_assess(int argc, char **argv)
             break;
         }
         dgm_model *m = NULL;
-        if (dgm_model_load(&m, tok, &err)) {
+        if (dgm__par_agree(dgm_model_load(&m, tok, &err), &err)) {
             rc = cli_fail_err(CMD, &err);
             break;
         }
@@ -369,7 +376,7 @@ int cmd_assess(int argc, char **argv)
     /* ---- outputs: figures and the report only once every row is there */
     char (*paths)[4096] = NULL;
     size_t npaths = 0;
-    if (!rc && (figures || report)) {
+    if (!rc && (figures || report) && writer) {
         paths = calloc(64, sizeof *paths);
         const char *dir = figures;
         char tmpdir[4096] = "";

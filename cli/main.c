@@ -92,11 +92,12 @@ int main(int argc, char **argv)
                                         !freopen("/dev/null", "w", stderr)))
                 dgm__par_abort(1);
             if (dgm__par_size() > 1 && strcmp(argv[1], "train") && strcmp(argv[1], "eval") &&
-                strcmp(argv[1], "loglik") && strcmp(argv[1], "mutations")) {
+                strcmp(argv[1], "loglik") && strcmp(argv[1], "mutations") &&
+                strcmp(argv[1], "assess")) {
                 /* the message before MPI_Finalize, whose fence keeps the other ranks from
                  * exiting (and mpirun from killing rank 0) before it is written */
                 if (dgm__par_rank() == 0)
-                    cli_fail(argv[1], "under mpirun only dgm train, eval, loglik and mutations "
+                    cli_fail(argv[1], "under mpirun only dgm train, eval, loglik, mutations and assess "
                              "run data-parallel; run dgm %s as one process", argv[1]);
                 dgm__par_finalize();
                 return 1;

@@ -202,6 +202,27 @@ same_mutations() {
 same_mutations "dgm mutations with the protein VAE, 4807 single mutants" "2 3" "$tmp/pv.safetensors" --elbo-samples 3
 same_mutations "dgm mutations with a categorical MADE" "3" "$tmp/pm.safetensors"
 
+# dgm assess of sequences: the neighbour searches' rows split over the ranks (blocks of 64:
+# a reference of 400 and samples of 300 give every rank rows); the one-process JSON, and
+# the figures written once, by rank 0
+"$dgm" sample "$tmp/pv.safetensors" -n 400 --seed 1 -o "$tmp/as1.fa" >/dev/null 2>&1
+"$dgm" sample "$tmp/pv.safetensors" -n 300 --seed 2 -o "$tmp/as2.fa" >/dev/null 2>&1
+if ! "$dgm" assess "$tmp/as1.fa" "$tmp/as2.fa" --heldout "$aln" --json --threads 1 >"$tmp/a1.json" 2>"$tmp/err"; then
+    fail "dgm assess: one process failed: $(cat "$tmp/err")"
+else
+    ok=1
+    for np in 2 3; do
+        if ! mpi $np "$mdgm" assess "$tmp/as1.fa" "$tmp/as2.fa" --heldout "$aln" --json --threads 1 \
+             --figures "$tmp/af$np" 2>"$tmp/err" | sed 's/,"figures":\[[^]]*\]//' >"$tmp/a$np.json" ||
+           ! cmp -s "$tmp/a1.json" "$tmp/a$np.json" || ! grep -q '"precision"' "$tmp/a1.json" ||
+           [ "$(ls "$tmp/af$np" | grep -c '\.png$')" -lt 1 ]; then
+            fail "dgm assess of sequences at -np $np: $(cat "$tmp/err") $(cmp "$tmp/a1.json" "$tmp/a$np.json" 2>&1)"
+            ok=0; break
+        fi
+    done
+    [ $ok = 1 ] && pass "dgm assess of sequences, 400 reference and 300 samples (the one-process JSON at -np 2, 3; figures by rank 0)"
+fi
+
 # bad input: one line from dgm (rank 0), a non-zero exit, no file written
 # refused NAME PATTERN OUT CMD...
 refused() {
@@ -228,7 +249,7 @@ refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.sa
 refused "a MADE under mpirun -np 2 (not over ranks yet)" "does not train over MPI" \
     "$tmp/m2.safetensors" mpi 2 "$mdgm" train --model made --data "$aln" --hidden 16 --epochs 1 \
     -o "$tmp/m2.safetensors"
-refused "dgm sample under mpirun -np 2" "only dgm train, eval, loglik and mutations" "$tmp/s2.png" \
+refused "dgm sample under mpirun -np 2" "only dgm train, eval, loglik, mutations and assess" "$tmp/s2.png" \
     mpi 2 "$mdgm" sample "$tmp/p.safetensors" -n 4 -o "$tmp/s2.png"
 refused "dgm eval where rank 1 cannot read the model: every rank stops with its message" \
     "/nonexistent/m.safetensors" "$tmp/none" env ASAN_OPTIONS="$noleak" mpirun --oversubscribe \

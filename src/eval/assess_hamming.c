@@ -7,9 +7,14 @@
  * lies in the k-NN ball of some real point, recall swaps the roles; and the leave-one-out
  * 1-nearest-neighbour two-sample accuracy (Lopez-Paz and Oquab, ICLR 2017; Xu et al.
  * 2018). Distances are integers, so every result is exact and independent of the thread
- * count: per-thread minima and flags merge by min and OR.
+ * count: per-thread minima and flags merge by min and OR. Under mpirun the outer loops'
+ * rows (queries, the points of a set, the samples) are split over the ranks in blocks, each
+ * rank's rows go to every rank, and the per-reference minima, tie counts and flags merge
+ * over the ranks as over the threads (integer minima and sums), so every rank holds the
+ * one-process numbers; every rank calls these alike.
  * Left out: approximate search (the sizes here are brute-forced in a second or two). */
 #include "eval/assess_internal.h"
+#include "par/par.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -35,6 +40,9 @@ uint64_t *dgm__seqbits_pack(const uint8_t *seq, size_t n, size_t L)
     return bits;
 }
 
+/* rows per block of the split over MPI ranks */
+#define ROWS 64
+
 static inline unsigned hamming(const uint64_t *a, const uint64_t *b, size_t W)
 {
     unsigned h = 0;
@@ -50,10 +58,10 @@ static inline unsigned hamming(const uint64_t *a, const uint64_t *b, size_t W)
 void dgm__hamming_nearest(unsigned *dmin, size_t *imin, const uint64_t *q, size_t n,
                           const uint64_t *ref, size_t m, size_t W)
 {
-    size_t S = DGM__PLANES * W;
-    long nl = (long)n;
+    size_t S = DGM__PLANES * W, i0, i1;
+    dgm__par_rows_mine(&i0, &i1, n, ROWS);
     #pragma omp parallel for schedule(dynamic, 16)
-    for (long il = 0; il < nl; il++) {
+    for (long il = (long)i0; il < (long)i1; il++) {
         size_t i = (size_t)il;
         unsigned best = ~0u;
         size_t bj = 0;
@@ -67,6 +75,8 @@ void dgm__hamming_nearest(unsigned *dmin, size_t *imin, const uint64_t *q, size_
         dmin[i] = best;
         imin[i] = bj;
     }
+    dgm__par_share_rows(dmin, n, ROWS, sizeof *dmin);
+    dgm__par_share_rows(imin, n, ROWS, sizeof *imin);
 }
 
 #define K_MAX 64
@@ -76,10 +86,10 @@ void dgm__hamming_nearest(unsigned *dmin, size_t *imin, const uint64_t *q, size_
 static void within(unsigned *radius, unsigned *dmin, unsigned *cmin, const uint64_t *X,
                    size_t m, size_t W, size_t k)
 {
-    size_t S = DGM__PLANES * W;
-    long ml = (long)m;
+    size_t S = DGM__PLANES * W, i0, i1;
+    dgm__par_rows_mine(&i0, &i1, m, ROWS);
     #pragma omp parallel for schedule(dynamic, 16)
-    for (long il = 0; il < ml; il++) {
+    for (long il = (long)i0; il < (long)i1; il++) {
         size_t i = (size_t)il, cnt = 0;
         unsigned best[K_MAX], d0 = ~0u, c0 = 0; /* k smallest, ascending */
         for (size_t j = 0; j < m; j++) {
@@ -105,6 +115,9 @@ static void within(unsigned *radius, unsigned *dmin, unsigned *cmin, const uint6
         dmin[i] = d0;
         cmin[i] = c0;
     }
+    dgm__par_share_rows(radius, m, ROWS, sizeof *radius);
+    dgm__par_share_rows(dmin, m, ROWS, sizeof *dmin);
+    dgm__par_share_rows(cmin, m, ROWS, sizeof *cmin);
 }
 
 /* The 1-NN rule's credit for a point whose own set's nearest is (dO, cO of them) and the
@@ -130,7 +143,9 @@ dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], c
     uint8_t *trec = dgm_calloc_array((size_t)nt, m);
     uint8_t *prec = dgm_calloc_array(m, 1);
     unsigned *sx = dgm_malloc_array(m, 2 * sizeof *sx);
-    if (!u || !tmin || !trec || !prec || !sx) {
+    uint32_t *mine = dgm_malloc_array(m, 2 * sizeof *mine);
+    if (dgm__par_any(!u || !tmin || !trec || !prec || !sx || !mine)) { /* all ranks, or none */
+        free(mine);
         free(u);
         free(tmin);
         free(trec);
@@ -147,14 +162,15 @@ dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], c
         tmin[t] = ~0u;
         tcnt[t] = 0;
     }
-    long ml = (long)m;
+    size_t s0, s1;
+    dgm__par_rows_mine(&s0, &s1, m, ROWS);
     #pragma omp parallel num_threads(nt)
     {
         size_t t = (size_t)omp_get_thread_num();
         unsigned *rmin = tmin + t * m, *rcnt = tcnt + t * m;
         uint8_t *rrec = trec + t * m;
         #pragma omp for schedule(dynamic, 16)
-        for (long sl = 0; sl < ml; sl++) {
+        for (long sl = (long)s0; sl < (long)s1; sl++) {
             size_t s = (size_t)sl;
             unsigned d0 = ~0u, c0 = 0;
             int p = 0;
@@ -180,8 +196,10 @@ dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], c
             sx[2 * s + 1] = c0;
         }
     }
-    size_t np = 0, nr = 0;
-    double acc = 0, acc_r;
+    dgm__par_share_rows(prec, m, ROWS, 1);
+    dgm__par_share_rows(sx, m, ROWS, 2 * sizeof *sx);
+    /* each reference's nearest sample, its tie count and its recall flag: merged over the
+     * threads into row 0 of tmin, tcnt and trec, then over the ranks */
     for (size_t r = 0; r < m; r++) {
         unsigned d0 = ~0u, c0 = 0;
         int rec = 0;
@@ -195,8 +213,24 @@ dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], c
                 c0 += tcnt[e];
             }
         }
-        nr += (size_t)rec;
-        acc += credit(dR[r], cR[r], d0, c0);
+        tmin[r] = d0, tcnt[r] = c0, trec[r] = (uint8_t)rec;
+    }
+    if (dgm__par_size() > 1) { /* mine: this rank's minima, then its flags */
+        for (size_t r = 0; r < m; r++)
+            mine[r] = tmin[r], mine[m + r] = trec[r];
+        dgm__par_min_u32(tmin, m);
+        for (size_t r = 0; r < m; r++) /* ties are counted by the ranks at the minimum */
+            tcnt[r] = mine[r] == tmin[r] ? tcnt[r] : 0;
+        dgm__par_sum_u32(tcnt, m);
+        dgm__par_sum_u32(mine + m, m);
+        for (size_t r = 0; r < m; r++)
+            trec[r] = mine[m + r] != 0;
+    }
+    size_t np = 0, nr = 0;
+    double acc = 0, acc_r;
+    for (size_t r = 0; r < m; r++) {
+        nr += (size_t)(trec[r] != 0);
+        acc += credit(dR[r], cR[r], tmin[r], tcnt[r]);
     }
     acc_r = acc;
     for (size_t s = 0; s < m; s++) {
@@ -213,5 +247,6 @@ dgm_status dgm__hamming_prnn(double *precision, double *recall, double nn1[3], c
     free(trec);
     free(prec);
     free(sx);
+    free(mine);
     return DGM_OK;
 }

@@ -206,15 +206,31 @@ uint64_t dgm__par_min_u64(uint64_t x)
     return x;
 }
 
-void dgm__par_sum_u32(uint32_t *v, size_t n)
-{
 #ifdef DGM_MPI
+static void allreduce_u32(uint32_t *v, size_t n, MPI_Op op)
+{
     while (size_ > 1 && n > 0) { /* counts are ints: 2^28 at a time */
         size_t k = n < ((size_t)1 << 28) ? n : ((size_t)1 << 28);
-        MPI_Allreduce(MPI_IN_PLACE, v, (int)k, MPI_UINT32_T, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, v, (int)k, MPI_UINT32_T, op, MPI_COMM_WORLD);
         v += k;
         n -= k;
     }
+}
+#endif
+
+void dgm__par_sum_u32(uint32_t *v, size_t n)
+{
+#ifdef DGM_MPI
+    allreduce_u32(v, n, MPI_SUM);
+#else
+    (void)v, (void)n;
+#endif
+}
+
+void dgm__par_min_u32(uint32_t *v, size_t n)
+{
+#ifdef DGM_MPI
+    allreduce_u32(v, n, MPI_MIN);
 #else
     (void)v, (void)n;
 #endif

@@ -98,6 +98,8 @@ int dgm__par_any(int flag);
 /* v[0..n) summed over the ranks in place, on every rank: integer counts, so that the order
  * of the sum does not matter. Collective. */
 void dgm__par_sum_u32(uint32_t *v, size_t n);
+/* v[0..n) replaced by the elementwise least over the ranks, on every rank. Collective. */
+void dgm__par_min_u32(uint32_t *v, size_t n);
 /* The least of every rank's x, on every rank. Collective. */
 uint64_t dgm__par_min_u64(uint64_t x);
 /* Broadcasts n bytes from rank 0, or from root. */
