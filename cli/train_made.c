@@ -7,6 +7,7 @@
 #include "model_io.h"
 #include "train.h"
 #include "fit_view.h"
+#include "par/par.h"
 #include "models/made/made.h"
 
 #include <signal.h>
@@ -38,7 +39,7 @@ int cli_train_made(int argc, char **argv)
     const char *data = "fashion-mnist", *labels = NULL, *out = "made.safetensors", *log = NULL;
     const char *resume = NULL, *hidden = "500", *order = "natural";
     const char *model = "made", *binarize = "sample", *rule = "deepseq";
-    long masks = 1, mask_seed = -1;
+    long masks = 1, mask_seed = -1, micro = 0;
     double theta = 0.2;
     cli_common c;
     cli_common_defaults(&c);
@@ -60,6 +61,7 @@ int cli_train_made(int argc, char **argv)
         CLI_FIT_OPTS(&fo, "examples held out for validation (exact NLL after each epoch)"),
         {"--log", OPT_STR, &log, "PATH", "append JSON lines, one per epoch (train_loss is the NLL in nats; val_neg_elbo the exact validation NLL)", 1, 0},
         {"--resume", OPT_STR, &resume, "MODEL", "continue the run of MODEL from its checkpoint (its options are kept)", 1, 0},
+        {"--micro-batch", OPT_LONG, &micro, "S", "rows per micro-shard (default: the whole batch, one shard, the fastest in one process; with --resume, the saved one): the shards' gradients are summed in a fixed tree, so a run under mpirun -np R (which needs R shards) writes the file one process writes with the same S", 1, 1 << 20},
         CLI_COMMON_OPTS(&c),
     };
     const char *pos[1];
@@ -71,6 +73,8 @@ int cli_train_made(int argc, char **argv)
     if (r)
         return r == 1 ? 0 : 2;
     cli_common_apply(&c);
+    if (micro > 0)
+        dgm__par_set_micro((size_t)micro);
     if (strcmp(model, "made"))
         return cli_usage(CMD, "--model: '%s' is not made", model);
     if (strcmp(binarize, "sample"))

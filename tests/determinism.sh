@@ -50,6 +50,13 @@ threads "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-
 threads "IWAE, k = 3, two hidden layers" --limit 600 --epochs 1 --objective iwae --importance-samples 3 --hidden 64,32
 threads "CVAE with a Gaussian decoder (learned variance)" --limit 600 --epochs 1 --model cvae --decoder gaussian
 
+# MADE and the flows: the staircase products (nn/masked.h) in fixed row blocks, one shard of
+# the whole batch by default, or micro-shards summed in the tree (optim/sharded.c)
+threads "binary MADE, 2 masks, one shard per batch" --model made --hidden 96 --masks 2 --limit 600 --val 100 --epochs 1
+threads "binary MADE in micro-shards of 32" --model made --hidden 96 --limit 600 --epochs 1 --micro-batch 32
+threads "RealNVP, 4 couplings" --model realnvp --couplings 4 --hidden 96 --limit 500 --epochs 1
+threads "MAF, 3 layers, micro-shards of 40" --model maf --layers 3 --hidden 96 --limit 500 --epochs 1 --micro-batch 40
+
 # EM and k-means: sums over fixed chunks of rows, products in fixed blocks of rows on one
 # thread each (models/mixture/mix_common.c, dgm__mix_gemm)
 threads "GMM, diagonal covariances, k-means start" --model gmm --covariance diag --components 5 --limit 1500

@@ -57,6 +57,10 @@ ranks "1 2 3 4" "the reference VAE in micro-shards of 32" --limit 1100 --val 100
 ranks "2 3" "a batch of 100 in shards of 32 and a last batch of 44" --limit 1044 --batch 100 --micro-batch 32 --epochs 1
 ranks "2 3" "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1 --micro-batch 32
 ranks "3" "CVAE trained on the IWAE bound, k = 3" --model cvae --objective iwae --importance-samples 3 --limit 600 --epochs 1 --micro-batch 32
+# MADE and the flows: one shard of the whole batch unless --micro-batch cuts it (optim/sharded.c)
+ranks "2 3" "binary MADE, 2 masks, a batch of 100 in shards of 32 (32, 32, 32, 4)" --model made --hidden 64 --masks 2 --limit 700 --val 100 --epochs 2 --micro-batch 32
+ranks "2 3" "RealNVP, 4 couplings, shards of 32" --model realnvp --couplings 4 --hidden 64 --limit 700 --val 100 --epochs 1 --micro-batch 32
+ranks "2" "MAF, 3 layers, shards of 50" --model maf --layers 3 --hidden 64 --limit 700 --epochs 1 --micro-batch 50
 
 # EM: the E-steps' rows split over the ranks, the rest alike on every rank
 ranks "1 2 3" "GMM, diagonal covariances" --model gmm --covariance diag --components 5 --limit 1500
@@ -83,6 +87,8 @@ pranks() {
 pranks "1 2 3" "protein VAE, Bayesian decoder, a batch of 20 in shards of 6 (6, 6, 6, 2)" --batch 20 --micro-batch 6
 pranks "2" "protein VAE, plain decoder, a batch of 100 in the default shards (64, 36)" --variant plain --batch 100
 # (the protein VAE saves no training state, so it has no resume to test at another count)
+# (ranks' --data is the images; the alignment's comes after it, and the last one counts)
+ranks "2 3" "categorical MADE on the alignment, weighted, a batch of 20 in shards of 8 (8, 8, 4)" --model made --data "$aln" --hidden 16 --epochs 2 --batch 20 --micro-batch 8
 
 # the Potts model: each rank runs its blocks of sites (and its share of the sequence weights'
 # pairs and of the chain search); every rank takes the same L-BFGS steps. The file records
@@ -137,6 +143,15 @@ if cmp -s "$tmp/whole.safetensors" "$tmp/half2.safetensors"; then
     pass "1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
 else
     fail "resume from -np 2: $(cmp "$tmp/whole.safetensors" "$tmp/half2.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
+# MADE: 1 epoch at -np 2 in shards of 32, resumed in one process (the state keeps the size)
+"$dgm" train $opts --model made --hidden 64 --micro-batch 32 --epochs 2 -o "$tmp/mw.safetensors" >/dev/null 2>&1
+mpi 2 "$mdgm" train $opts --model made --hidden 64 --micro-batch 32 --epochs 1 -o "$tmp/mh.safetensors" >/dev/null 2>&1
+"$dgm" train --resume "$tmp/mh.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/mw.safetensors" "$tmp/mh.safetensors"; then
+    pass "MADE: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
+else
+    fail "MADE resume from -np 2: $(cmp "$tmp/mw.safetensors" "$tmp/mh.safetensors" 2>&1) $(cat "$tmp/err")"
 fi
 # gradient clipping needs the whole gradient's norm, so those steps sum whole buffers
 "$dgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip1.safetensors" >/dev/null 2>&1
@@ -246,7 +261,7 @@ refused "rank 1 cannot read its data: every rank stops with its message" "/nonex
     --epochs 1 -o "$tmp/b1.safetensors"
 refused "a build without MPI under mpirun -np 2" "built without MPI" "$tmp/b2.safetensors" \
     mpi 2 "$dgm" train $opts --epochs 1 -o "$tmp/b2.safetensors"
-refused "a MADE under mpirun -np 2 (not over ranks yet)" "does not train over MPI" \
+refused "a MADE at -np 2 without --micro-batch (one shard of the whole batch)" "give --micro-batch 50 or less" \
     "$tmp/m2.safetensors" mpi 2 "$mdgm" train --model made --data "$aln" --hidden 16 --epochs 1 \
     -o "$tmp/m2.safetensors"
 refused "dgm sample under mpirun -np 2" "only dgm train, eval, loglik, mutations and assess" "$tmp/s2.png" \

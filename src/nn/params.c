@@ -100,6 +100,13 @@ void dgm__params_share(dgm_params *p, float *data, float *grad)
     p->grad = grad;
 }
 
+float *dgm__params_set_grad(dgm_params *p, float *grad)
+{
+    float *old = p->grad;
+    p->grad = grad;
+    return old;
+}
+
 size_t dgm_params_count(const dgm_params *p) { return p->count; }
 int dgm_params_n_tensors(const dgm_params *p) { return p->n; }
 float *dgm_params_data(dgm_params *p) { return p->data; }

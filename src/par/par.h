@@ -31,8 +31,11 @@ int dgm__par_size(void);
 /* 1 when built with MPI. */
 int dgm__par_mpi(void);
 
-/* The micro-shard size S (rows), DGM__MICRO_DEFAULT until set; 0 restores the default. */
+/* The micro-shard size S (rows), DGM__MICRO_DEFAULT until set; 0 restores the default.
+ * dgm__par_micro_given: whether it was set (by --micro-batch or a resumed state): MADE and
+ * the flows take the whole batch as one shard unless it was (optim/sharded.h). */
 size_t dgm__par_micro(void);
+int dgm__par_micro_given(void);
 void dgm__par_set_micro(size_t S);
 
 /* Shards of a batch of B rows: ceil(B / S); shard i has rows [*r0, *r1). */

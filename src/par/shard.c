@@ -9,8 +9,14 @@
 
 static size_t micro = DGM__MICRO_DEFAULT;
 
+static int micro_given;
 size_t dgm__par_micro(void) { return micro; }
-void dgm__par_set_micro(size_t S) { micro = S ? S : DGM__MICRO_DEFAULT; }
+int dgm__par_micro_given(void) { return micro_given; }
+void dgm__par_set_micro(size_t S)
+{
+    micro = S ? S : DGM__MICRO_DEFAULT;
+    micro_given = S != 0;
+}
 
 size_t dgm__shard_count(size_t B, size_t S) { return B ? (B + S - 1) / S : 0; }
 

@@ -154,7 +154,7 @@ dgm_status dgm_fit(dgm_model *m, const dgm_fit_data *d, const dgm_fit_cfg *c,
                         m->ops->type);
     if (!ops->mpi && dgm__par_size() > 1)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a %s model does not train over MPI ranks yet "
-                        "(the VAEs, mixtures and Potts models do): run one process", m->ops->type);
+                        "(the VAEs, MADE, flows, mixtures and Potts models do): run one process", m->ops->type);
     switch (ops->kind) {
     case DGM__FIT_MINIBATCH: return dgm__fit_minibatch(m, ops, d, c, res, err);
     case DGM__FIT_SAMPLED: return fit_sampled(m, ops, d, c, res, err);

@@ -42,7 +42,9 @@ static char *state_text(const dgm_fit_cfg *c, const dgm_fit_data *d, long epoch,
     cJSON_AddStringToObject(s, "schedule", dgm_sched_kind_name(c->schedule));
     cJSON_AddNumberToObject(s, "weight_decay", c->weight_decay);
     cJSON_AddNumberToObject(s, "clip", c->clip);
-    cJSON_AddNumberToObject(s, "micro_batch", (double)dgm__par_micro());
+    /* 0: not given, the model's default (64 rows for the VAEs, the whole batch for MADE and
+     * the flows), which a resumed run keeps */
+    cJSON_AddNumberToObject(s, "micro_batch", dgm__par_micro_given() ? (double)dgm__par_micro() : 0.0);
     cJSON_AddStringToObject(s, "data", d->data_spec ? d->data_spec : d->data->source);
     if (d->labels_spec)
         cJSON_AddStringToObject(s, "labels", d->labels_spec);
@@ -151,7 +153,7 @@ dgm_status dgm_fit_resume_cfg(dgm_fit_cfg *c, char *data_spec, char *labels_spec
     c->weight_decay = v[10];
     c->clip = v[11];
     double micro;
-    if (num(st, "micro_batch", &micro) && micro >= 1) /* older states: the default */
+    if (num(st, "micro_batch", &micro) && micro >= 0) /* older states: the default */
         dgm__par_set_micro((size_t)micro);
     c->objective = (dgm_objective)obj;
     c->optimizer = (dgm_opt_kind)opt;

@@ -2,8 +2,10 @@
  * (finite values; 8-bit levels for a model over dequantised data), the batch (8-bit images
  * dequantised afresh, (k + u) / 256, one stream per example; continuous data as they are),
  * the step (mean -log p(x), its gradient, the NaN guard, the optimizer) and the validation
- * figure, the exact -log p(x) of held-out rows prepared once. */
+ * figure, the exact -log p(x) of held-out rows prepared once. The step's gradient is summed
+ * over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/flow/flow.h"
+#include "optim/sharded.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@ typedef struct {
     size_t B, n_val;
     float *x, *dscale, *val_x;
     double *lp, *val_lp;
+    dgm__sharded sh;
+    dgm_model *m;           /* the step's model, for shard_rows */
 } flow_run;
 
 static void run_free(void *q)
@@ -23,6 +27,7 @@ static void run_free(void *q)
     if (!r)
         return;
     dgm_free(r->x), dgm_free(r->dscale), dgm_free(r->val_x), dgm_free(r->lp), dgm_free(r->val_lp);
+    dgm__sharded_free(&r->sh);
     free(r);
 }
 
@@ -73,6 +78,9 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     }
     dgm_status s = m->ops == &dgm__maf_ops ? dgm__maf_reserve(m, r->B, err)
                                            : dgm__flow_reserve(FLOW(m), r->B, err);
+    if (!s)
+        s = dgm__sharded_init(&r->sh, r->B, dgm_params_count(m->ops == &dgm__maf_ops
+                              ? dgm__maf_params(m) : FLOW(m)->p), "flow", err);
     if (!s && (!r->x || !r->dscale || !r->lp || (r->n_val && (!r->val_x || !r->val_lp))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
     if (s) {
@@ -86,6 +94,18 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     }
     *state = r;
     return DGM_OK;
+}
+
+/* One shard's rows: log p and the gradient of their share of the loss. */
+static void shard_rows(void *ctx, size_t r0, size_t r1)
+{
+    flow_run *r = ctx;
+    size_t D = r->ds->d;
+    if (r->m->ops == &dgm__maf_ops)
+        dgm__maf_step(r->m, r->lp + r0, r->x + r0 * D, r->dscale + r0, r1 - r0);
+    else
+        dgm__flow_forward_backward(FLOW(r->m), r->lp + r0, r->x + r0 * D, r->dscale + r0,
+                                   NULL, r1 - r0);
 }
 
 static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t b,
@@ -102,10 +122,10 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     for (size_t i = 0; i < b; i++)
         r->dscale[i] = 1.0f / (float)b;
     dgm_params_zero_grad(pp);
-    if (maf)
-        dgm__maf_step(m, r->lp, r->x, r->dscale, b);
-    else
-        dgm__flow_forward_backward(FLOW(m), r->lp, r->x, r->dscale, NULL, b);
+    r->m = m;
+    dgm_status s = dgm__sharded_grad(&r->sh, pp, b, shard_rows, r, r->lp, sizeof *r->lp, err);
+    if (s)
+        return s;
     double loss = 0;
     for (size_t i = 0; i < b; i++)
         loss -= r->lp[i] / (double)b;
@@ -141,4 +161,4 @@ static dgm_status flow_validate(void *state, dgm_model *m, double *val, dgm_err 
 
 const dgm__fit_ops dgm__flow_fit_ops = {
     .kind = DGM__FIT_MINIBATCH, .begin = flow_begin, .step = flow_step,
-    .validate = flow_validate, .end = run_free};
+    .validate = flow_validate, .end = run_free, .mpi = 1};

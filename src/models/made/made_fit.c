@@ -3,8 +3,10 @@
  * the image VAE does; sequences as their letters and one-hot rows, with the data set's
  * per-example weights), the step (mask t mod n_masks, the mean weighted negative
  * log-likelihood, its gradient, the NaN guard, the optimizer) and the validation figure,
- * the exact -log p(x) of the ensemble on held-out rows prepared once. */
+ * the exact -log p(x) of the ensemble on held-out rows prepared once. The step's gradient
+ * is summed over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/made/made.h"
+#include "optim/sharded.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@ typedef struct {
     float *x, *dscale;      /* B x Din; B */
     float *val_x;           /* n_val x Din */
     double *val_ll;
+    dgm__sharded sh;
+    dgm__made *p;           /* the step's model, for shard_rows */
 } made_run;
 
 static void run_free(void *q)
@@ -28,6 +32,7 @@ static void run_free(void *q)
     dgm_free(r->dscale);
     dgm_free(r->val_x);
     dgm_free(r->val_ll);
+    dgm__sharded_free(&r->sh);
     free(r);
 }
 
@@ -99,6 +104,8 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         r->val_ll = dgm_malloc_array(r->n_val, sizeof(double));
     }
     dgm_status s = dgm__made_reserve(p, r->B, err);
+    if (!s)
+        s = dgm__sharded_init(&r->sh, r->B, dgm_params_count(p->p), "MADE", err);
     if (!s && (!r->x || !r->dscale || (r->n_val && (!r->val_x || !r->val_ll))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
     if (s) {
@@ -112,6 +119,16 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     }
     *state = r;
     return DGM_OK;
+}
+
+/* One shard's rows: log p and the gradient of their share of the loss. */
+static void shard_rows(void *ctx, size_t r0, size_t r1)
+{
+    made_run *r = ctx;
+    dgm__made *p = r->p;
+    dgm__made_forward_backward(p, p->ll + r0, r->x + r0 * p->Din,
+                               p->letters ? p->letters + r0 * p->V : NULL, r->dscale + r0,
+                               r1 - r0);
 }
 
 static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t b,
@@ -131,7 +148,10 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
     }
     dgm__made_use_mask(p, (int)(t % p->cfg.n_masks));
     dgm_params_zero_grad(p->p);
-    dgm__made_forward_backward(p, p->ll, r->x, p->letters, r->dscale, b);
+    r->p = p;
+    dgm_status s = dgm__sharded_grad(&r->sh, p->p, b, shard_rows, r, p->ll, sizeof *p->ll, err);
+    if (s)
+        return s;
     double loss = 0;
     for (size_t i = 0; i < b; i++)
         loss -= (double)r->dscale[i] * p->ll[i];
@@ -164,4 +184,4 @@ static dgm_status made_validate(void *state, dgm_model *m, double *val, dgm_err 
 
 const dgm__fit_ops dgm__made_fit_ops = {
     .kind = DGM__FIT_MINIBATCH, .begin = made_begin, .step = made_step,
-    .validate = made_validate, .end = run_free};
+    .validate = made_validate, .end = run_free, .mpi = 1};
