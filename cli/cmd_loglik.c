@@ -41,12 +41,6 @@ int cmd_loglik(int argc, char **argv)
         dgm_model_free(m);
         return cli_fail_err("loglik", &err);
     }
-    if (!strcmp(dgm_model_type(m), "potts") && dgm__par_size() > 1) {
-        dgm_model_free(m);
-        return dgm__par_rank() ? 1 : cli_fail("loglik", "%s: a Potts model's energies are not "
-                                              "split over MPI ranks; run dgm loglik as one "
-                                              "process", pos[0]);
-    }
     if (!strcmp(dgm_model_type(m), "potts")) { /* energies, not log p (cli/potts_cmds.c) */
         int rc = cli_potts_loglik(m, pos[0], data, out, (size_t)limit, c.json);
         dgm_model_free(m);

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "potts_cmds.h"
 #include "progress.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,14 +50,31 @@ int cli_potts_loglik(dgm_model *m, const char *model_path, const char *data, con
         return cli_fail_err(cmd, &err);
     dgm_alignment a;
     uint8_t *seq = NULL;
-    if (read_seqs(cmd, data, f.L, &a, &seq))
+    int bad = read_seqs(cmd, data, f.L, &a, &seq);
+    if (dgm__par_any(bad)) { /* under mpirun: every rank stops if any could not read */
+        if (!bad) {
+            free(seq);
+            dgm_alignment_free(&a);
+            return cli_fail(cmd, "%s: another MPI rank could not read it", data);
+        }
         return 1;
-    size_t n = limit && limit < a.n ? limit : a.n;
+    }
+    size_t n = limit && limit < a.n ? limit : a.n, r0, r1;
     double *E = dgm_malloc_array(n, sizeof *E), *pll = dgm_malloc_array(n, sizeof *pll);
-    int rc = !E || !pll ? cli_fail(cmd, "out of memory") : 0;
-    if (!rc && (dgm_potts_energy(E, m, seq, n, &err) || dgm_potts_pll(pll, m, seq, n, &err)))
+    int rc = dgm__par_any(!E || !pll) ? cli_fail(cmd, "out of memory") : 0;
+    /* each sequence's numbers are its own: under mpirun each rank scores its blocks of 64
+     * sequences and the values go to every rank (the one-process numbers) */
+    dgm__par_rows_mine(&r0, &r1, n, 64);
+    dgm_status s = DGM_OK;
+    if (!rc && r1 > r0 && !(s = dgm_potts_energy(E + r0, m, seq + r0 * f.L, r1 - r0, &err)))
+        s = dgm_potts_pll(pll + r0, m, seq + r0 * f.L, r1 - r0, &err);
+    if (!rc && dgm__par_agree(s, &err))
         rc = cli_fail_err(cmd, &err);
-    if (!rc && out) {
+    if (!rc) {
+        dgm__par_share_rows(E, n, 64, sizeof *E);
+        dgm__par_share_rows(pll, n, 64, sizeof *pll);
+    }
+    if (!rc && out && dgm__par_rank() == 0) {
         char tmp[4096 + 64];
         FILE *fp = strlen(out) + 40 < sizeof tmp ? dgm_atomic_open(out, tmp, sizeof tmp, &err) : NULL;
         if (!fp)

@@ -271,5 +271,18 @@ refused "dgm eval where rank 1 cannot read the model: every rank stops with its 
     -np 1 "$mdgm" eval "$tmp/ev.safetensors" --data "$data" --limit 50 : \
     -np 1 "$mdgm" eval /nonexistent/m.safetensors --data "$data" --limit 50
 "$dgm" train --model potts --data "$aln" --max-iter 2 -o "$tmp/q1.safetensors" >/dev/null 2>&1
-refused "dgm loglik of a Potts model under mpirun -np 2" "not split over MPI ranks" "$tmp/none" \
-    mpi 2 "$mdgm" loglik "$tmp/q1.safetensors" --data "$aln"
+# a Potts model's energies and pseudo-log-likelihoods: blocks of 64 sequences per rank, the
+# one-process CSV and JSON (less the output's path) at -np 2 and 3, on 400 sampled sequences
+"$dgm" loglik "$tmp/q1.safetensors" --data "$tmp/as1.fa" --json --threads 1 -o "$tmp/qe1.csv" 2>"$tmp/err" |
+    sed 's/"out":"[^"]*"//' >"$tmp/ql1"
+ok=1
+for np in 2 3; do
+    mpi $np "$mdgm" loglik "$tmp/q1.safetensors" --data "$tmp/as1.fa" --json --threads 1 \
+        -o "$tmp/qe$np.csv" 2>>"$tmp/err" | sed 's/"out":"[^"]*"//' >"$tmp/ql$np"
+    if ! grep -q '"n":400' "$tmp/ql1" || ! cmp -s "$tmp/ql1" "$tmp/ql$np" ||
+       ! cmp -s "$tmp/qe1.csv" "$tmp/qe$np.csv"; then
+        fail "dgm loglik of a Potts model at -np $np: $(cat "$tmp/err") $(cat "$tmp/ql1") against $(cat "$tmp/ql$np")"
+        ok=0; break
+    fi
+done
+[ $ok = 1 ] && pass "dgm loglik of a Potts model, 400 sequences (the one-process CSV and JSON at -np 2, 3)"
