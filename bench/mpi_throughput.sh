@@ -7,7 +7,10 @@
 # the median of the pair ratios B/A, the load average, and checks that both wrote the same
 # model file (cmp). Needs a build with MPI=1 (it runs one process of it too).
 # usage: bench/mpi_throughput.sh BUILD-mpi/dgm [pairs 3] [extra dgm train options]
+#   e.g. ... 3 --model made --masks 1 --limit 20000 --micro-batch 50 (MADE and the flows need
+#   --micro-batch at 2 ranks, and then write the same file as one process with it)
 d=${1:?a dgm built with MPI=1}; pairs=${2:-3}; shift 2 2>/dev/null
+n=60000; prev=""; for a in "$@"; do [ "$prev" = "--limit" ] && n=$a; prev=$a; done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # shared-memory messages by copy-in/copy-out: the single-copy (CMA) default ran 2.6 MB
 # broadcasts 10-30x slower in this container (docs/scaling.md)
@@ -22,7 +25,7 @@ while [ $i -lt "$pairs" ]; do
     same=$(cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors" && echo same || echo DIFFERENT)
     r=$(echo "$sb $sa" | awk '{ printf "%.4f", $1 / $2 }')
     sa=$(printf %.3f "$sa"); sb=$(printf %.3f "$sb")
-    echo "pair $((i + 1)): 1x2 threads $sa s ($(echo "$sa" | awk '{ printf "%.0f", 60000 / $1 }') img/s)  2 ranks x 1 $sb s ($(echo "$sb" | awk '{ printf "%.0f", 60000 / $1 }') img/s)  B/A $r  files $same  (load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "pair $((i + 1)): 1x2 threads $sa s ($(echo "$sa" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  2 ranks x 1 $sb s ($(echo "$sb" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  B/A $r  files $same  (load $(cut -d' ' -f1 /proc/loadavg))"
     ratios="$ratios $r"; i=$((i + 1))
 done
 echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
