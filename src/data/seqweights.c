@@ -68,10 +68,10 @@ dgm_status dgm_seq_weights(double *w, double *neff, const uint8_t *seq, size_t n
         thr[i] = rule == DGM_SEQW_PLMC ? (1.0 - theta) * (double)L - TIE_TOL
                                        : (1.0 - theta) * (double)counted + TIE_TOL;
     }
+    const size_t R = (size_t)dgm__par_size(), r = (size_t)dgm__par_rank();
     #pragma omp parallel num_threads(nt)
     {
         uint32_t *c = cnt + (size_t)omp_get_thread_num() * n;
-        const size_t R = (size_t)dgm__par_size(), r = (size_t)dgm__par_rank();
         #pragma omp for schedule(dynamic, 16)
         for (size_t i = r; i < n; i += R) {
             const uint64_t *bi = bits + i * S;

@@ -18,10 +18,9 @@ dgm_status dgm__sharded_init(dgm__sharded *g, size_t B, size_t P, const char *wh
                         "unless --micro-batch S cuts it (then one process gives the same file "
                         "with the same S): give --micro-batch %zu or less", R, what,
                         B / R ? B / R : 1);
-    if (R > n)
-        return dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
-                        "micro-shards of %zu: use at most %zu ranks, or a smaller "
-                        "--micro-batch", R, B, n, g->S, n);
+    dgm_status s = dgm__par_check_shards(B, g->S, err);
+    if (s)
+        return s;
     g->bufs = calloc(n, sizeof *g->bufs);
     for (size_t i = 1; g->bufs && i < n; i++) /* zero, and left zero by every tree sum */
         if (!(g->bufs[i] = dgm_calloc_array(P, sizeof(float)))) {

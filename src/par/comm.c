@@ -206,35 +206,24 @@ uint64_t dgm__par_min_u64(uint64_t x)
     return x;
 }
 
-#ifdef DGM_MPI
-static void allreduce_u32(uint32_t *v, size_t n, MPI_Op op)
+/* v[0..n) reduced over the ranks in place: the minimum if min, else the sum */
+static void allreduce_u32(uint32_t *v, size_t n, int min)
 {
+#ifdef DGM_MPI
     while (size_ > 1 && n > 0) { /* counts are ints: 2^28 at a time */
         size_t k = n < ((size_t)1 << 28) ? n : ((size_t)1 << 28);
-        MPI_Allreduce(MPI_IN_PLACE, v, (int)k, MPI_UINT32_T, op, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, v, (int)k, MPI_UINT32_T, min ? MPI_MIN : MPI_SUM,
+                      MPI_COMM_WORLD);
         v += k;
         n -= k;
     }
-}
-#endif
-
-void dgm__par_sum_u32(uint32_t *v, size_t n)
-{
-#ifdef DGM_MPI
-    allreduce_u32(v, n, MPI_SUM);
 #else
-    (void)v, (void)n;
+    (void)v, (void)n, (void)min;
 #endif
 }
 
-void dgm__par_min_u32(uint32_t *v, size_t n)
-{
-#ifdef DGM_MPI
-    allreduce_u32(v, n, MPI_MIN);
-#else
-    (void)v, (void)n;
-#endif
-}
+void dgm__par_sum_u32(uint32_t *v, size_t n) { allreduce_u32(v, n, 0); }
+void dgm__par_min_u32(uint32_t *v, size_t n) { allreduce_u32(v, n, 1); }
 
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err)
 {

@@ -41,6 +41,9 @@ void dgm__par_set_micro(size_t S);
 /* Shards of a batch of B rows: ceil(B / S); shard i has rows [*r0, *r1). */
 size_t dgm__shard_count(size_t B, size_t S);
 void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S);
+/* DGM_ERR_ARG (saying what to change) when the ranks outnumber the shards of S rows of a
+ * full batch of B, each rank needing at least one; DGM_OK otherwise. */
+dgm_status dgm__par_check_shards(size_t B, size_t S, dgm_err *err);
 /* The shards [*lo, *hi) of n that this rank computes. */
 void dgm__shard_mine(size_t *lo, size_t *hi, size_t n);
 

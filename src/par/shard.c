@@ -20,6 +20,16 @@ void dgm__par_set_micro(size_t S)
 
 size_t dgm__shard_count(size_t B, size_t S) { return B ? (B + S - 1) / S : 0; }
 
+dgm_status dgm__par_check_shards(size_t B, size_t S, dgm_err *err)
+{
+    size_t n = dgm__shard_count(B, S), R = (size_t)dgm__par_size();
+    if (R > n)
+        return dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
+                        "micro-shards of %zu: use at most %zu ranks, or a smaller "
+                        "--micro-batch", R, B, n, S, n);
+    return DGM_OK;
+}
+
 void dgm__shard_rows(size_t *r0, size_t *r1, size_t i, size_t B, size_t S)
 {
     *r0 = i * S < B ? i * S : B;

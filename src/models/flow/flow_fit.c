@@ -18,7 +18,7 @@ typedef struct {
     float *x, *dscale, *val_x;
     double *lp, *val_lp;
     dgm__sharded sh;
-    dgm_model *m;           /* the step's model, for shard_rows */
+    dgm_model *m;           /* the run's model, for shard_rows */
 } flow_run;
 
 static void run_free(void *q)
@@ -67,7 +67,7 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     flow_run *r = calloc(1, sizeof *r);
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
-    r->ds = ds, r->B = c->batch, r->n_val = rows->n_val;
+    r->ds = ds, r->m = m, r->B = c->batch, r->n_val = rows->n_val;
     r->how = deq ? DGM_PREP_DEQUANTIZE : DGM_PREP_COPY;
     r->x = dgm_malloc_array(r->B, D * sizeof(float));
     r->dscale = dgm_malloc_array(r->B, sizeof(float));
@@ -122,7 +122,6 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     for (size_t i = 0; i < b; i++)
         r->dscale[i] = 1.0f / (float)b;
     dgm_params_zero_grad(pp);
-    r->m = m;
     dgm_status s = dgm__sharded_grad(&r->sh, pp, b, shard_rows, r, r->lp, sizeof *r->lp, err);
     if (s)
         return s;

@@ -20,7 +20,7 @@ typedef struct {
     float *val_x;           /* n_val x Din */
     double *val_ll;
     dgm__sharded sh;
-    dgm__made *p;           /* the step's model, for shard_rows */
+    dgm__made *p;           /* the run's model, for shard_rows */
 } made_run;
 
 static void run_free(void *q)
@@ -88,6 +88,7 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     r->ds = ds;
+    r->p = p;
     r->B = c->batch;
     r->n_val = rows->n_val;
     r->wscale = 1.0;
@@ -148,7 +149,6 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
     }
     dgm__made_use_mask(p, (int)(t % p->cfg.n_masks));
     dgm_params_zero_grad(p->p);
-    r->p = p;
     dgm_status s = dgm__sharded_grad(&r->sh, p->p, b, shard_rows, r, p->ll, sizeof *p->ll, err);
     if (s)
         return s;

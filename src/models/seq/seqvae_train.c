@@ -146,16 +146,13 @@ static dgm_status step(dgm__seqvae *v, const dgm_rng *rng_t, const double *cum, 
 
 dgm_status dgm__seqvae_prepare(dgm__seqvae *v, dgm_err *err)
 {
-    size_t B = v->cfg.batch, S = dgm__par_micro(), R = (size_t)dgm__par_size();
+    size_t B = v->cfg.batch, S = dgm__par_micro();
     dgm_status s = dgm__seqvae_reserve(v, B, err);
     if (!s && !dgm__seqvae_pool_fits(v->pool, B, S)) {
         dgm__seqvae_pool_free(v->pool);
         v->pool = NULL;
-        s = R > dgm__shard_count(B, S)
-            ? dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
-                       "micro-shards of %zu: use at most %zu ranks, or a smaller --micro-batch",
-                       R, B, dgm__shard_count(B, S), S, dgm__shard_count(B, S))
-            : dgm__seqvae_pool_create(&v->pool, v, B, S, err);
+        if (!(s = dgm__par_check_shards(B, S, err)))
+            s = dgm__seqvae_pool_create(&v->pool, v, B, S, err);
     }
     if (!s)
         v->micro = S; /* the file records the shard size, which decides its bits */

@@ -126,16 +126,10 @@ static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         run_free(r);
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", B);
     }
-    size_t S = dgm__par_micro(), R = (size_t)dgm__par_size();
+    size_t S = dgm__par_micro();
     dgm_vae_step obj = {c->objective, c->k, 1.0, c->free_bits};
-    if (R > dgm__shard_count(r->B, S)) {
-        run_free(r);
-        return dgm_errf(err, DGM_ERR_ARG, "%zu ranks but a batch of %zu has only %zu "
-                        "micro-shards of %zu: use at most %zu ranks, or a smaller "
-                        "--micro-batch", R, c->batch, dgm__shard_count(c->batch, S), S,
-                        dgm__shard_count(c->batch, S));
-    }
-    if ((s = dgm__vae_pool_create(&r->pool, m, r->B, S, &obj, err))) {
+    if ((s = dgm__par_check_shards(r->B, S, err)) ||
+        (s = dgm__vae_pool_create(&r->pool, m, r->B, S, &obj, err))) {
         run_free(r);
         return s;
     }

@@ -168,8 +168,8 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite (%g)", st.loss);
     s = dgm_all_finite(dgm_params_grad(v->p) + off, cnt)
         ? DGM_OK : dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    if (seg && (s = dgm__par_agree(s, err)))
-        return s;
+    if (seg) /* each rank checked its segment only */
+        s = dgm__par_agree(s, err);
     if (s)
         return s;
     if (!seg) {
