@@ -6,7 +6,9 @@
  * subtree, the largest subtrees go out by MPI_Bcast, every rank adds the rest), and the
  * segmented tree the VAE's step uses (dgm__par_tree_sum_seg_f, each rank adds the whole tree
  * over its 1/R-th segment only, then dgm__par_allgather_segments returns every segment to
- * every rank: the bits of the same tree, a reduce-scatter and an allgather's traffic).
+ * every rank: the bits of the same tree, a reduce-scatter and an allgather's traffic), and
+ * the same segments summed in place in a shared window when the ranks share one machine
+ * (dgm__par_tree_sum_shm_f, what the VAE, MADE and the flows use there).
  * Validates first: both trees' sums equal the one-rank sum bit for bit. Medians of --reps runs, each
  * after a barrier, on rank 0's clock. Built with MPI=1; without it, says so.
  * usage: mpirun -np R bench_allreduce [--floats N] [--shards S] [--reps R] */
@@ -87,6 +89,20 @@ int main(int argc, char **argv)
         bufs[i] = calloc(N, sizeof(float));
     for (size_t j = 0; j < N; j++)
         a[j] = val((size_t)rank, j);
+    double *t_sh = calloc((size_t)reps, sizeof(double));
+    dgm__par_shm *shm = NULL;
+    if (dgm__par_shm_create(&shm, S * N * sizeof(float), &err)) {
+        fprintf(stderr, "bench_allreduce: %s\n", err.msg);
+        return 1;
+    }
+    float **sbufs = malloc(S * sizeof *sbufs);
+    for (size_t i = 0; shm && i < S; i++) {
+        sbufs[i] = (float *)dgm__par_shm_base(shm) + i * N;
+        if (rank == 0)
+            memset(sbufs[i], 0, N * sizeof(float));
+    }
+    if (shm)
+        dgm__par_shm_fence(shm);
     size_t lo, hi;
     dgm__shard_mine(&lo, &hi, S);
     int bad = 0;
@@ -130,6 +146,22 @@ int main(int argc, char **argv)
             bad |= memcmp(full, bufs[0], N * sizeof(float)) != 0;
             free(full);
         }
+        if (shm) { /* the same tree over buffers every rank maps (one machine) */
+            for (size_t i = lo; i < hi; i++)
+                for (size_t j = 0; j < N; j++)
+                    sbufs[i][j] = val(i, j);
+            MPI_Barrier(MPI_COMM_WORLD);
+            t0 = now();
+            dgm__par_tree_sum_shm_f(sbufs, S, N, &off, &cnt, shm);
+            dgm__par_shm_fence(shm); /* every segment summed: the whole sum for every rank */
+            t_sh[r] = now() - t0;
+            if (r == 0) {
+                float *one = malloc(N * sizeof *one);
+                memcpy(one, bufs[0], N * sizeof *one); /* the segmented sum, checked above */
+                bad |= memcmp(one, sbufs[0], N * sizeof(float)) != 0;
+                free(one);
+            }
+        }
         memcpy(b, a, N * sizeof *b);
         MPI_Barrier(MPI_COMM_WORLD);
         t0 = now();
@@ -151,7 +183,14 @@ int main(int argc, char **argv)
         printf("  dgm fixed-tree sum   %8.3f ms\n", 1e3 * median(t_tr, reps));
         printf("  dgm segmented tree   %8.3f ms (sum over my segment + MPI_Allgatherv)\n",
                1e3 * median(t_sg, reps));
+        if (shm)
+            printf("  dgm shared-memory tree %6.3f ms (the segments summed in place in one "
+                   "window, a fence)\n", 1e3 * median(t_sh, reps));
+        else
+            printf("  dgm shared-memory tree: not on this launch (one rank, several machines, "
+                   "or DGM_MPI_SHM=0)\n");
     }
+    dgm__par_shm_free(shm);
     dgm__par_finalize();
     return any;
 }

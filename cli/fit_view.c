@@ -1,7 +1,10 @@
 /* The dgm train progress view (fit_view.h). */
 #include "fit_view.h"
 
+#include "par/par.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 void cli_fit_view_init(cli_fit_view *v, const char *what)
@@ -106,6 +109,16 @@ static void on_iter(cli_fit_view *v, const dgm_fit_progress *p)
     v->last_init = p->init;
 }
 
+/* "2 ranks x " under mpirun with more than one rank, else "" */
+static const char *ranks_text(char *buf, size_t n)
+{
+    int R = dgm__par_size();
+    if (R < 2)
+        return "";
+    snprintf(buf, n, "%d ranks x ", R);
+    return buf;
+}
+
 void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
 {
     cli_fit_view *v = ctx;
@@ -114,13 +127,13 @@ void cli_fit_view_cb(void *ctx, const dgm_fit_progress *p)
     case DGM_FIT_BEGIN:
         if (p->epochs > 0) {
             fprintf(stderr, "dgm train: %s (%zu train, %zu validation), %ld epochs, batch %zu, "
-                    "%d threads, %zu parameters\n", v->what, p->n_train, p->n_val, p->epochs,
-                    v->batch, dgm_get_threads(), v->n_params);
+                    "%s%d threads, %zu parameters\n", v->what, p->n_train, p->n_val, p->epochs,
+                    v->batch, ranks_text(label, sizeof label), dgm_get_threads(), v->n_params);
         } else {
             if (v->n_params)
-                fprintf(stderr, "dgm train: %s, %zu steps of batch %zu, %d threads, %zu "
-                        "parameters\n", v->what, p->total, v->batch, dgm_get_threads(),
-                        v->n_params);
+                fprintf(stderr, "dgm train: %s, %zu steps of batch %zu, %s%d threads, %zu "
+                        "parameters\n", v->what, p->total, v->batch,
+                        ranks_text(label, sizeof label), dgm_get_threads(), v->n_params);
             if (v->note)
                 fprintf(stderr, "dgm train: note: %s\n", v->note);
             cli_progress_start(&v->bar, "train", p->total);

@@ -161,6 +161,25 @@ if cmp -s "$tmp/clip1.safetensors" "$tmp/clip2.safetensors"; then
 else
     fail "--clip at -np 2: $(cmp "$tmp/clip1.safetensors" "$tmp/clip2.safetensors" 2>&1) $(cat "$tmp/err")"
 fi
+# Ranks on one machine share the parameters and the shards' buffers (par/shm.c); between
+# machines they send messages (the segmented sum). DGM_MPI_SHM=0 takes the messages here,
+# so that both roads are checked against the one-process bytes.
+export DGM_MPI_SHM=0
+mpi 2 "$mdgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip3.safetensors" >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/clip1.safetensors" "$tmp/clip3.safetensors"; then
+    pass "by messages: the reference VAE with --clip 0.5 (the one-process file at -np 2)"
+else
+    fail "by messages, --clip at -np 2: $(cmp "$tmp/clip1.safetensors" "$tmp/clip3.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
+mpi 2 "$mdgm" train $opts --epochs 1 -o "$tmp/half3.safetensors" >/dev/null 2>&1
+"$dgm" train --resume "$tmp/half3.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
+if cmp -s "$tmp/whole.safetensors" "$tmp/half3.safetensors"; then
+    pass "by messages: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
+else
+    fail "by messages, resume from -np 2: $(cmp "$tmp/whole.safetensors" "$tmp/half3.safetensors" 2>&1) $(cat "$tmp/err")"
+fi
+ranks "2 3" "by messages: the reference VAE in micro-shards of 32" --limit 1100 --val 100 --epochs 2 --micro-batch 32
+unset DGM_MPI_SHM
 
 # evaluation: each rank scores its batches, the numbers are the one-process ones.
 # same_eval NAME NPS CMD ARGS...: the JSON of one process and of mpirun -np NP, less the

@@ -12,6 +12,8 @@
  * Left out: dampening (dgm has none), amsgrad and maximize, which dgm does not offer. */
 #include "dgm_blocks.h"
 #include "core/assert.h"
+#include "nn/params.h"
+#include "optim/optim.h"
 #include "test.h"
 
 #if __has_include("fixtures/optim_fixture.h")
@@ -434,6 +436,61 @@ static void test_large_threads(void)
     free(w1); free(w2); free(g); free(w0); free(m1); free(v1); free(m2); free(v2);
 }
 
+/* What ranks sharing one store do (par.h, "Shared memory"; vae_shard.c, sharded.c): the
+ * store moved into memory of the caller's, the whole gradient's clipping factor, each
+ * segment scaled and stepped on its own, the store moved back: the bits of one
+ * dgm_optim_step with clipping, and the values where they were. */
+static void test_segments_of_a_placed_store(void)
+{
+    dgm_err err = {0};
+    dgm_params *a = dgm_params_create(), *b = dgm_params_create();
+    const size_t sw[2] = {40, 25}, sb[1] = {37};
+    for (int k = 0; k < 2; k++) {
+        dgm_params *p = k ? b : a;
+        CHECK(dgm_params_add(p, "layer.weight", sw, 2) == 0);
+        CHECK(dgm_params_add(p, "layer.bias", sb, 1) == 1);
+        CHECK(dgm_params_alloc(p, &err) == DGM_OK);
+    }
+    size_t n = dgm_params_count(a), st = dgm__params_stride(a);
+    CHECK(n == 1037 && st == 1040);
+    dgm_rng r;
+    dgm_rng_init(&r, 7);
+    dgm_rng_fill_normal(&r, dgm_params_data(a), n);
+    dgm_rng_fill_normal(&r, dgm_params_grad(a), n);
+    memcpy(dgm_params_data(b), dgm_params_data(a), n * sizeof(float));
+    memcpy(dgm_params_grad(b), dgm_params_grad(a), n * sizeof(float));
+    dgm_optim_cfg c = dgm_optim_defaults(DGM_OPT_ADAM);
+    c.clip_norm = 0.5; /* the norm is about sqrt(1037) */
+    for (long t = 0; t < 2; t++)
+        dgm_optim_step(&c, a, t);
+
+    float *mem = dgm_malloc_array(4 * st, sizeof(float));
+    DGM_ASSERT(mem);
+    CHECK(dgm__params_place(b, mem, 1, &err) == DGM_OK);
+    CHECK(dgm_params_data(b) == mem && dgm_params_grad(b) == mem + st &&
+          dgm_params_m(b) == mem + 2 * st && dgm_params_v(b) == mem + 3 * st);
+    const size_t cut = 512; /* two segments */
+    for (long t = 0; t < 2; t++) {
+        float *g = dgm_params_grad(b);
+        float f = dgm__clip_factor(g, n, c.clip_norm);
+        CHECK(t > 0 || f < 1.0f); /* the first step clips; the second sees the clipped */
+        for (int k = 0; k < 2; k++) {
+            size_t off = k ? cut : 0, cnt = k ? n - cut : cut;
+            dgm_scale(g + off, f, cnt);
+            dgm__optim_step_range(&c, b, t, off, cnt);
+        }
+    }
+    CHECK(dgm__params_place(b, NULL, 0, &err) == DGM_OK);
+    CHECK(dgm_params_data(b) != mem);
+    free(mem); /* b no longer reads it: ASan would say so */
+    CHECK(memcmp(dgm_params_data(a), dgm_params_data(b), n * sizeof(float)) == 0);
+    CHECK(memcmp(dgm_params_m(a), dgm_params_m(b), n * sizeof(float)) == 0);
+    CHECK(memcmp(dgm_params_v(a), dgm_params_v(b), n * sizeof(float)) == 0);
+    CHECK(memcmp(dgm_params_grad(a), dgm_params_grad(b), n * sizeof(float)) == 0);
+    dgm_params_free(a);
+    dgm_params_free(b);
+}
+
 int main(void)
 {
 #if HAVE_FIXTURE
@@ -452,5 +509,6 @@ int main(void)
     TEST_RUN(test_adam_first_step);
     TEST_RUN(test_sgd_first_step_buffer);
     TEST_RUN(test_large_threads);
+    TEST_RUN(test_segments_of_a_placed_store);
     TEST_MAIN_END("test_optim");
 }

@@ -24,6 +24,7 @@ struct dgm_params {
     size_t  count;
     float  *data, *grad, *m, *v;
     int     borrowed;          /* data and grad belong to another store (dgm__params_share) */
+    int     placed;            /* all four live in the caller's memory (dgm__params_place) */
 };
 
 dgm_params *dgm_params_create(void) { return calloc(1, sizeof(dgm_params)); }
@@ -33,12 +34,14 @@ void dgm_params_free(dgm_params *p)
     if (!p)
         return;
     free(p->t);
-    if (!p->borrowed) {
+    if (!p->borrowed && !p->placed) {
         free(p->data);
         free(p->grad);
     }
-    free(p->m);
-    free(p->v);
+    if (!p->placed) {
+        free(p->m);
+        free(p->v);
+    }
     free(p);
 }
 
@@ -105,6 +108,41 @@ float *dgm__params_set_grad(dgm_params *p, float *grad)
     float *old = p->grad;
     p->grad = grad;
     return old;
+}
+
+size_t dgm__params_stride(const dgm_params *p) { return (p->count + 15) & ~(size_t)15; }
+
+dgm_status dgm__params_place(dgm_params *p, float *mem, int copy, dgm_err *err)
+{
+    DGM_ASSERT(!p->borrowed && p->data);
+    size_t st = dgm__params_stride(p), bytes = p->count * sizeof(float);
+    float *own[4] = {NULL, NULL, NULL, NULL}, **cur[4] = {&p->data, &p->grad, &p->m, &p->v};
+    if (!mem) {
+        for (int i = 0; i < 4; i++)
+            if (!(own[i] = dgm_malloc_array(p->count, sizeof(float)))) {
+                for (int j = 0; j < i; j++)
+                    free(own[j]);
+                return dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu parameters",
+                                p->count);
+            }
+    }
+    for (int i = 0; i < 4; i++) {
+        float *to = mem ? mem + (size_t)i * st : own[i];
+        if (!mem || copy)
+            memcpy(to, *cur[i], bytes);
+        if (!p->placed)
+            free(*cur[i]);
+        *cur[i] = to;
+    }
+    p->placed = mem != NULL;
+    return DGM_OK;
+}
+
+void dgm__params_leave_shm(dgm_params *p, dgm__par_shm *s)
+{
+    dgm_err e;
+    if (!dgm__par_any(dgm__params_place(p, NULL, 0, &e) != DGM_OK))
+        dgm__par_shm_free(s);
 }
 
 size_t dgm_params_count(const dgm_params *p) { return p->count; }

@@ -5,6 +5,7 @@
 #define DGM_NN_PARAMS_H
 
 #include "dgm_blocks.h"
+#include "par/par.h"
 
 /* Points p's values and gradients at buffers of another store with the same layout (count
  * floats each), freeing p's own buffers and optimizer moments: p then reads those values
@@ -15,5 +16,18 @@ void dgm__params_share(dgm_params *p, float *data, float *grad);
  * pointed at: the micro-shards of one store (optim/sharded.c) add into buffers of their
  * own, and the caller puts the store's own buffer back before anything else reads it. */
 float *dgm__params_set_grad(dgm_params *p, float *grad);
+
+/* The values, gradients and optimizer moments of p moved into memory of the caller's
+ * (the ranks' shared window, par.h): mem holds four runs of dgm__params_stride(p) floats,
+ * data, grad, m and v in that order, kept by the caller until it moves them back. With
+ * copy set, p's current buffers are copied there (one rank fills the shared memory for
+ * all); either way p's own buffers are freed. With mem NULL they move back into buffers of
+ * p's own, copied from where they were (DGM_ERR_NOMEM leaves them where they were). */
+size_t dgm__params_stride(const dgm_params *p);
+dgm_status dgm__params_place(dgm_params *p, float *mem, int copy, dgm_err *err);
+/* Collective (par.h): p, placed in the ranks' shared memory s, back into memory of its own
+ * on every rank, then s freed. If any rank runs out of memory for that, s stays mapped and
+ * that rank's store stays in it (memory lost, no values). */
+void dgm__params_leave_shm(dgm_params *p, dgm__par_shm *s);
 
 #endif

@@ -43,12 +43,23 @@ float dgm_optim_lr_at(const dgm_optim_cfg *c, long t)
     return (float)lr;
 }
 
+static float factor_of(double norm, double max_norm)
+{
+    /* torch adds 1e-6 to the norm in the denominator; do the same so results match */
+    return max_norm > 0 && norm > max_norm ? (float)(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
+float dgm__clip_factor(const float *g, size_t n, double max_norm)
+{
+    return factor_of(sqrt(dgm_sumsq(g, n)), max_norm);
+}
+
 double dgm_clip_grad_norm(float *g, size_t n, double max_norm)
 {
     double norm = sqrt(dgm_sumsq(g, n));
-    /* torch adds 1e-6 to the norm in the denominator; do the same so results match */
-    if (max_norm > 0 && norm > max_norm)
-        dgm_scale(g, (float)(max_norm / (norm + 1e-6)), n);
+    float f = factor_of(norm, max_norm);
+    if (f != 1.0f)
+        dgm_scale(g, f, n);
     return norm;
 }
 

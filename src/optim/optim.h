@@ -10,4 +10,9 @@
 float dgm__optim_step_range(const dgm_optim_cfg *c, dgm_params *p, long t, size_t off,
                             size_t cnt);
 
+/* The factor dgm_clip_grad_norm would scale g[0..n) by, or 1 when it would leave g as it
+ * is. It only reads g, so ranks that share g each compute it, and scale their own part,
+ * once all of them have read it. */
+float dgm__clip_factor(const float *g, size_t n, double max_norm);
+
 #endif

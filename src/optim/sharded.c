@@ -1,18 +1,19 @@
 /* Micro-shards for a model's one-store step (sharded.h). */
 #include "optim/sharded.h"
 #include "nn/params.h"
+#include "optim/optim.h"
 #include "par/par.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-dgm_status dgm__sharded_init(dgm__sharded *g, size_t B, size_t P, const char *what,
+dgm_status dgm__sharded_init(dgm__sharded *g, dgm_params *pp, size_t B, const char *what,
                              dgm_err *err)
 {
     memset(g, 0, sizeof *g);
     g->S = dgm__par_micro_given() ? dgm__par_micro() : B ? B : 1;
-    g->P = P;
-    size_t n = dgm__shard_count(B, g->S), R = (size_t)dgm__par_size();
+    g->P = dgm_params_count(pp);
+    size_t n = dgm__shard_count(B, g->S), R = (size_t)dgm__par_size(), P = g->P;
     if (R > n && !dgm__par_micro_given())
         return dgm_errf(err, DGM_ERR_ARG, "%zu ranks: a %s step is one shard of the whole batch "
                         "unless --micro-batch S cuts it (then one process gives the same file "
@@ -22,16 +23,32 @@ dgm_status dgm__sharded_init(dgm__sharded *g, size_t B, size_t P, const char *wh
     if (s)
         return s;
     g->bufs = calloc(n, sizeof *g->bufs);
-    for (size_t i = 1; g->bufs && i < n; i++) /* zero, and left zero by every tree sum */
+    s = g->bufs ? DGM_OK : dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", what);
+    size_t st = dgm__params_stride(pp);
+    if ((s = dgm__par_agree(s, err)) ||
+        (s = dgm__par_shm_create(&g->shm, (4 + (n ? n - 1 : 0)) * st * sizeof(float), err))) {
+        dgm__sharded_free(g);
+        return s;
+    }
+    g->cap = n;
+    if (g->shm) { /* the store, then the shards' buffers: rank 0 fills, the others follow */
+        float *mem = dgm__par_shm_base(g->shm);
+        int first = dgm__par_rank() == 0;
+        dgm__params_place(pp, mem, first, err); /* into memory: cannot fail */
+        g->pp = pp;
+        for (size_t i = 1; i < n; i++)
+            g->bufs[i] = mem + (4 + i - 1) * st;
+        if (first && n > 1)
+            memset(g->bufs[1], 0, (n - 1) * st * sizeof(float));
+        dgm__par_shm_fence(g->shm);
+        return DGM_OK;
+    }
+    for (size_t i = 1; i < n; i++) /* zero, and left zero by every tree sum */
         if (!(g->bufs[i] = dgm_calloc_array(P, sizeof(float)))) {
-            g->cap = i;
             dgm__sharded_free(g);
             return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu gradient buffers "
                             "of %zu floats", what, n, P);
         }
-    if (!g->bufs)
-        return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", what);
-    g->cap = n;
     return DGM_OK;
 }
 
@@ -42,13 +59,17 @@ dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__row
     if (n > g->cap)
         return dgm_errf(err, DGM_ERR_ARG, "a batch of %zu rows: more than the run's %zu",
                         b, g->cap * g->S);
+    dgm__shard_mine(&lo, &hi, n);
+    /* shared, the store's gradient is zeroed by the rank of shard 0 alone (a rank can have
+     * no shards, and then lo is 0 on the first ranks too) */
+    if (!g->shm || (lo == 0 && hi > 0))
+        dgm_params_zero_grad(pp);
     if (n == 1 && dgm__par_size() == 1) { /* nothing to sum */
         fn(ctx, 0, b);
         return DGM_OK;
     }
     float *own = dgm_params_grad(pp);
     g->bufs[0] = own;
-    dgm__shard_mine(&lo, &hi, n);
     for (size_t i = lo; i < hi; i++) {
         size_t r0, r1;
         dgm__shard_rows(&r0, &r1, i, b, g->S);
@@ -56,17 +77,44 @@ dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__row
         fn(ctx, r0, r1);
     }
     dgm__params_set_grad(pp, own);
-    dgm_status s = dgm__par_tree_sum_f(g->bufs, n, g->P, err);
+    dgm_status s = DGM_OK;
+    if (g->shm) {
+        size_t off, cnt;
+        dgm__par_tree_sum_shm_f(g->bufs, n, g->P, &off, &cnt, g->shm);
+        dgm__par_shm_fence(g->shm); /* every segment summed: the whole sum for every rank */
+    } else {
+        s = dgm__par_tree_sum_f(g->bufs, n, g->P, err);
+    }
     g->bufs[0] = NULL;
     if (!s && vals)
         dgm__par_share_rows(vals, b, g->S, val_bytes);
     return s;
 }
 
+void dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt, long t)
+{
+    if (!g->shm) {
+        dgm_optim_step(opt, pp, t);
+        return;
+    }
+    size_t off, cnt;
+    dgm__par_segment(&off, &cnt, g->P, dgm__par_rank());
+    if (opt->clip_norm > 0) {
+        float f = dgm__clip_factor(dgm_params_grad(pp), g->P, opt->clip_norm);
+        dgm__par_shm_fence(g->shm); /* every rank has read the whole gradient */
+        if (f != 1.0f)
+            dgm_scale(dgm_params_grad(pp) + off, f, cnt);
+    }
+    dgm__optim_step_range(opt, pp, t, off, cnt);
+    dgm__par_shm_fence(g->shm);
+}
+
 void dgm__sharded_free(dgm__sharded *g)
 {
-    for (size_t i = 1; g->bufs && i < g->cap; i++)
+    for (size_t i = 1; !g->shm && g->bufs && i < g->cap; i++)
         dgm_free(g->bufs[i]);
     free(g->bufs);
+    if (g->shm) /* the store back into memory of its own, on every rank */
+        dgm__params_leave_shm(g->pp, g->shm);
     memset(g, 0, sizeof *g);
 }

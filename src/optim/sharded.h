@@ -14,27 +14,38 @@
 #include "dgm.h"
 #include "dgm_blocks.h"
 
+typedef struct dgm__par_shm dgm__par_shm;
+
 typedef struct {
     size_t S, P, cap;   /* rows per shard, gradient floats, buffers held */
     float **bufs;       /* cap: bufs[0] is the store's gradient while a step runs */
+    dgm__par_shm *shm;  /* ranks on one machine: the store and the buffers live here */
+    dgm_params *pp;     /* the store, moved into shm */
 } dgm__sharded;
 
 /* Rows [r0, r1) of the batch: their forward and backward, adding into the store's
  * gradient (wherever it points then) and writing their values. */
 typedef void (*dgm__rows_fn)(void *ctx, size_t r0, size_t r1);
 
-/* Shards of S rows for batches of up to B rows of a store of P floats: S is --micro-batch
+/* Shards of S rows for batches of up to B rows of the store pp: S is --micro-batch
  * when given (or a resumed run's), else B, one shard, which is the fastest on one process
  * (measured: shards of 64 of MADE's batch of 100 cost 27% at 2 threads, its products
  * being thread-parallel already). DGM_ERR_ARG when the ranks outnumber a full batch's
- * shards. */
-dgm_status dgm__sharded_init(dgm__sharded *g, size_t B, size_t P, const char *what,
+ * shards. Collective under mpirun (every rank calls it, after agreeing on what came
+ * before): when the ranks share one machine, the store's values, gradients and moments
+ * move into memory that they all map (par.h, "Shared memory"), and stay there until
+ * dgm__sharded_free (also collective). */
+dgm_status dgm__sharded_init(dgm__sharded *g, dgm_params *pp, size_t B, const char *what,
                              dgm_err *err);
-/* One step's gradient, into pp's gradient (which the caller zeroed): fn over this rank's
- * shards of b rows, the tree's sum, and vals (b values of val_bytes each, written by fn for
- * its rows) shared with every rank. */
+/* One step's gradient, into pp's gradient (zeroed here first): fn over this rank's shards
+ * of b rows, the tree's sum, and vals (b values of val_bytes each, written by fn for its
+ * rows) shared with every rank. On return every rank reads the whole sum. */
 dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__rows_fn fn,
                              void *ctx, void *vals, size_t val_bytes, dgm_err *err);
+/* The optimizer's step t on pp after dgm__sharded_grad: dgm_optim_step, or, when the ranks
+ * share the store, each rank's segment of it (with the whole gradient's clipping factor),
+ * and a fence so that every rank reads the new values. */
+void dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt, long t);
 void dgm__sharded_free(dgm__sharded *g);
 
 #endif

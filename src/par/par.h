@@ -94,6 +94,30 @@ void dgm__par_allgather_segments(void *buf, size_t len, size_t elem);
 dgm_status dgm__par_post(void *buf, size_t n, size_t elem, int peer, int send, dgm_err *err);
 dgm_status dgm__par_wait(dgm_err *err);
 
+/* Shared memory: when every rank runs on one machine, buffers that the ranks would send
+ * each other can instead live in one window that every rank maps (par/shm.c), so that the
+ * tree sum reads the other ranks' shards where they lie and the parameters are one copy.
+ * dgm__par_shm_create (collective) sets *out to bytes of such memory (a different address
+ * on each rank, the same bytes), or to NULL with DGM_OK when there is one rank, no MPI,
+ * ranks on more than one machine, or DGM_MPI_SHM=0 in the environment: the caller then
+ * keeps buffers of its own and sends messages. Its contents start undefined. */
+typedef struct dgm__par_shm dgm__par_shm;
+dgm_status dgm__par_shm_create(dgm__par_shm **out, size_t bytes, dgm_err *err);
+void *dgm__par_shm_base(const dgm__par_shm *s);
+/* Collective: every rank's stores before it are seen by every rank's loads after it
+ * (MPI_Win_sync, MPI_Barrier, MPI_Win_sync). */
+void dgm__par_shm_fence(dgm__par_shm *s);
+/* Collective (a fence first); NULL is nothing. */
+void dgm__par_shm_free(dgm__par_shm *s);
+/* The segmented sum of dgm__par_tree_sum_seg_f over buffers in s that every rank sees:
+ * after a fence (every rank's shards are in place), this rank adds the whole tree over
+ * its segment [*off, *off + *cnt) in place, with no messages. On return bufs[0] holds
+ * the sum on this rank's segment, and the buffers are zeroed as dgm__par_tree_sum_f
+ * leaves them once every rank has returned; a caller fences before reading other
+ * segments. */
+void dgm__par_tree_sum_shm_f(float *const *bufs, size_t n, size_t len, size_t *off,
+                             size_t *cnt, dgm__par_shm *s);
+
 /* Every rank learns the first failure: s and the message of the lowest rank whose s is
  * not DGM_OK are returned (and copied into err) on every rank; DGM_OK if none failed. */
 dgm_status dgm__par_agree(dgm_status s, dgm_err *err);

@@ -256,6 +256,16 @@ static dgm_status tree_sum_seg(void *const *bufs, size_t n, size_t len, int dbl,
     return DGM_OK;
 }
 
+void dgm__par_tree_sum_shm_f(float *const *bufs, size_t n, size_t len, size_t *off,
+                             size_t *cnt, dgm__par_shm *s)
+{
+    tree t = {(void *const *)bufs, n, (size_t)dgm__par_size(), sizeof(float), 0};
+    dgm__par_segment(off, cnt, len, dgm__par_rank());
+    dgm__par_shm_fence(s);
+    if (n > 0)
+        sum_all(&t, 0, n, 0, *off, *cnt);
+}
+
 dgm_status dgm__par_tree_sum_seg_f(float *const *bufs, size_t n, size_t len, size_t *off,
                                    size_t *cnt, dgm_err *err)
 {

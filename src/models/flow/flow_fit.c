@@ -6,6 +6,7 @@
  * over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/flow/flow.h"
 #include "optim/sharded.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,11 +79,12 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     }
     dgm_status s = m->ops == &dgm__maf_ops ? dgm__maf_reserve(m, r->B, err)
                                            : dgm__flow_reserve(FLOW(m), r->B, err);
-    if (!s)
-        s = dgm__sharded_init(&r->sh, r->B, dgm_params_count(m->ops == &dgm__maf_ops
-                              ? dgm__maf_params(m) : FLOW(m)->p), "flow", err);
     if (!s && (!r->x || !r->dscale || !r->lp || (r->n_val && (!r->val_x || !r->val_lp))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
+    /* collective: every rank gets there, failed or not */
+    if (!(s = dgm__par_agree(s, err)))
+        s = dgm__sharded_init(&r->sh, m->ops == &dgm__maf_ops ? dgm__maf_params(m) : FLOW(m)->p,
+                              r->B, "flow", err);
     if (s) {
         run_free(r);
         return s;
@@ -121,7 +123,6 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     make_batch(r->x, r->ds, idx, b, &dq, r->how);
     for (size_t i = 0; i < b; i++)
         r->dscale[i] = 1.0f / (float)b;
-    dgm_params_zero_grad(pp);
     dgm_status s = dgm__sharded_grad(&r->sh, pp, b, shard_rows, r, r->lp, sizeof *r->lp, err);
     if (s)
         return s;
@@ -134,7 +135,7 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite at step %ld", t);
     if (!dgm_all_finite(dgm_params_grad(pp), dgm_params_count(pp)))
         return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm_optim_step(opt, pp, t);
+    dgm__sharded_step(&r->sh, pp, opt, t);
     if (maf)
         dgm__maf_updated(m);
     else

@@ -7,6 +7,7 @@
  * is summed over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/made/made.h"
 #include "optim/sharded.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -105,10 +106,11 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         r->val_ll = dgm_malloc_array(r->n_val, sizeof(double));
     }
     dgm_status s = dgm__made_reserve(p, r->B, err);
-    if (!s)
-        s = dgm__sharded_init(&r->sh, r->B, dgm_params_count(p->p), "MADE", err);
     if (!s && (!r->x || !r->dscale || (r->n_val && (!r->val_x || !r->val_ll))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
+    /* collective: every rank gets there, failed or not */
+    if (!(s = dgm__par_agree(s, err)))
+        s = dgm__sharded_init(&r->sh, p->p, r->B, "MADE", err);
     if (s) {
         run_free(r);
         return s;
@@ -148,7 +150,6 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
         r->dscale[i] = (float)(w / (double)b);
     }
     dgm__made_use_mask(p, (int)(t % p->cfg.n_masks));
-    dgm_params_zero_grad(p->p);
     dgm_status s = dgm__sharded_grad(&r->sh, p->p, b, shard_rows, r, p->ll, sizeof *p->ll, err);
     if (s)
         return s;
@@ -161,7 +162,7 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite at step %ld", t);
     if (!dgm_all_finite(dgm_params_grad(p->p), dgm_params_count(p->p)))
         return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm_optim_step(opt, p->p, t);
+    dgm__sharded_step(&r->sh, p->p, opt, t);
     dgm__made_touched(p); /* the weights moved: the plans are stale */
     return DGM_OK;
 }

@@ -26,6 +26,8 @@ struct dgm__vae_pool {
     double **sums;              /* n x nsums */
     double *sums_mem;
     int partial;                /* the optimizer moments are whole only on this rank's segment */
+    dgm__par_shm *shm;          /* ranks on one machine: the parameters and buffers live here */
+    dgm_params *owner;          /* the model's store, moved into shm */
 };
 
 void dgm__vae_pool_free(dgm__vae_pool *p)
@@ -34,8 +36,10 @@ void dgm__vae_pool_free(dgm__vae_pool *p)
         return;
     for (size_t i = 0; p->w && i < p->W; i++)
         dgm_model_free(p->w[i]);
-    for (size_t i = 1; p->grad && i < p->n; i++)
+    for (size_t i = 1; !p->shm && p->grad && i < p->n; i++)
         free(p->grad[i]);
+    if (p->shm) /* the store back into memory of its own, on every rank */
+        dgm__params_leave_shm(p->owner, p->shm);
     free(p->w);
     free(p->grad);
     free(p->sums);
@@ -68,16 +72,36 @@ dgm_status dgm__vae_pool_create(dgm__vae_pool **out, dgm_model *m, size_t B, siz
     p->sums_mem = dgm_malloc_array(p->n, p->nsums * sizeof(double));
     dgm_status s = p->w && p->grad && p->sums && p->sums_mem ? DGM_OK
                    : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    /* every rank gets here alike (the same data and model), and the window is collective */
+    size_t st = dgm__params_stride(v->p);
+    if (!(s = dgm__par_agree(s, err)))
+        s = dgm__par_shm_create(&p->shm, (4 + p->n - 1) * st * sizeof(float), err);
+    if (!s && p->shm) {
+        /* data, grad, m, v, then the shards' buffers: rank 0 fills, the others follow */
+        float *mem = dgm__par_shm_base(p->shm);
+        int first = dgm__par_rank() == 0;
+        s = dgm__params_place(v->p, mem, first, err);
+        p->owner = v->p;
+        if (first)
+            memset(mem + 4 * st, 0, (p->n - 1) * st * sizeof(float));
+        for (size_t i = 1; i < p->n; i++)
+            p->grad[i] = mem + (4 + i - 1) * st;
+        dgm__par_shm_fence(p->shm);
+    }
     for (size_t i = 0; !s && i < p->n; i++) {
         p->sums[i] = p->sums_mem + i * p->nsums;
         /* zero now, and zeroed by each tree sum that reads them (par.h) */
-        p->grad[i] = i ? dgm_calloc_array(p->P, sizeof(float)) : dgm_params_grad(v->p);
+        p->grad[i] = i ? p->shm ? p->grad[i] : dgm_calloc_array(p->P, sizeof(float))
+                       : dgm_params_grad(v->p);
         if (!p->grad[i])
             s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu micro-shard gradients of "
                          "%zu parameters", p->n, p->P);
     }
+    /* the workers read the values where they now lie */
     for (size_t i = 0; !s && i < p->W; i++)
         s = dgm__vae_worker(&p->w[i], v, S, S * K, err);
+    if (p->shm) /* a failure after the window: every rank frees it alike */
+        s = dgm__par_agree(s, err);
     if (s) {
         dgm__vae_pool_free(p);
         return s;
@@ -96,6 +120,24 @@ void dgm__vae_pool_rows(const dgm__vae_pool *p, size_t B, size_t *r0, size_t *r1
     }
     dgm__shard_rows(r0, &e, lo, B, p->S);
     dgm__shard_rows(&e, r1, hi - 1, B, p->S);
+}
+
+/* The update when the ranks share memory: each rank has summed its segment in place and
+ * updates it there, and the fence at the end shows every rank the whole step's weights
+ * before the next step reads them. Clipping reads the whole gradient first. */
+static void shm_update(dgm__vae_pool *p, dgm__vae *v, const dgm_optim_cfg *opt, long t,
+                       size_t off, size_t cnt)
+{
+    if (opt->clip_norm > 0) {
+        float *g = dgm_params_grad(v->p);
+        dgm__par_shm_fence(p->shm); /* every segment summed */
+        float f = dgm__clip_factor(g, p->P, opt->clip_norm);
+        dgm__par_shm_fence(p->shm); /* every rank has read it */
+        if (f != 1.0f)
+            dgm_scale(g + off, f, cnt);
+    }
+    dgm__optim_step_range(opt, v->p, t, off, cnt);
+    dgm__par_shm_fence(p->shm);
 }
 
 dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng,
@@ -153,12 +195,16 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
                                 obj, act, p->sums[i]);
         }
     }
-    /* under ranks, each adds and updates its segment (par.h): clipping needs the whole */
-    int seg = dgm__par_segmented(p->P) && !(opt->clip_norm > 0);
+    /* under ranks, each adds and updates its segment (par.h): with messages, clipping
+     * needs the whole sum on every rank */
+    int seg = p->shm || (dgm__par_segmented(p->P) && !(opt->clip_norm > 0));
     size_t off = 0, cnt = p->P;
-    if ((s = seg ? dgm__par_tree_sum_seg_f(p->grad, n, p->P, &off, &cnt, err)
-                 : dgm__par_tree_sum_f(p->grad, n, p->P, err)) ||
-        (s = dgm__par_tree_sum_d(p->sums, n, p->nsums, err)))
+    if (p->shm)
+        dgm__par_tree_sum_shm_f(p->grad, n, p->P, &off, &cnt, p->shm);
+    else if ((s = seg ? dgm__par_tree_sum_seg_f(p->grad, n, p->P, &off, &cnt, err)
+                      : dgm__par_tree_sum_f(p->grad, n, p->P, err)))
+        return s;
+    if ((s = dgm__par_tree_sum_d(p->sums, n, p->nsums, err)))
         return s;
     dgm_vae_stats st;
     dgm__vae_totals(&st, NULL, p->sums[0], p->Z, obj);
@@ -174,6 +220,10 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
         return s;
     if (!seg) {
         dgm_optim_step(opt, v->p, t);
+        return DGM_OK;
+    }
+    if (p->shm) {
+        shm_update(p, v, opt, t, off, cnt);
         return DGM_OK;
     }
     dgm__optim_step_range(opt, v->p, t, off, cnt);
