@@ -6,6 +6,8 @@
 # per second,
 # the median of the pair ratios B/A, the load average, and checks that both wrote the same
 # model file (cmp). Needs a build with MPI=1 (it runs one process of it too).
+# With MESSAGES=1, each pair also runs C, the 2 ranks sending messages (DGM_MPI_SHM=0, as
+# between machines) rather than sharing memory, and prints C/A and its median too.
 # usage: bench/mpi_throughput.sh BUILD-mpi/dgm [pairs 3] [extra dgm train options]
 #   e.g. ... 3 --model made --masks 1 --limit 20000 --micro-batch 50 (MADE and the flows need
 #   --micro-batch at 2 ranks, and then write the same file as one process with it)
@@ -18,16 +20,25 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 secs() { sed -nE 's/.*"seconds":([0-9.]+).*/\1/p' | tail -n 1; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  $(nproc) cores  $(mpirun --version | head -n 1)"
-ratios=""; i=0
+ratios=""; cratios=""; i=0
 while [ $i -lt "$pairs" ]; do
     sa=$("$d" train --epochs 1 --threads 2 -o "$tmp/a.safetensors" --json "$@" 2>/dev/null | secs)
     sb=$(mpirun --oversubscribe -np 2 "$d" train --epochs 1 --threads 1 -o "$tmp/b.safetensors" --json "$@" 2>/dev/null | secs)
     same=$(cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors" && echo same || echo DIFFERENT)
     r=$(echo "$sb $sa" | awk '{ printf "%.4f", $1 / $2 }')
+    c=""
+    if [ "${MESSAGES:-0}" = 1 ]; then
+        sc=$(DGM_MPI_SHM=0 mpirun --oversubscribe -np 2 "$d" train --epochs 1 --threads 1 -o "$tmp/c.safetensors" --json "$@" 2>/dev/null | secs)
+        cmp -s "$tmp/a.safetensors" "$tmp/c.safetensors" || same="$same, C DIFFERENT"
+        rc=$(echo "$sc $sa" | awk '{ printf "%.4f", $1 / $2 }'); cratios="$cratios $rc"
+        c="  messages $(printf %.3f "$sc") s C/A $rc"
+    fi
     sa=$(printf %.3f "$sa"); sb=$(printf %.3f "$sb")
-    echo "pair $((i + 1)): 1x2 threads $sa s ($(echo "$sa" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  2 ranks x 1 $sb s ($(echo "$sb" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  B/A $r  files $same  (load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "pair $((i + 1)): 1x2 threads $sa s ($(echo "$sa" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  2 ranks x 1 $sb s ($(echo "$sb" | awk -v n=$n '{ printf "%.0f", n / $1 }') img/s)  B/A $r$c  files $same  (load $(cut -d' ' -f1 /proc/loadavg))"
     ratios="$ratios $r"; i=$((i + 1))
 done
-echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
-    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median B/A %.4f\n", m }'
+median() { tr ' ' '\n' | grep . | sort -n | awk -v what="$1" '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %s %.4f\n", what, m }'; }
+echo "$ratios" | median B/A
+[ -n "$cratios" ] && echo "$cratios" | median C/A
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
