@@ -81,7 +81,6 @@ dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__row
     if (g->shm) {
         size_t off, cnt;
         dgm__par_tree_sum_shm_f(g->bufs, n, g->P, &off, &cnt, g->shm);
-        dgm__par_shm_fence(g->shm); /* every segment summed: the whole sum for every rank */
     } else {
         s = dgm__par_tree_sum_f(g->bufs, n, g->P, err);
     }
@@ -91,22 +90,39 @@ dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__row
     return s;
 }
 
-void dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt, long t)
+dgm_status dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt,
+                             long t, dgm_err *err)
 {
+    size_t off = 0, cnt = g->P;
+    if (g->shm)
+        dgm__par_segment(&off, &cnt, g->P, dgm__par_rank());
+    float *grad = dgm_params_grad(pp);
+    dgm_status s = dgm_all_finite(grad + off, cnt)
+        ? DGM_OK : dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
     if (!g->shm) {
-        dgm_optim_step(opt, pp, t);
-        return;
+        if (!s)
+            dgm_optim_step(opt, pp, t);
+        return s;
     }
-    size_t off, cnt;
-    dgm__par_segment(&off, &cnt, g->P, dgm__par_rank());
+    if ((s = dgm__par_agree(s, err))) /* each rank checked its segment */
+        return s;
+    dgm__shared_update(g->shm, pp, opt, t, off, cnt);
+    return DGM_OK;
+}
+
+void dgm__shared_update(dgm__par_shm *shm, dgm_params *pp, const dgm_optim_cfg *opt, long t,
+                        size_t off, size_t cnt)
+{
     if (opt->clip_norm > 0) {
-        float f = dgm__clip_factor(dgm_params_grad(pp), g->P, opt->clip_norm);
-        dgm__par_shm_fence(g->shm); /* every rank has read the whole gradient */
+        float *grad = dgm_params_grad(pp);
+        dgm__par_shm_fence(shm); /* every segment summed: the whole sum for every rank */
+        float f = dgm__clip_factor(grad, dgm_params_count(pp), opt->clip_norm);
+        dgm__par_shm_fence(shm); /* every rank has read it */
         if (f != 1.0f)
-            dgm_scale(dgm_params_grad(pp) + off, f, cnt);
+            dgm_scale(grad + off, f, cnt);
     }
     dgm__optim_step_range(opt, pp, t, off, cnt);
-    dgm__par_shm_fence(g->shm);
+    dgm__par_shm_fence(shm); /* the new values for every rank */
 }
 
 void dgm__sharded_free(dgm__sharded *g)

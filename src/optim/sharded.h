@@ -39,13 +39,22 @@ dgm_status dgm__sharded_init(dgm__sharded *g, dgm_params *pp, size_t B, const ch
                              dgm_err *err);
 /* One step's gradient, into pp's gradient (zeroed here first): fn over this rank's shards
  * of b rows, the tree's sum, and vals (b values of val_bytes each, written by fn for its
- * rows) shared with every rank. On return every rank reads the whole sum. */
+ * rows) shared with every rank. */
 dgm_status dgm__sharded_grad(dgm__sharded *g, dgm_params *pp, size_t b, dgm__rows_fn fn,
                              void *ctx, void *vals, size_t val_bytes, dgm_err *err);
-/* The optimizer's step t on pp after dgm__sharded_grad: dgm_optim_step, or, when the ranks
- * share the store, each rank's segment of it (with the whole gradient's clipping factor),
- * and a fence so that every rank reads the new values. */
-void dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt, long t);
+/* The optimizer's step t on pp after dgm__sharded_grad, once the gradient is checked
+ * finite (DGM_ERR_NAN, and no step, on every rank otherwise): dgm_optim_step, or, when the
+ * ranks share the store, each rank's check and step of its segment (with the whole
+ * gradient's clipping factor), and a fence so that every rank reads the new values. */
+dgm_status dgm__sharded_step(dgm__sharded *g, dgm_params *pp, const dgm_optim_cfg *opt,
+                             long t, dgm_err *err);
 void dgm__sharded_free(dgm__sharded *g);
+/* The update of a store the ranks share (par.h, "Shared memory"), once each rank has summed
+ * its segment [off, off + cnt) of the gradient in place and all agree that it is finite:
+ * with clipping, the whole gradient's factor (read after a fence) and this rank's segment
+ * scaled (after another); the optimizer's step t on the segment; a fence, after which every
+ * rank reads the new values. Collective. Also the image VAE's (vae_shard.c). */
+void dgm__shared_update(dgm__par_shm *shm, dgm_params *pp, const dgm_optim_cfg *opt, long t,
+                        size_t off, size_t cnt);
 
 #endif

@@ -133,9 +133,8 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     st->kl = 0;
     if (!isfinite(loss))
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite at step %ld", t);
-    if (!dgm_all_finite(dgm_params_grad(pp), dgm_params_count(pp)))
-        return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm__sharded_step(&r->sh, pp, opt, t);
+    if ((s = dgm__sharded_step(&r->sh, pp, opt, t, err)))
+        return s;
     if (maf)
         dgm__maf_updated(m);
     else

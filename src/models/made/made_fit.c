@@ -160,9 +160,8 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
     st->kl = 0;
     if (!isfinite(loss))
         return dgm_errf(err, DGM_ERR_NAN, "the loss is not finite at step %ld", t);
-    if (!dgm_all_finite(dgm_params_grad(p->p), dgm_params_count(p->p)))
-        return dgm_errf(err, DGM_ERR_NAN, "a gradient is not finite at step %ld", t);
-    dgm__sharded_step(&r->sh, p->p, opt, t);
+    if ((s = dgm__sharded_step(&r->sh, p->p, opt, t, err)))
+        return s;
     dgm__made_touched(p); /* the weights moved: the plans are stale */
     return DGM_OK;
 }

@@ -12,6 +12,7 @@
 #include "models/vae/vae_shard.h"
 #include "nn/params.h"
 #include "optim/optim.h"
+#include "optim/sharded.h"
 #include "par/par.h"
 
 #include <math.h>
@@ -122,24 +123,6 @@ void dgm__vae_pool_rows(const dgm__vae_pool *p, size_t B, size_t *r0, size_t *r1
     dgm__shard_rows(&e, r1, hi - 1, B, p->S);
 }
 
-/* The update when the ranks share memory: each rank has summed its segment in place and
- * updates it there, and the fence at the end shows every rank the whole step's weights
- * before the next step reads them. Clipping reads the whole gradient first. */
-static void shm_update(dgm__vae_pool *p, dgm__vae *v, const dgm_optim_cfg *opt, long t,
-                       size_t off, size_t cnt)
-{
-    if (opt->clip_norm > 0) {
-        float *g = dgm_params_grad(v->p);
-        dgm__par_shm_fence(p->shm); /* every segment summed */
-        float f = dgm__clip_factor(g, p->P, opt->clip_norm);
-        dgm__par_shm_fence(p->shm); /* every rank has read it */
-        if (f != 1.0f)
-            dgm_scale(g + off, f, cnt);
-    }
-    dgm__optim_step_range(opt, v->p, t, off, cnt);
-    dgm__par_shm_fence(p->shm);
-}
-
 dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng,
                               const float *x, const int32_t *y, size_t B,
                               const dgm_vae_step *obj, const dgm_optim_cfg *opt, long t,
@@ -223,7 +206,7 @@ dgm_status dgm__vae_pool_step(dgm__vae_pool *p, dgm_model *m, const dgm_rng *rng
         return DGM_OK;
     }
     if (p->shm) {
-        shm_update(p, v, opt, t, off, cnt);
+        dgm__shared_update(p->shm, v->p, opt, t, off, cnt);
         return DGM_OK;
     }
     dgm__optim_step_range(opt, v->p, t, off, cnt);
