@@ -53,6 +53,10 @@ ranks() {
 
 # the reference VAE: its batch of 128 is 2 shards of the default 64, or 4 of 32
 ranks "1 2" "the reference VAE" --limit 1100 --val 100 --epochs 2
+# ranks on one machine share memory unless told not to (par/shm.c): here they must
+export DGM_MPI_SHM=1
+ranks "2 3" "the reference VAE with shared memory required (DGM_MPI_SHM=1)" --limit 600 --epochs 1 --micro-batch 32
+unset DGM_MPI_SHM
 ranks "1 2 3 4" "the reference VAE in micro-shards of 32" --limit 1100 --val 100 --epochs 2 --micro-batch 32
 ranks "2 3" "a batch of 100 in shards of 32 and a last batch of 44" --limit 1044 --batch 100 --micro-batch 32 --epochs 1
 ranks "2 3" "free bits with KL warm-up" --limit 600 --epochs 1 --free-bits 0.5 --kl-warmup 1 --micro-batch 32
@@ -125,59 +129,43 @@ qranks() {
 qranks "2 3" "Potts model, 3 L-BFGS iterations, plmc weights, gaps ignored"
 qranks "2" "Potts model, gaps as a state, DeepSequence weights" --gaps state --weights deepseq
 
+# same A B NAME: NAME passes when the files A and B agree byte for byte
+same() {
+    if cmp -s "$1" "$2"; then pass "$3"; else fail "$3: $(cmp "$1" "$2" 2>&1) $(cat "$tmp/err")"; fi
+}
 # resume at another rank count: 1 epoch at -np 1, then the second at -np 2, equals 2 at once
 opts="--data $data --limit 700 --threads 1"
 "$dgm" train $opts --epochs 2 -o "$tmp/whole.safetensors" >/dev/null 2>&1
 mpi 1 "$mdgm" train $opts --epochs 1 -o "$tmp/half.safetensors" >/dev/null 2>&1
 mpi 2 "$mdgm" train --resume "$tmp/half.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/whole.safetensors" "$tmp/half.safetensors"; then
-    pass "1 epoch at -np 1 resumed at -np 2 gives the 2-epoch one-process file"
-else
-    fail "resume at another rank count: $(cmp "$tmp/whole.safetensors" "$tmp/half.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
-# the other way: at -np 2 each rank updates half of Adam's moments (the segmented sum),
-# which the checkpoint must gather whole for a resume in one process
+same "$tmp/whole.safetensors" "$tmp/half.safetensors" "1 epoch at -np 1 resumed at -np 2 gives the 2-epoch one-process file"
+# the other way: at -np 2 each rank updates its segment of Adam's moments, which the
+# checkpoint must hold whole for a resume in one process
 mpi 2 "$mdgm" train $opts --epochs 1 -o "$tmp/half2.safetensors" >/dev/null 2>&1
 "$dgm" train --resume "$tmp/half2.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/whole.safetensors" "$tmp/half2.safetensors"; then
-    pass "1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
-else
-    fail "resume from -np 2: $(cmp "$tmp/whole.safetensors" "$tmp/half2.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
+same "$tmp/whole.safetensors" "$tmp/half2.safetensors" "1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
 # MADE: 1 epoch at -np 2 in shards of 32, resumed in one process (the state keeps the size)
 "$dgm" train $opts --model made --hidden 64 --micro-batch 32 --epochs 2 -o "$tmp/mw.safetensors" >/dev/null 2>&1
 mpi 2 "$mdgm" train $opts --model made --hidden 64 --micro-batch 32 --epochs 1 -o "$tmp/mh.safetensors" >/dev/null 2>&1
 "$dgm" train --resume "$tmp/mh.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/mw.safetensors" "$tmp/mh.safetensors"; then
-    pass "MADE: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
-else
-    fail "MADE resume from -np 2: $(cmp "$tmp/mw.safetensors" "$tmp/mh.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
-# gradient clipping needs the whole gradient's norm, so those steps sum whole buffers
+same "$tmp/mw.safetensors" "$tmp/mh.safetensors" "MADE: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
+# gradient clipping needs the whole gradient's norm before any rank scales its part
 "$dgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip1.safetensors" >/dev/null 2>&1
 mpi 2 "$mdgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip2.safetensors" >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/clip1.safetensors" "$tmp/clip2.safetensors"; then
-    pass "the reference VAE with --clip 0.5 (the one-process file at -np 2)"
-else
-    fail "--clip at -np 2: $(cmp "$tmp/clip1.safetensors" "$tmp/clip2.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
+same "$tmp/clip1.safetensors" "$tmp/clip2.safetensors" "the reference VAE with --clip 0.5 (the one-process file at -np 2)"
 # Ranks on one machine share the parameters and the shards' buffers (par/shm.c); between
-# machines they send messages (the segmented sum). DGM_MPI_SHM=0 takes the messages here,
-# so that both roads are checked against the one-process bytes.
+# machines they send messages (the segmented sum, whose moments stay partial until a
+# checkpoint gathers them). DGM_MPI_SHM=0 takes the messages here, so that both roads are
+# checked against the one-process bytes.
 export DGM_MPI_SHM=0
 mpi 2 "$mdgm" train $opts --epochs 1 --clip 0.5 -o "$tmp/clip3.safetensors" >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/clip1.safetensors" "$tmp/clip3.safetensors"; then
-    pass "by messages: the reference VAE with --clip 0.5 (the one-process file at -np 2)"
-else
-    fail "by messages, --clip at -np 2: $(cmp "$tmp/clip1.safetensors" "$tmp/clip3.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
+same "$tmp/clip1.safetensors" "$tmp/clip3.safetensors" "by messages: the reference VAE with --clip 0.5 (the one-process file at -np 2)"
 mpi 2 "$mdgm" train $opts --epochs 1 -o "$tmp/half3.safetensors" >/dev/null 2>&1
 "$dgm" train --resume "$tmp/half3.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
-if cmp -s "$tmp/whole.safetensors" "$tmp/half3.safetensors"; then
-    pass "by messages: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
-else
-    fail "by messages, resume from -np 2: $(cmp "$tmp/whole.safetensors" "$tmp/half3.safetensors" 2>&1) $(cat "$tmp/err")"
-fi
+same "$tmp/whole.safetensors" "$tmp/half3.safetensors" "by messages: 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
+mpi 2 "$mdgm" train $opts --model made --hidden 64 --micro-batch 32 --epochs 1 -o "$tmp/mh3.safetensors" >/dev/null 2>&1
+"$dgm" train --resume "$tmp/mh3.safetensors" --epochs 2 --threads 1 >/dev/null 2>"$tmp/err"
+same "$tmp/mw.safetensors" "$tmp/mh3.safetensors" "by messages: MADE, 1 epoch at -np 2 resumed in one process gives the 2-epoch one-process file"
 ranks "2 3" "by messages: the reference VAE in micro-shards of 32" --limit 1100 --val 100 --epochs 2 --micro-batch 32
 unset DGM_MPI_SHM
 

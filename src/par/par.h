@@ -100,7 +100,8 @@ dgm_status dgm__par_wait(dgm_err *err);
  * dgm__par_shm_create (collective) sets *out to bytes of such memory (a different address
  * on each rank, the same bytes), or to NULL with DGM_OK when there is one rank, no MPI,
  * ranks on more than one machine, or DGM_MPI_SHM=0 in the environment: the caller then
- * keeps buffers of its own and sends messages. Its contents start undefined. */
+ * keeps buffers of its own and sends messages (DGM_MPI_SHM=1 makes those cases but the
+ * first an error). Its contents start undefined. */
 typedef struct dgm__par_shm dgm__par_shm;
 dgm_status dgm__par_shm_create(dgm__par_shm **out, size_t bytes, dgm_err *err);
 void *dgm__par_shm_base(const dgm__par_shm *s);

@@ -22,11 +22,13 @@ struct dgm__par_shm {
 };
 
 #ifdef DGM_MPI
-/* DGM_MPI_SHM=0 keeps the messages even on one machine (tests/mpi.sh runs both paths). */
-static int wanted(void)
+/* DGM_MPI_SHM: 0 keeps the messages even on one machine, 1 requires shared memory (an
+ * error where the ranks span machines), unset or anything else takes it where it can
+ * (tests/mpi.sh runs both roads, and requires the shared one once). */
+static int setting(void)
 {
     const char *e = getenv("DGM_MPI_SHM");
-    return !(e && strcmp(e, "0") == 0);
+    return e && strcmp(e, "0") == 0 ? 0 : e && strcmp(e, "1") == 0 ? 1 : -1;
 }
 #endif
 
@@ -44,11 +46,17 @@ dgm_status dgm__par_shm_create(dgm__par_shm **out, size_t bytes, dgm_err *err)
     if (node != MPI_COMM_NULL)
         MPI_Comm_size(node, &nsize);
     /* every rank takes the same road: all on one node, and every rank wanting it */
-    int ok = nsize == dgm__par_size() && wanted() && bytes <= (size_t)PTRDIFF_MAX, all = 0;
+    int want = setting(), one = nsize == dgm__par_size(), all = 0;
+    int ok = one && want != 0 && bytes <= (size_t)PTRDIFF_MAX;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all) {
         if (node != MPI_COMM_NULL)
             MPI_Comm_free(&node);
+        if (dgm__par_any(want == 1))
+            return dgm_errf(err, DGM_ERR_UNSUPPORTED, "DGM_MPI_SHM=1 asks for shared memory, "
+                            "but the %d ranks %s", dgm__par_size(),
+                            dgm__par_any(!one) ? "do not all run on one machine"
+                                               : "cannot map one buffer of that size");
         return DGM_OK;
     }
     dgm__par_shm *s = calloc(1, sizeof *s);
