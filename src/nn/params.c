@@ -138,6 +138,25 @@ dgm_status dgm__params_place(dgm_params *p, float *mem, int copy, dgm_err *err)
     return DGM_OK;
 }
 
+dgm_status dgm__params_enter_shm(dgm_params *p, float **bufs, size_t n, dgm__par_shm **out,
+                                 dgm_err *err)
+{
+    size_t st = dgm__params_stride(p), extra = n ? n - 1 : 0;
+    dgm_status s = dgm__par_shm_create(out, (4 + extra) * st * sizeof(float), err);
+    if (s || !*out)
+        return s;
+    /* data, grad, m, v, then the buffers: rank 0 fills, the others follow */
+    float *mem = dgm__par_shm_base(*out);
+    int first = dgm__par_rank() == 0;
+    dgm__params_place(p, mem, first, err); /* into memory: cannot fail */
+    for (size_t i = 1; i < n; i++)
+        bufs[i] = mem + (4 + i - 1) * st;
+    if (first)
+        memset(mem + 4 * st, 0, extra * st * sizeof(float));
+    dgm__par_shm_fence(*out);
+    return DGM_OK;
+}
+
 void dgm__params_leave_shm(dgm_params *p, dgm__par_shm *s)
 {
     dgm_err e;

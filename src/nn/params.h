@@ -25,6 +25,12 @@ float *dgm__params_set_grad(dgm_params *p, float *grad);
  * p's own, copied from where they were (DGM_ERR_NOMEM leaves them where they were). */
 size_t dgm__params_stride(const dgm_params *p);
 dgm_status dgm__params_place(dgm_params *p, float *mem, int copy, dgm_err *err);
+/* Collective (par.h): where the ranks share one machine, *out is a window holding p (moved
+ * there with rank 0's values, dgm__params_place) and after it n - 1 zeroed buffers of
+ * dgm__params_stride(p) floats, which bufs[1..n) then point at (the micro-shards'
+ * gradients); elsewhere *out is NULL and nothing moves. */
+dgm_status dgm__params_enter_shm(dgm_params *p, float **bufs, size_t n, dgm__par_shm **out,
+                                 dgm_err *err);
 /* Collective (par.h): p, placed in the ranks' shared memory s, back into memory of its own
  * on every rank, then s freed. If any rank runs out of memory for that, s stays mapped and
  * that rank's store stays in it (memory lost, no values). */

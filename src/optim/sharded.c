@@ -24,26 +24,14 @@ dgm_status dgm__sharded_init(dgm__sharded *g, dgm_params *pp, size_t B, const ch
         return s;
     g->bufs = calloc(n, sizeof *g->bufs);
     s = g->bufs ? DGM_OK : dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", what);
-    size_t st = dgm__params_stride(pp);
     if ((s = dgm__par_agree(s, err)) ||
-        (s = dgm__par_shm_create(&g->shm, (4 + (n ? n - 1 : 0)) * st * sizeof(float), err))) {
+        (s = dgm__params_enter_shm(pp, g->bufs, n, &g->shm, err))) {
         dgm__sharded_free(g);
         return s;
     }
     g->cap = n;
-    if (g->shm) { /* the store, then the shards' buffers: rank 0 fills, the others follow */
-        float *mem = dgm__par_shm_base(g->shm);
-        int first = dgm__par_rank() == 0;
-        dgm__params_place(pp, mem, first, err); /* into memory: cannot fail */
-        g->pp = pp;
-        for (size_t i = 1; i < n; i++)
-            g->bufs[i] = mem + (4 + i - 1) * st;
-        if (first && n > 1)
-            memset(g->bufs[1], 0, (n - 1) * st * sizeof(float));
-        dgm__par_shm_fence(g->shm);
-        return DGM_OK;
-    }
-    for (size_t i = 1; i < n; i++) /* zero, and left zero by every tree sum */
+    g->pp = pp;
+    for (size_t i = 1; !g->shm && i < n; i++) /* zero, and left zero by every tree sum */
         if (!(g->bufs[i] = dgm_calloc_array(P, sizeof(float)))) {
             dgm__sharded_free(g);
             return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory for %zu gradient buffers "

@@ -74,26 +74,14 @@ dgm_status dgm__vae_pool_create(dgm__vae_pool **out, dgm_model *m, size_t B, siz
     dgm_status s = p->w && p->grad && p->sums && p->sums_mem ? DGM_OK
                    : dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     /* every rank gets here alike (the same data and model), and the window is collective */
-    size_t st = dgm__params_stride(v->p);
     if (!(s = dgm__par_agree(s, err)))
-        s = dgm__par_shm_create(&p->shm, (4 + p->n - 1) * st * sizeof(float), err);
-    if (!s && p->shm) {
-        /* data, grad, m, v, then the shards' buffers: rank 0 fills, the others follow */
-        float *mem = dgm__par_shm_base(p->shm);
-        int first = dgm__par_rank() == 0;
-        s = dgm__params_place(v->p, mem, first, err);
-        p->owner = v->p;
-        if (first)
-            memset(mem + 4 * st, 0, (p->n - 1) * st * sizeof(float));
-        for (size_t i = 1; i < p->n; i++)
-            p->grad[i] = mem + (4 + i - 1) * st;
-        dgm__par_shm_fence(p->shm);
-    }
+        s = dgm__params_enter_shm(v->p, p->grad, p->n, &p->shm, err);
+    p->owner = v->p;
     for (size_t i = 0; !s && i < p->n; i++) {
         p->sums[i] = p->sums_mem + i * p->nsums;
         /* zero now, and zeroed by each tree sum that reads them (par.h) */
-        p->grad[i] = i ? p->shm ? p->grad[i] : dgm_calloc_array(p->P, sizeof(float))
-                       : dgm_params_grad(v->p);
+        if (i == 0 || !p->shm)
+            p->grad[i] = i ? dgm_calloc_array(p->P, sizeof(float)) : dgm_params_grad(v->p);
         if (!p->grad[i])
             s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for %zu micro-shard gradients of "
                          "%zu parameters", p->n, p->P);
