@@ -10,6 +10,7 @@
 #include "dgm.h"
 #include "models/potts/potts.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,16 @@ int main(int argc, char **argv)
         t[k] = now() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp);
+    /* FNV-1a of the gradient's bytes: a change of layout or loop order that keeps the bits
+     * keeps this number */
+    uint64_t hash = 1469598103934665603ull;
+    const unsigned char *gb = (const unsigned char *)g;
+    for (size_t k = 0; k < np * sizeof *g; k++)
+        hash = (hash ^ gb[k]) * 1099511628211ull;
     printf("potts objective + gradient: %s, n %zu, L %zu, %zu parameters, gaps %s, %d threads: "
-           "median %.3f s (min %.3f, max %.3f) over %d; objective %.6f\n", path, a.n, L, np,
-           ign ? "ignored" : "a state", threads, t[reps / 2], t[0], t[reps - 1], reps, f1);
+           "median %.3f s (min %.3f, max %.3f) over %d; objective %.6f, gradient hash %016llx\n",
+           path, a.n, L, np, ign ? "ignored" : "a state", threads, t[reps / 2], t[0],
+           t[reps - 1], reps, f1, (unsigned long long)hash);
     dgm__plm_free(&p);
     free(t), free(x), free(g), free(seq), free(w);
     dgm_alignment_free(&a);

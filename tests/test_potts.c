@@ -107,6 +107,10 @@ static void test_plm_gradient(void)
     plm_case(0, 9, 4, Q);
     plm_case(1, 9, 4, 20);
     plm_case(0, 6, 5, 3); /* few letters: most states unseen */
+    /* more sequences than two refresh periods of potts_plm.c's chain (32): the flushes of
+     * the telescoped gradient, the change lists and their prefetch near the end */
+    plm_case(0, 70, 5, 6);
+    plm_case(1, 75, 4, 20);
 }
 
 static void test_plm_threads(void)

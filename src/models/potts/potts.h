@@ -50,6 +50,11 @@ typedef struct dgm__plm {
     double *site_f;         /* L: weighted negative conditional log-likelihood of site i */
     double *dh;             /* L x q */
     size_t *order;          /* n: the sequences in nearest-neighbour chain order */
+    uint32_t *chg;          /* per chain step, the columns that differ from the previous
+                             * sequence as pairs of K rows (j q + new letter, j q + old) */
+    size_t *chg_at;         /* n + 1: where step k's pairs start in chg */
+    uint8_t *cseq;          /* n x L: the sequences in chain order (a copy) */
+    float *cw;              /* n: their weights in float, as the loop uses them */
 } dgm__plm;
 
 /* Sizes the scratch for n sequences of L columns (weights w, may be NULL). */
