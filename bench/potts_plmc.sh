@@ -50,7 +50,7 @@ s = 0.0
 for x in t: s = s * 60 + float(x)
 print(s)"; }
 
-printf '\n| setting | side | pair | seconds | peak RSS MB | load before | objective (exact) | objective printed | Spearman 2500 |\n|---|---|---|---|---|---|---|---|---|\n'
+printf '\n| setting | side | pair | seconds | peak RSS MiB | load before | objective (exact) | objective printed | Spearman 2500 |\n|---|---|---|---|---|---|---|---|---|\n'
 for s in $settings; do
     a=$(args "$s"); aln=$(field "$a" 1); foc=$(field "$a" 2)
     po=$(field "$a" 3); do_=$(field "$a" 4); bo=$(field "$a" 5)
