@@ -42,19 +42,16 @@ typedef struct dgm__potts {
 /* ---- the objective (potts_plm.c) */
 typedef struct dgm__plm {
     size_t n, L;
-    const uint8_t *seq;     /* n x L letters */
-    const double *w;        /* n weights (NULL: all 1) */
     int    ignore_gaps;
     double lambda_h, lambda_j;
     float *K, *dK;          /* (L q) x (L q): K[(j,b)][(i,a)] = J_ij(a, b), both triangles */
     double *site_f;         /* L: weighted negative conditional log-likelihood of site i */
     double *dh;             /* L x q */
-    size_t *order;          /* n: the sequences in nearest-neighbour chain order */
     uint32_t *chg;          /* per chain step, the columns that differ from the previous
                              * sequence as pairs of K rows (j q + new letter, j q + old) */
     size_t *chg_at;         /* n + 1: where step k's pairs start in chg */
-    uint8_t *cseq;          /* n x L: the sequences in chain order (a copy) */
-    float *cw;              /* n: their weights in float, as the loop uses them */
+    uint8_t *cseq;          /* n x L: the sequences in nearest-neighbour chain order */
+    float *cw;              /* n: their weights (1 without weights), in that order */
 } dgm__plm;
 
 /* Sizes the scratch for n sequences of L columns (weights w, may be NULL). */

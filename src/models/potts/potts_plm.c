@@ -38,10 +38,7 @@
 #ifndef BLOCK
 #define BLOCK 4            /* sites per block of K's columns */
 #endif
-#ifndef SQ
-#define SQ Q               /* floats per site in a block row (Q, or padded) */
-#endif
-#define W (BLOCK * SQ)     /* floats per block row */
+#define W (BLOCK * Q)      /* floats per block row */
 
 static size_t *chain_order(const uint8_t *seq, size_t n, size_t L);
 static int change_lists(dgm__plm *p);
@@ -81,23 +78,24 @@ dgm_status dgm__plm_init(dgm__plm *p, const uint8_t *seq, const double *w, size_
         if (seq[k] > POTTS_GAP)
             return dgm_errf(err, DGM_ERR_ARG, "potts: letter index %d in sequence %zu",
                             seq[k], k / L);
-    p->n = n, p->L = L, p->seq = seq, p->w = w, p->ignore_gaps = ignore_gaps;
+    p->n = n, p->L = L, p->ignore_gaps = ignore_gaps;
     p->lambda_h = lambda_h, p->lambda_j = lambda_j;
     size_t rows = L * Q, cols = padded(L);
     p->K = huge_zeros(rows, cols * sizeof(float));
     p->dK = huge_zeros(rows, cols * sizeof(float));
     p->site_f = dgm_calloc_array(L, sizeof(double));
     p->dh = dgm_calloc_array(L * Q, sizeof(double));
-    p->order = chain_order(seq, n, L);
+    size_t *order = chain_order(seq, n, L);
     p->cseq = dgm_malloc_array(n, L);
     p->cw = dgm_malloc_array(n, sizeof(float));
-    if (p->order && p->cseq && p->cw)
+    if (order && p->cseq && p->cw)
         for (size_t k = 0; k < n; k++) {
-            memcpy(p->cseq + k * L, seq + p->order[k] * L, L);
-            p->cw[k] = w ? (float)w[p->order[k]] : 1.0f;
+            memcpy(p->cseq + k * L, seq + order[k] * L, L);
+            p->cw[k] = w ? (float)w[order[k]] : 1.0f;
         }
-    if (!p->K || !p->dK || !p->site_f || !p->dh || !p->order || !p->cseq || !p->cw ||
-        change_lists(p)) {
+    int ok = order && p->cseq && p->cw; /* the copies in chain order are all the loop reads */
+    free(order);
+    if (!p->K || !p->dK || !p->site_f || !p->dh || !ok || change_lists(p)) {
         dgm__plm_free(p);
         return dgm_errf(err, DGM_ERR_NOMEM, "potts: out of memory for 2 x %zu x %zu couplings",
                         rows, cols);
@@ -111,7 +109,6 @@ void dgm__plm_free(dgm__plm *p)
     free(p->dK);
     free(p->site_f);
     free(p->dh);
-    free(p->order);
     free(p->chg);
     free(p->chg_at);
     free(p->cseq);
@@ -124,7 +121,7 @@ void dgm__plm_free(dgm__plm *p)
  * pieces a row of K apart (a page each, which thrashed the TLB: 3x slower). */
 static inline size_t kidx(size_t row, size_t i, int a, size_t L)
 {
-    return ((i / BLOCK) * L * Q + row) * W + (i % BLOCK) * SQ + (size_t)a;
+    return ((i / BLOCK) * L * Q + row) * W + (i % BLOCK) * Q + (size_t)a;
 }
 
 /* K from the pair blocks of x (double) in float; the diagonal blocks stay zero. */
@@ -292,8 +289,8 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
     float h[W], acc[W], r[W], Sf[W], negS[W];
     double f[BLOCK] = {0}, dh[W], S[W];
     for (int c = 0; c < W; c++) {
-        size_t t = (size_t)c / SQ, a = (size_t)c % SQ;
-        h[c] = a < Q && i0 + t < L ? (float)xh[(i0 + t) * Q + a] : 0.0f;
+        size_t k = i0 * Q + (size_t)c;
+        h[c] = k < L * Q ? (float)xh[k] : 0.0f;
         dh[c] = S[c] = 0.0;
         Sf[c] = negS[c] = 0.0f;
     }
@@ -343,7 +340,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
             int xi = xs[i0 + t];
             if (ign && xi == POTTS_GAP)
                 continue;
-            const float *a = acc + t * SQ;
+            const float *a = acc + t * Q;
             float mx = a[0];
             for (int b = 1; b < ns; b++)
                 mx = a[b] > mx ? a[b] : mx;
@@ -357,8 +354,8 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
             f[t] += (double)ws * ((double)mx + log((double)z) - (double)a[xi]);
             float sc = ws / z;
             for (int b = 0; b < ns; b++)
-                r[t * SQ + b] = sc * e[b];
-            r[t * SQ + xi] -= ws;
+                r[t * Q + b] = sc * e[b];
+            r[t * Q + xi] -= ws;
         }
         if (grad)
             for (int c = 0; c < W; c++) {
@@ -374,7 +371,7 @@ static void run_block(dgm__plm *p, const double *xh, size_t i0, int grad)
             add_row(dK + (j * Q + prev[j]) * W, Sf);
     for (size_t t = 0; t < nsite; t++) {
         p->site_f[i0 + t] = f[t];
-        memcpy(p->dh + (i0 + t) * Q, dh + t * SQ, Q * sizeof(double));
+        memcpy(p->dh + (i0 + t) * Q, dh + t * Q, Q * sizeof(double));
     }
 }
 
