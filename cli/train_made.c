@@ -40,6 +40,7 @@ int cli_train_made(int argc, char **argv)
     const char *resume = NULL, *hidden = "500", *order = "natural";
     const char *model = "made", *binarize = "sample", *rule = "deepseq";
     long masks = 1, mask_seed = -1, micro = 0;
+    int conditional = 0;
     double theta = 0.2;
     cli_common c;
     cli_common_defaults(&c);
@@ -55,6 +56,7 @@ int cli_train_made(int argc, char **argv)
         {"--masks", OPT_LONG, &masks, "N", "masks: connectivity-agnostic training cycles through them, evaluation averages the N models as a mixture", 1, 4096},
         {"--order", OPT_STR, &order, "O", "natural (variable d is the d-th) or random (one permutation per mask)", 1, 0},
         {"--mask-seed", OPT_LONG, &mask_seed, "S", "seed of the orderings and hidden degrees (default: --seed)", 0, 9.2e15},
+        {"--conditional", OPT_FLAG, &conditional, NULL, "learn p(x | y) from the data's labels: a class-conditional MADE, which samples given a class and classifies by Bayes' rule (dgm classify)", 1, 0},
         {"--binarize", OPT_STR, &binarize, "HOW", "images: sample (fresh Bernoulli draws of the grey levels every step, as dgm eval draws them once)", 1, 0},
         {"--weights", OPT_STR, &rule, "RULE", "alignments: sequence weights deepseq, plmc or none", 1, 0},
         {"--theta", OPT_DOUBLE, &theta, "T", "alignments: weights count neighbours within identity 1 - T", 0, 1},
@@ -126,7 +128,10 @@ int cli_train_made(int argc, char **argv)
         cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width;
         cfg.n_masks = (int)masks, cfg.order = strcmp(order, "random") ? DGM_MADE_NATURAL : DGM_MADE_RANDOM;
         cfg.mask_seed = (uint64_t)(mask_seed >= 0 ? mask_seed : c.seed);
-        if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 8, hidden, 65536)) < 1)
+        cfg.n_classes = conditional ? ds.n_classes : 0;
+        if (conditional && (seq || !ds.y || ds.n_classes < 1))
+            rc = cli_fail(CMD, "%s: --conditional needs labelled data (give --labels)", ds.source);
+        else if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 8, hidden, 65536)) < 1)
             rc = cli_usage(CMD, "--hidden: '%s' is not a list of 1 to 8 widths like 500 or 500,500", hidden);
         else {
             dgm_rng root, init;
@@ -151,9 +156,9 @@ int cli_train_made(int argc, char **argv)
     if (w0 < sizeof what)
         w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.dim);
     if (w0 < sizeof what)
-        snprintf(what + w0, sizeof what - w0, ", %d mask%s (%s) on %.400s", cfg.n_masks,
+        snprintf(what + w0, sizeof what - w0, ", %d mask%s (%s)%s on %.400s", cfg.n_masks,
                  cfg.n_masks == 1 ? "" : "s", cfg.order == DGM_MADE_NATURAL ? "natural" : "random",
-                 ds.source);
+                 cfg.n_classes ? ", given the class" : "", ds.source);
     cli_fit_view_init(&view, what);
     view.batch = fc.batch, view.n_params = m ? dgm_model_n_params(m) : 0;
     view.record = log != NULL;

@@ -1326,7 +1326,9 @@ DGM_API dgm_status dgm_potts_sample(dgm_rng *rng, uint8_t *out, dgm_gibbs_stats 
  * training) and log p(x) is the mixture log((1/M) sum_k p_k(x)). Masks come from the
  * orderings and hidden-unit degrees drawn from mask_seed (mask k from fork(mask_seed, k))
  * and are kept in the model file ("order", "degrees_<l>"); weights are named as
- * torch.nn.Sequential(MaskedLinear, ReLU, ...) names them ("net.0.weight", ...). */
+ * torch.nn.Sequential(MaskedLinear, ReLU, ...) names them ("net.0.weight", ...). A
+ * class-conditional MADE (n_classes > 0) is exact for each log p(x | y), samples given y,
+ * and classifies by Bayes' rule (dgm_classify). */
 typedef enum { DGM_MADE_BINARY = 0, DGM_MADE_CATEGORICAL } dgm_made_kind;
 typedef enum { DGM_MADE_NATURAL = 0, DGM_MADE_RANDOM } dgm_made_order;
 typedef struct dgm_made_cfg {
@@ -1338,6 +1340,11 @@ typedef struct dgm_made_cfg {
     dgm_made_order order;      /* natural: variable d is d-th; random: per mask */
     uint64_t       mask_seed;  /* 0 */
     size_t         height, width; /* image geometry (0: none) */
+    int            n_classes;  /* 0; C > 0: p(x | y), the one-hot label y feeding every
+                                * first-layer hidden unit through "cond.weight" (H1 x C) and
+                                * every logit through "cond_out.weight" (Dout x C), both
+                                * torch.nn.Linear(C, ., bias=False): y precedes every
+                                * variable, so no mask cuts it */
 } dgm_made_cfg;
 DGM_API dgm_made_cfg dgm_made_defaults(void);
 /* A new MADE with torch.nn.Linear's initialisation from rng, for dgm_fit (minibatch runs:
@@ -1350,10 +1357,11 @@ DGM_API dgm_status dgm_made_create(dgm_model **out, dgm_rng *rng, const dgm_made
                                    const struct dgm_alignment *focus, dgm_err *err);
 /* The configuration of a MADE (NULL for any other model). */
 DGM_API const dgm_made_cfg *dgm_made_config(const dgm_model *m);
-/* Per-mask log-likelihoods: out (n x n_masks), out[i, k] = log p_k(x_i) under mask k
- * alone; x (n x D) in the model's data form. */
-DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, size_t n,
-                                           dgm_err *err);
+/* Per-mask log-likelihoods: out (n x n_masks), out[i, k] = log p_k(x_i | y_i) under mask
+ * k alone; x (n x D) in the model's data form; y (n labels) for a class-conditional MADE,
+ * else NULL. */
+DGM_API dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x,
+                                           const int32_t *y, size_t n, dgm_err *err);
 
 /* ======================================================================== flow === */
 /* RealNVP (Dinh, Sohl-Dickstein, Bengio 2017) with MLP conditioners on vectors: z = f(x)

@@ -235,11 +235,13 @@ static void small_blocks(dgm_model *m)
     dgm__made_touched(MADE(m));
 }
 
-static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order order,
-                       int n_hidden, uint64_t seed)
+/* C > 0: class-conditional */
+static dgm_model *tiny_c(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order order,
+                         int n_hidden, uint64_t seed, int C)
 {
     dgm_made_cfg c = dgm_made_defaults();
     c.kind = kind, c.dim = V, c.n_masks = n_masks, c.order = order, c.mask_seed = seed;
+    c.n_classes = C;
     c.n_hidden = n_hidden;
     for (int l = 0; l < n_hidden; l++)
         c.hidden[l] = 9 + (size_t)l;
@@ -256,6 +258,12 @@ static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order
         w[i] *= 3.0f;
     small_blocks(m);
     return m;
+}
+
+static dgm_model *tiny(dgm_made_kind kind, size_t V, int n_masks, dgm_made_order order,
+                       int n_hidden, uint64_t seed)
+{
+    return tiny_c(kind, V, n_masks, order, n_hidden, seed, 0);
 }
 
 /* one-hot rows of random letters (gaps included) and their letters */
@@ -275,6 +283,7 @@ typedef struct {
     size_t B;
     const float *x;
     const uint8_t *let;
+    const int32_t *y;
     double ll[8];
 } loss_ctx;
 
@@ -284,7 +293,7 @@ static double made_loss(void *q)
     dgm__made *p = MADE(s->m);
     dgm__made_touched(p); /* the weights were perturbed */
     dgm__made_use_mask(p, s->k);
-    dgm__made_forward_backward(p, s->ll, s->x, s->let, NULL, s->B);
+    dgm__made_forward_backward(p, s->ll, s->x, s->let, s->y, NULL, s->B);
     double l = 0;
     for (size_t b = 0; b < s->B; b++)
         l -= s->ll[b] / (double)s->B;
@@ -295,11 +304,13 @@ static void test_made_gradient(void)
 {
     dgm_rng r;
     dgm_rng_init(&r, 5);
+    /* cond: class-conditional (3 classes), so cond.weight is checked too */
+    for (int cond = 0; cond < 2; cond++)
     for (int cat = 0; cat < 2; cat++)
         for (int k = 0; k < 2; k++) {
             size_t V = cat ? 4 : 6, B = 5;
-            dgm_model *m = tiny(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 2,
-                                DGM_MADE_RANDOM, 2, 7);
+            dgm_model *m = tiny_c(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 2,
+                                  DGM_MADE_RANDOM, 2, 7, cond ? 3 : 0);
             dgm__made *p = MADE(m);
             dgm_err err = {0};
             CHECK(dgm__made_reserve(p, B, &err) == DGM_OK);
@@ -310,16 +321,27 @@ static void test_made_gradient(void)
             else
                 for (size_t i = 0; i < B * V; i++)
                     x[i] = (float)dgm_rng_below(&r, 2);
-            loss_ctx s = {m, k, B, x, let, {0}};
+            int32_t y[5] = {0, 2, 1, 2, 0};
+            loss_ctx s = {m, k, B, x, let, cond ? y : NULL, {0}};
             for (size_t b = 0; b < B; b++)
                 dsc[b] = 1.0f / (float)B;
             dgm_params_zero_grad(p->p);
             dgm__made_touched(p);
             dgm__made_use_mask(p, k);
-            dgm__made_forward_backward(p, s.ll, x, let, dsc, B);
+            dgm__made_forward_backward(p, s.ll, x, let, s.y, dsc, B);
             size_t P = dgm_params_count(p->p);
             float *g = alloc_f(P);
             memcpy(g, dgm_params_grad(p->p), P * sizeof *g);
+            if (cond) { /* the label's weights get a gradient, and only the labels' columns */
+                int idx = dgm_params_find(p->p, "cond.weight");
+                CHECK(idx >= 0);
+                const float *gc = dgm_params_grad(p->p) + dgm_params_offset(p->p, idx);
+                double col[3] = {0};
+                for (size_t h = 0; h < p->dims[1]; h++)
+                    for (size_t c = 0; c < 3; c++)
+                        col[c] += fabs(gc[h * 3 + c]);
+                CHECK(col[0] > 0 && col[1] > 0 && col[2] > 0);
+            }
             check_grad(cat ? "categorical MADE loss" : "binary MADE loss", made_loss, &s,
                        dgm_params_data(p->p), g, P, &r);
             free(g);
@@ -336,11 +358,14 @@ static void test_autoregressive(void)
     dgm_rng_init(&r, 9);
     for (int cat = 0; cat < 2; cat++) {
         size_t V = cat ? 5 : 8;
-        dgm_model *m = tiny(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 3, DGM_MADE_RANDOM,
-                            2, 11);
+        /* class-conditional, so the label path is inside the property too */
+        dgm_model *m = tiny_c(cat ? DGM_MADE_CATEGORICAL : DGM_MADE_BINARY, V, 3, DGM_MADE_RANDOM,
+                              2, 11, 2);
         dgm__made *p = MADE(m);
         dgm_err err = {0};
         CHECK(dgm__made_reserve(p, 2, &err) == DGM_OK);
+        int32_t y1 = 1, y0 = 0;
+        int label_moved_first = 0;
         float *x = alloc_f(2 * p->Din), *l0 = alloc_f(p->Dout);
         uint8_t let[32];
         double ll[2];
@@ -354,8 +379,13 @@ static void test_autoregressive(void)
                 else
                     for (size_t i = 0; i < V; i++)
                         x[i] = (float)dgm_rng_below(&r, 2);
-                dgm__made_forward_backward(p, ll, x, let, NULL, 1);
+                dgm__made_forward_backward(p, ll, x, let, &y0, NULL, 1);
                 memcpy(l0, p->act[p->n_layers], p->Dout * sizeof *l0);
+                /* the label reaches even the first variable's outputs */
+                dgm__made_forward_backward(p, ll, x, let, &y1, NULL, 1);
+                for (size_t j = 0; j < p->Dout; j++)
+                    if (ord[j / p->Aout] == 0 && p->act[p->n_layers][j] != l0[j])
+                        label_moved_first = 1;
                 /* change variable d */
                 if (cat) {
                     memset(x + d * DGM_AA_N, 0, DGM_AA_N * sizeof *x);
@@ -365,7 +395,7 @@ static void test_autoregressive(void)
                 } else {
                     x[d] = 1.0f - x[d];
                 }
-                dgm__made_forward_backward(p, ll, x, let, NULL, 1);
+                dgm__made_forward_backward(p, ll, x, let, &y0, NULL, 1);
                 const float *l1 = p->act[p->n_layers];
                 for (size_t j = 0; j < p->Dout; j++) {
                     size_t v = j / p->Aout;
@@ -378,6 +408,7 @@ static void test_autoregressive(void)
             }
         }
         CHECK(changed_later);
+        CHECK(label_moved_first);
         free(x), free(l0);
         dgm_model_free(m);
     }
@@ -397,7 +428,7 @@ static void test_normalised(void)
     dgm_err err = {0};
     CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, N, 1, &err) == DGM_OK);
     CHECK_NEAR(dgm_logsumexp_d(lp, N), 0.0, 1e-5);
-    CHECK(dgm_made_log_prob_masks(m, lk, x, N, &err) == DGM_OK);
+    CHECK(dgm_made_log_prob_masks(m, lk, x, NULL, N, &err) == DGM_OK);
     for (size_t k = 0; k < M; k++) {
         for (size_t i = 0; i < N; i++)
             col[i] = lk[i * M + k];
@@ -406,6 +437,24 @@ static void test_normalised(void)
     /* the ensemble is the mixture, not averaged logits */
     for (size_t i = 0; i < N; i++)
         CHECK_NEAR(lp[i], dgm_logsumexp_d(lk + i * M, M) - log(3.0), 1e-9);
+    dgm_model_free(m);
+    /* class-conditional: p(. | y) sums to 1 for each y, and the classes differ */
+    m = tiny_c(DGM_MADE_BINARY, 6, 2, DGM_MADE_RANDOM, 2, 22, 3);
+    int32_t yy[64];
+    double first[64] = {0};
+    for (int c = 0; c < 3; c++) {
+        for (size_t i = 0; i < N; i++)
+            yy[i] = c;
+        CHECK(dgm_model_log_prob(m, NULL, lp, x, yy, N, 1, &err) == DGM_OK);
+        CHECK_NEAR(dgm_logsumexp_d(lp, N), 0.0, 1e-5);
+        if (c == 0)
+            memcpy(first, lp, sizeof first);
+        else
+            CHECK(fabs(lp[5] - first[5]) > 1e-4);
+    }
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, NULL, N, 1, &err) == DGM_ERR_ARG);
+    yy[3] = 3;
+    CHECK(dgm_model_log_prob(m, NULL, lp, x, yy, N, 1, &err) == DGM_ERR_ARG);
     free(x), free(lp), free(lk), free(col);
     dgm_model_free(m);
     /* categorical: all 21^3 sequences of 3 columns, gaps included */
@@ -493,6 +542,111 @@ static void test_sampling(void)
     }
     CHECK_EQ_INT(bad, 0);
     free(s), free(let), free(c2), free(lp2), free(xx);
+    dgm_model_free(m);
+}
+
+
+/* A class-conditional MADE: samples given y against p(x | y) (5 sigma), the file round
+ * trip (cond.weight and the class prior kept), and a short fit on two classes whose
+ * patterns differ, after which Bayes' rule tells them apart. */
+static void test_conditional(void)
+{
+    dgm_model *m = tiny_c(DGM_MADE_BINARY, 3, 2, DGM_MADE_RANDOM, 1, 35, 2);
+    size_t n = 20000, D = 3;
+    float *s = alloc_f(2 * n * D), x[24];
+    int32_t *y = malloc(2 * n * sizeof *y);
+    for (size_t i = 0; i < 2 * n; i++)
+        y[i] = (int32_t)(i / n);
+    dgm_rng r;
+    dgm_rng_init(&r, 79);
+    dgm_err err = {0};
+    CHECK(dgm_model_sample(m, &r, s, y, 2 * n, 0, &err) == DGM_OK);
+    CHECK(dgm_model_sample(m, &r, s, NULL, 2, 0, &err) == DGM_ERR_ARG);
+    for (int c = 0; c < 8; c++)
+        for (size_t d = 0; d < D; d++)
+            x[c * D + d] = (float)((c >> d) & 1);
+    for (int cl = 0; cl < 2; cl++) {
+        double cnt[8] = {0}, lp[8];
+        int32_t yc[8];
+        for (size_t i = (size_t)cl * n; i < (size_t)(cl + 1) * n; i++) {
+            int c = 0;
+            for (size_t d = 0; d < D; d++)
+                c |= (s[i * D + d] == 1.0f) << d;
+            cnt[c]++;
+        }
+        for (int c = 0; c < 8; c++)
+            yc[c] = cl;
+        CHECK(dgm_model_log_prob(m, NULL, lp, x, yc, 8, 1, &err) == DGM_OK);
+        for (int c = 0; c < 8; c++) {
+            double pr = exp(lp[c]), f = cnt[c] / (double)n;
+            CHECK_NEAR(f, pr, 5 * sqrt(pr * (1 - pr) / (double)n) + 1e-4);
+        }
+    }
+    /* the file */
+    char path[] = "/tmp/dgm_test_made_cXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    double prior[2] = {log(0.25), log(0.75)};
+    CHECK(dgm_model_set_log_prior(m, prior, &err) == DGM_OK);
+    dgm_model *m2 = NULL;
+    CHECK(dgm_model_save(m, path, &err) == DGM_OK);
+    CHECK_MSG(dgm_model_load(&m2, path, &err) == DGM_OK, "%s", err.msg);
+    if (m2) {
+        small_blocks(m2);
+        CHECK_EQ_INT(dgm_model_n_classes(m2), 2);
+        CHECK_NEAR(dgm_model_log_prior(m2)[1], log(0.75), 1e-12);
+        double a[8], b[8];
+        int32_t yc[8] = {0, 1, 0, 1, 1, 0, 1, 0};
+        CHECK(dgm_model_log_prob(m, NULL, a, x, yc, 8, 1, &err) == DGM_OK);
+        CHECK(dgm_model_log_prob(m2, NULL, b, x, yc, 8, 1, &err) == DGM_OK);
+        CHECK(!memcmp(a, b, sizeof a));
+        dgm_st_file *f;
+        CHECK(dgm_safetensors_read(&f, path, &err) == DGM_OK);
+        const dgm_st_tensor *t = dgm_st_find(f, "cond.weight");
+        CHECK(t && t->ndim == 2 && t->shape[0] == 9 && t->shape[1] == 2);
+        dgm_safetensors_free(f);
+        dgm_model_free(m2);
+    }
+    unlink(path);
+    dgm_model_free(m);
+    free(s), free(y);
+    /* the fit: class 0 has the first half of the pixels on, class 1 the second half */
+    size_t N = 300, V = 8;
+    dgm_dataset ds = {0};
+    ds.kind = DGM_DATA_REAL, ds.n = N, ds.d = V, ds.x = alloc_f(N * V);
+    ds.y = malloc(N * sizeof *ds.y), ds.n_classes = 2;
+    snprintf(ds.source, sizeof ds.source, "synthetic");
+    for (size_t i = 0; i < N; i++) {
+        ds.y[i] = (int32_t)(i % 2);
+        for (size_t d = 0; d < V; d++)
+            ds.x[i * V + d] = (d < V / 2) == (ds.y[i] == 0) ? 0.9f : 0.1f;
+    }
+    m = tiny_c(DGM_MADE_BINARY, V, 1, DGM_MADE_NATURAL, 1, 53, 2);
+    dgm_fit_data fdat = {.data = &ds, .data_spec = "synthetic"};
+    dgm_fit_cfg fc = dgm_fit_defaults();
+    fc.epochs = 30, fc.batch = 16, fc.n_val = 20, fc.seed = 5;
+    dgm_fit_result res;
+    CHECK_MSG(dgm_fit(m, &fdat, &fc, &res, &err) == DGM_OK, "%s", err.msg);
+    /* the class prior from the training rows: about half each */
+    CHECK(fabs(exp(dgm_model_log_prior(m)[0]) - 0.5) < 0.05);
+    float *xb = alloc_f(N * V);
+    for (size_t i = 0; i < N * V; i++) /* the noiseless patterns */
+        xb[i] = ds.x[i] > 0.5f ? 1.0f : 0.0f;
+    double *post = malloc(N * 2 * sizeof *post);
+    dgm_rng_init(&r, 1);
+    CHECK(dgm_classify(&r, post, m, xb, N, 1, &err) == DGM_OK);
+    size_t right = 0;
+    for (size_t i = 0; i < N; i++)
+        right += (post[2 * i + 1] > post[2 * i]) == (ds.y[i] == 1);
+    CHECK_EQ_INT((int)right, (int)N);
+    /* an unlabelled data set is refused */
+    int32_t *yk = ds.y;
+    ds.y = NULL;
+    CHECK(dgm_fit(m, &fdat, &fc, &res, &err) == DGM_ERR_ARG);
+    CHECK(strstr(err.msg, "labels") != NULL);
+    ds.y = yk;
+    free(post), free(xb), free(ds.x), free(ds.y);
     dgm_model_free(m);
 }
 
@@ -629,6 +783,7 @@ int main(void)
     TEST_RUN(test_autoregressive);
     TEST_RUN(test_normalised);
     TEST_RUN(test_sampling);
+    TEST_RUN(test_conditional);
     TEST_RUN(test_file);
     TEST_RUN(test_bad_config);
     TEST_RUN(test_fit_resume);

@@ -279,6 +279,7 @@ dgm_status dgm__model_read_common(dgm_model *m, const cJSON *config, const char 
         const cJSON *lp = cJSON_GetObjectItemCaseSensitive(config, "log_prior");
         if (!cJSON_IsArray(lp) || cJSON_GetArraySize(lp) != (int)nc)
             return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged model: log_prior missing", path);
+        free(m->log_prior); /* a family's placeholder (a uniform prior) gives way to the file's */
         m->log_prior = malloc(nc * sizeof(double));
         if (!m->log_prior)
             return dgm_errf(err, DGM_ERR_NOMEM, "%s: out of memory", path);
@@ -389,5 +390,43 @@ dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
         }
     cJSON_Delete(config);
     dgm_safetensors_free(f);
+    return s;
+}
+
+// ------------------------------------------------------------ labels of a fit ---
+
+dgm_status dgm__fit_check_labels(const dgm_model *m, const dgm_dataset *ds, const char *what,
+                                 dgm_err *err)
+{
+    if (m->n_classes <= 0)
+        return DGM_OK;
+    if (!ds->y || ds->n_classes < 1)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: %s needs labels (give --labels)", ds->source,
+                        what);
+    if (ds->n_classes > m->n_classes)
+        return dgm_errf(err, DGM_ERR_ARG, "%s: labels go up to %d but the model has %d classes",
+                        ds->source, ds->n_classes - 1, m->n_classes);
+    return DGM_OK;
+}
+
+dgm_status dgm__fit_class_prior(dgm_model *m, const dgm_dataset *ds, const dgm__fit_rows *rows,
+                                dgm_err *err)
+{
+    int C = m->n_classes;
+    double *lp = calloc((size_t)C, sizeof(double));
+    if (!lp)
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < rows->n_train; i++)
+        lp[ds->y[rows->train[i]]] += 1.0;
+    for (int k = 0; k < C; k++) {
+        if (lp[k] == 0) {
+            free(lp);
+            return dgm_errf(err, DGM_ERR_ARG, "%s: class %d has no training examples",
+                            ds->source, k);
+        }
+        lp[k] = log(lp[k] / (double)rows->n_train);
+    }
+    dgm_status s = dgm_model_set_log_prior(m, lp, err);
+    free(lp);
     return s;
 }

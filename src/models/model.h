@@ -74,6 +74,14 @@ typedef struct dgm__fit_ops {
     int mpi;
 } dgm__fit_ops;
 
+/* For a family's begin: a class-conditional m (what: "a cvae", "a conditional MADE")
+ * needs labels in ds, none above its classes; a model without classes takes any data. */
+dgm_status dgm__fit_check_labels(const dgm_model *m, const dgm_dataset *ds, const char *what,
+                                 dgm_err *err);
+/* m's log p(y) from the training rows' label frequencies; every class must occur. */
+dgm_status dgm__fit_class_prior(dgm_model *m, const dgm_dataset *ds, const dgm__fit_rows *rows,
+                                dgm_err *err);
+
 /* The operations of a model made by a *_create for a whole fit, before dgm_fit: it has no
  * parameters to evaluate, sample or save yet, and says so. */
 dgm_status dgm__unfitted_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,

@@ -6,8 +6,12 @@
  * pytorch-made draws them), the batched forward and backward on masked weights
  * (nn/masked.h), the exact log p(x) of one mask and of the ensemble (log-mean-exp over
  * masks, a proper mixture), ancestral sampling batched over samples, and the files.
- * docs/math.md, "MADE", derives it. Left out: direct input-output connections,
- * resampling the masks during training beyond the fixed set, and conditioning on labels. */
+ * docs/math.md, "MADE", derives it. A class-conditional MADE adds a label's column of
+ * cond.weight to the first hidden layer's pre-activations (the label is known before
+ * every variable, so no mask cuts it), and a label's column of cond_out.weight to the
+ * logits: the first variable of an ordering sees no hidden unit, so without that direct
+ * path its conditional could not depend on the label. Left out: direct input-output connections and
+ * resampling the masks during training beyond the fixed set. */
 #include "models/made/made.h"
 #include "distributions/bernoulli.h"
 #include "distributions/categorical.h"
@@ -47,6 +51,8 @@ static void made_destroy(void *impl)
     free(p->hdeg);
     free(p->deg);
     dgm_free(p->Wm);
+    dgm_free(p->condS);
+    dgm_free(p->y);
     for (int l = 0; l < MADE_MAX_LAYERS; l++)
         dgm__mlayer_free(&p->ml[l]);
     dgm_free(p->xs), dgm_free(p->ys);
@@ -85,6 +91,9 @@ static dgm_status check_cfg(const dgm_made_cfg *c, dgm_err *err)
                         c->n_masks);
     if (c->order != DGM_MADE_NATURAL && c->order != DGM_MADE_RANDOM)
         return dgm_errf(err, DGM_ERR_ARG, "made: unknown ordering %d", (int)c->order);
+    if (c->n_classes < 0 || c->n_classes > 65536)
+        return dgm_errf(err, DGM_ERR_ARG, "made: %d classes; 0 to 65536 are supported",
+                        c->n_classes);
     return DGM_OK;
 }
 
@@ -124,6 +133,12 @@ static dgm_status made_new(dgm__made **out, const dgm_made_cfg *c, dgm_err *err)
         p->wm_off[l] = nW;
         nW += p->dims[l + 1] * p->dims[l];
     }
+    p->C = c->n_classes, p->iC = p->iCo = -1;
+    if (ok && p->C) {
+        size_t shC[2] = {p->dims[1], (size_t)p->C}, shO[2] = {p->Dout, (size_t)p->C};
+        ok = (p->iC = dgm_params_add(p->p, "cond.weight", shC, 2)) >= 0 &&
+             (p->iCo = dgm_params_add(p->p, "cond_out.weight", shO, 2)) >= 0;
+    }
     for (int l = 0; l <= p->n_layers; l++)
         p->deg_off[l] = nd, nd += p->dims[l];
     size_t M = (size_t)c->n_masks;
@@ -131,7 +146,8 @@ static dgm_status made_new(dgm__made **out, const dgm_made_cfg *c, dgm_err *err)
         !(p->order = dgm_malloc_array(M, p->V * sizeof(int32_t))) ||
         !(p->hdeg = dgm_malloc_array(M, p->sumH * sizeof(int32_t))) ||
         !(p->deg = dgm_malloc_array(nd, sizeof(int32_t))) ||
-        !(p->Wm = dgm_malloc_array(nW, sizeof(float)))) {
+        !(p->Wm = dgm_malloc_array(nW, sizeof(float))) ||
+        (p->C && !(p->condS = dgm_malloc_array((size_t)p->C, p->dims[1] * sizeof(float))))) {
         made_destroy(p);
         return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory for the layers");
     }
@@ -161,8 +177,9 @@ dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err)
             p->pre[l - 1] = dgm_malloc_array(B, p->dims[l] * sizeof(float));
         }
     }
-    dgm_free(p->da), dgm_free(p->dz), dgm_free(p->letters), dgm_free(p->ll);
+    dgm_free(p->da), dgm_free(p->dz), dgm_free(p->letters), dgm_free(p->ll), dgm_free(p->y);
     dgm_free(p->xs), dgm_free(p->ys);
+    p->y = dgm_malloc_array(B, sizeof(int32_t));
     p->xs = dgm_malloc_array(B, p->Din * sizeof(float));
     p->ys = dgm_malloc_array(B, p->Dout * sizeof(float));
     p->da = dgm_malloc_array(B, wmax * sizeof(float));
@@ -173,7 +190,7 @@ dgm_status dgm__made_reserve(dgm__made *p, size_t B, dgm_err *err)
         p->dW = dgm_malloc_array(wo, sizeof(float));
     if (!p->cat)
         p->cat = dgm_malloc_array((size_t)omp_get_max_threads(), 2 * p->V * sizeof(float));
-    int ok = p->da && p->dz && p->xs && p->ys && p->letters && p->ll && p->dW && p->cat;
+    int ok = p->da && p->dz && p->xs && p->ys && p->letters && p->ll && p->dW && p->cat && p->y;
     for (int l = 1; l <= p->n_layers; l++)
         ok = ok && p->act[l] && (l == p->n_layers || p->pre[l - 1]);
     if (!ok) {
@@ -250,6 +267,13 @@ void dgm__made_use_mask(dgm__made *p, int k)
     for (int l = 0; l < p->n_layers; l++)
         dgm__mlayer_weights(&p->ml[l], dgm_params_tensor(p->p, p->iW[l]),
                             dgm_params_tensor(p->p, p->ib[l]));
+    if (p->C) { /* condS[c][o'] = cond.weight[po[o'], c] */
+        const float *Wc = dgm_params_tensor(p->p, p->iC);
+        size_t H1 = p->dims[1], C = (size_t)p->C;
+        for (size_t o = 0; o < H1; o++)
+            for (size_t c = 0; c < C; c++)
+                p->condS[c * H1 + o] = Wc[(size_t)p->ml[0].po[o] * C + c];
+    }
     p->cur_mask = k;
 }
 
@@ -294,8 +318,9 @@ dgm_status dgm__made_letters(uint8_t *out, const float *x, size_t B, size_t L, d
 }
 
 void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const uint8_t *letters,
-                                const float *dscale, size_t B)
+                                const int32_t *y, const float *dscale, size_t B)
 {
+    const size_t H1 = p->dims[1];
     const int nl = p->n_layers;
     const dgm__mlayer *last = &p->ml[nl - 1];
     /* the layers run in the plans' sorted orders (nn/masked.h): the inputs are permuted in
@@ -310,6 +335,12 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
         size_t O = p->dims[l + 1];
         float *z = l < nl - 1 ? p->pre[l] : last->out_identity ? p->act[nl] : p->ys;
         dgm__mlayer_forward(&p->ml[l], z, in, B);
+        for (size_t b = 0; l == 0 && y && b < B; b++) { /* + cond.weight[:, y_b] */
+            const float *c = p->condS + (size_t)y[b] * H1;
+            float *zb = z + b * H1;
+            for (size_t o = 0; o < H1; o++)
+                zb[o] += c[o];
+        }
         if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->act[l + 1], z, B * O);
             in = p->act[l + 1];
@@ -317,6 +348,16 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
     }
     if (!last->out_identity)
         dgm__mlayer_scatter_out(last, p->act[nl], p->ys, B);
+    if (y) { /* + cond_out.weight[:, y_b]: the label reaches even the first variable */
+        const float *Wo = dgm_params_tensor(p->p, p->iCo);
+        size_t C = (size_t)p->C, Do = p->Dout;
+        for (size_t b = 0; b < B; b++) {
+            float *q = p->act[nl] + b * Do;
+            const float *w = Wo + (size_t)y[b];
+            for (size_t j = 0; j < Do; j++)
+                q[j] += w[j * C];
+        }
+    }
     /* per row: log p_k(x_b) and, with dscale, dscale_b d(-log p)/dlogits in place */
     float *lg = p->act[nl];
     const size_t V = p->V, Dout = p->Dout;
@@ -340,6 +381,16 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
     if (!dscale)
         return;
     /* backward through the layers, adding into the parameter gradients */
+    if (y) {
+        float *dWo = dgm_params_tensor_grad(p->p, p->iCo);
+        size_t C = (size_t)p->C;
+        for (size_t b = 0; b < B; b++) {
+            const float *q = lg + b * Dout;
+            float *w = dWo + (size_t)y[b];
+            for (size_t j = 0; j < Dout; j++)
+                w[j * C] += q[j];
+        }
+    }
     float *dz = lg;
     if (!last->out_identity) {
         dgm__mlayer_gather_out(last, p->ys, lg, B);
@@ -351,6 +402,17 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
         float *dx = l > 0 ? p->da : NULL;
         dgm__mlayer_backward(&p->ml[l], dx, dgm_params_tensor_grad(p->p, p->iW[l]),
                              dgm_params_tensor_grad(p->p, p->ib[l]), p->dW, dz, a_in, B);
+        if (l == 0 && y) { /* d cond.weight[po[o'], y_b] += dz[b][o'] */
+            float *dC = dgm_params_tensor_grad(p->p, p->iC);
+            const int32_t *po = p->ml[0].po;
+            size_t C = (size_t)p->C;
+            for (size_t b = 0; b < B; b++) {
+                const float *db = dz + b * H1;
+                float *dc = dC + (size_t)y[b];
+                for (size_t o = 0; o < H1; o++)
+                    dc[(size_t)po[o] * C] += db[o];
+            }
+        }
         if (l > 0) {
             memset(p->dz, 0, B * I * sizeof *p->dz);
             dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->pre[l - 1], p->act[l], B * I);
@@ -363,12 +425,18 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
 
 #define MADE_CHUNK 1024
 
-dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, size_t n,
-                                   dgm_err *err)
+dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x,
+                                   const int32_t *y, size_t n, dgm_err *err)
 {
     if (m->ops != &dgm__made_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a MADE", m->ops->type);
     dgm__made *p = MADE(m);
+    if (p->C && !y)
+        return dgm_errf(err, DGM_ERR_ARG, "a class-conditional MADE needs labels");
+    for (size_t i = 0; p->C && i < n; i++)
+        if (y[i] < 0 || y[i] >= p->C)
+            return dgm_errf(err, DGM_ERR_ARG, "label %d of example %zu is outside 0..%d",
+                            (int)y[i], i + 1, p->C - 1);
     size_t M = (size_t)p->cfg.n_masks, chunk = n < MADE_CHUNK ? n : MADE_CHUNK;
     dgm_status s = dgm__made_reserve(p, chunk ? chunk : 1, err);
     for (size_t k = 0; !s && k < M; k++) {
@@ -379,7 +447,8 @@ dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, si
             if (p->cfg.kind == DGM_MADE_CATEGORICAL &&
                 (s = dgm__made_letters(p->letters, xa, b - a, p->V, err)))
                 break;
-            dgm__made_forward_backward(p, p->ll, xa, p->letters, NULL, b - a);
+            dgm__made_forward_backward(p, p->ll, xa, p->letters, p->C ? y + a : NULL, NULL,
+                                       b - a);
             for (size_t i = a; i < b; i++)
                 out[i * M + k] = p->ll[i - a];
         }
@@ -390,12 +459,12 @@ dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x, si
 static dgm_status made_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                                 const int32_t *y, size_t n, int k, dgm_err *err)
 {
-    (void)rng, (void)y, (void)k;
+    (void)rng, (void)k;
     size_t M = (size_t)MADE(m)->cfg.n_masks;
     double *lk = M > 1 ? dgm_malloc_array(n ? n : 1, M * sizeof *lk) : out;
     if (!lk)
         return dgm_errf(err, DGM_ERR_NOMEM, "made: out of memory for %zu rows", n);
-    dgm_status s = dgm_made_log_prob_masks(m, lk, x, n, err);
+    dgm_status s = dgm_made_log_prob_masks(m, lk, x, MADE(m)->C ? y : NULL, n, err);
     /* the ensemble as a mixture: log (1/M) sum_k p_k(x), max subtracted */
     for (size_t i = 0; !s && M > 1 && i < n; i++)
         out[i] = dgm_logsumexp_d(lk + i * M, M) - log((double)M);
@@ -411,9 +480,10 @@ static dgm_status made_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
  * pre-activations are updated, not recomputed: a draw sets one input (or one letter's),
  * so it adds that column of the masked weights (kept transposed in WT, Din x H1) to each
  * row; the later layers run in full and the last only for the drawn variable's outputs
- * (1 or 21 rows). var (V) is scratch. */
-static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, int32_t *var,
-                         float *WT)
+ * (1 or 21 rows). y: the rows' labels (class-conditional models, else NULL), whose
+ * columns of cond.weight start the first layer beside the bias. var (V) is scratch. */
+static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, const int32_t *y, size_t n,
+                         int32_t *var, float *WT)
 {
     use_dense_mask(p, k);
     const int nl = p->n_layers;
@@ -427,10 +497,18 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, in
         for (size_t j = 0; j < Din; j++)
             WT[j * H1 + h] = W0[h * Din + j];
     float *pre0 = p->pre[0];
-    for (size_t i = 0; i < n; i++) /* x = 0: the bias alone */
+    for (size_t i = 0; i < n; i++) { /* x = 0: the bias alone, and the label's column */
         memcpy(pre0 + i * H1, b0, H1 * sizeof *pre0);
+        if (y) {
+            const float *Wc = dgm_params_tensor(p->p, p->iC);
+            size_t C = (size_t)p->C;
+            for (size_t h = 0; h < H1; h++)
+                pre0[i * H1 + h] += Wc[h * C + (size_t)y[i]];
+        }
+    }
     const float *Wl = p->Wm + p->wm_off[nl - 1], *bl = dgm_params_tensor(p->p, p->ib[nl - 1]);
     float *out = p->act[nl];
+    const float *Wo = y ? dgm_params_tensor(p->p, p->iCo) : NULL;
     for (size_t t = 0; t < V; t++) {
         dgm_act_forward(DGM_ACT_RELU, p->act[1], pre0, n * H1);
         const float *in = p->act[1];
@@ -444,7 +522,9 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, in
         /* the logits of variable v only: A output rows of the last layer */
         dgm_linear_forward(out, in, Wl + v * A * Hl, bl + v * A, n, Hl, A);
         for (size_t i = 0; i < n; i++) {
-            const float *q = out + i * A;
+            float *q = out + i * A;
+            for (size_t a = 0; y && a < A; a++)
+                q[a] += Wo[(v * A + a) * (size_t)p->C + (size_t)y[i]];
             size_t j = Din; /* the input unit switched on, if any */
             if (p->cfg.kind == DGM_MADE_BINARY) {
                 double pr = 1.0 / (1.0 + exp(-(double)q[0]));
@@ -470,7 +550,6 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, size_t n, in
 static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
                               size_t n, int mean, dgm_err *err)
 {
-    (void)y;
     if (mean)
         return dgm_errf(err, DGM_ERR_UNSUPPORTED, "a MADE has no decoder means: its "
                         "conditionals depend on the draws before them");
@@ -499,9 +578,12 @@ static dgm_status made_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
         for (size_t a = 0; a < g; a += chunk) {
             size_t b = a + chunk < g ? a + chunk : g;
             memset(xb, 0, (b - a) * p->Din * sizeof *xb);
-            for (size_t i = a; i < b; i++)
+            for (size_t i = a; i < b; i++) {
                 rb[i - a] = r[idx[i]];
-            sample_group(p, (int)k, xb, rb, b - a, var, WT);
+                if (p->C)
+                    p->y[i - a] = y[idx[i]];
+            }
+            sample_group(p, (int)k, xb, rb, p->C ? p->y : NULL, b - a, var, WT);
             for (size_t i = a; i < b; i++)
                 memcpy(out + idx[i] * p->Din, xb + (i - a) * p->Din, p->Din * sizeof *out);
         }
@@ -664,6 +746,16 @@ static dgm_model *made_model(dgm__made *p)
     snprintf(m->likelihood, sizeof m->likelihood, "%s",
              p->cfg.kind == DGM_MADE_BINARY ? "binary" : "sequence");
     m->n_params = dgm_params_count(p->p);
+    m->n_classes = p->C;
+    if (p->C) { /* uniform until a fit sets the training frequencies */
+        if (!(m->log_prior = malloc((size_t)p->C * sizeof(double)))) {
+            m->impl = NULL; /* the caller still owns p */
+            dgm_model_free(m);
+            return NULL;
+        }
+        for (int c = 0; c < p->C; c++)
+            m->log_prior[c] = -log((double)p->C);
+    }
     m->height = p->cfg.height;
     m->width = p->cfg.width;
     if (m->height * m->width != m->dim)
@@ -707,6 +799,10 @@ dgm_status dgm_made_create(dgm_model **out, dgm_rng *rng, const dgm_made_cfg *cf
     for (int l = 0; l < p->n_layers; l++)
         dgm_linear_init(rng, dgm_params_tensor(p->p, p->iW[l]), dgm_params_tensor(p->p, p->ib[l]),
                         p->dims[l], p->dims[l + 1]);
+    if (p->C) {
+        dgm_linear_init(rng, dgm_params_tensor(p->p, p->iC), NULL, (size_t)p->C, p->dims[1]);
+        dgm_linear_init(rng, dgm_params_tensor(p->p, p->iCo), NULL, (size_t)p->C, p->Dout);
+    }
     dgm_model *m = (s = draw_masks(p, err)) ? NULL : made_model(p);
     if (!m) {
         made_destroy(p);
@@ -839,6 +935,7 @@ dgm_status dgm__made_load(dgm_model **out, const dgm_st_file *f, const cJSON *co
         c.hidden[l] = (size_t)h->valuedouble;
     }
     c.height = tmp.height, c.width = tmp.width;
+    c.n_classes = tmp.n_classes;
     size_t din = c.dim * (c.kind == DGM_MADE_CATEGORICAL ? DGM_AA_N : 1);
     if (tmp.dim != din)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: damaged MADE: dim %zu does not fit %zu "

@@ -29,6 +29,9 @@ typedef struct dgm__made {
     size_t dims[MADE_MAX_LAYERS + 1]; /* Din, hidden..., Dout */
     dgm_params *p;
     int    iW[MADE_MAX_LAYERS], ib[MADE_MAX_LAYERS];
+    int    C, iC, iCo;     /* classes (0: none), "cond.weight" (H1 x C) into the first
+                            * hidden layer and "cond_out.weight" (Dout x C) into the logits */
+    float *condS;          /* C x H1: cond.weight's columns in ml[0]'s sorted output order */
     int32_t *order;        /* n_masks x V: the rank of variable v under mask k */
     int32_t *hdeg;         /* n_masks x sum(hidden): hidden-unit degrees, layer after layer */
     size_t sumH;
@@ -54,6 +57,7 @@ typedef struct dgm__made {
     float   *dW;          /* max O x I */
     float   *cat;         /* threads x 2 V (categorical log-softmax scratch) */
     uint8_t *letters;     /* cap x V */
+    int32_t *y;           /* cap labels (class-conditional models) */
     double  *ll;          /* cap */
     int      have_focus;
     made_focus focus;
@@ -73,10 +77,11 @@ void dgm__made_touched(dgm__made *p);
 /* The letters (B x V) of one-hot rows x (B x 20 L; an all-zero row is the gap, 20).
  * DGM_ERR_ARG naming the row and column for a value other than 0 and 1 or two letters. */
 dgm_status dgm__made_letters(uint8_t *out, const float *x, size_t B, size_t L, dgm_err *err);
-/* log p_k(x_b) for the current mask into ll (B); with dscale != NULL also the gradient of
- * sum_b dscale[b] (-log p_k(x_b)) added into the parameter gradients. x: B x Din in the
- * data form (letters: B x V for categorical models, else NULL). */
+/* log p_k(x_b | y_b) for the current mask into ll (B); with dscale != NULL also the
+ * gradient of sum_b dscale[b] (-log p_k(x_b | y_b)) added into the parameter gradients.
+ * x: B x Din in the data form (letters: B x V for categorical models, else NULL); y: B
+ * labels of a class-conditional model, else NULL. */
 void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const uint8_t *letters,
-                                const float *dscale, size_t B);
+                                const int32_t *y, const float *dscale, size_t B);
 
 #endif

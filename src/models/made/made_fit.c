@@ -3,7 +3,8 @@
  * the image VAE does; sequences as their letters and one-hot rows, with the data set's
  * per-example weights), the step (mask t mod n_masks, the mean weighted negative
  * log-likelihood, its gradient, the NaN guard, the optimizer) and the validation figure,
- * the exact -log p(x) of the ensemble on held-out rows prepared once. The step's gradient
+ * the exact -log p(x) of the ensemble on held-out rows prepared once. A class-conditional
+ * MADE takes the rows' labels along and its class prior from the training rows. The step's gradient
  * is summed over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/made/made.h"
 #include "optim/sharded.h"
@@ -19,6 +20,7 @@ typedef struct {
     double wscale;          /* 1 / the mean training weight (1 without weights) */
     float *x, *dscale;      /* B x Din; B */
     float *val_x;           /* n_val x Din */
+    int32_t *val_y;         /* n_val labels (class-conditional models) */
     double *val_ll;
     dgm__sharded sh;
     dgm__made *p;           /* the run's model, for shard_rows */
@@ -32,6 +34,7 @@ static void run_free(void *q)
     dgm_free(r->x);
     dgm_free(r->dscale);
     dgm_free(r->val_x);
+    dgm_free(r->val_y);
     dgm_free(r->val_ll);
     dgm__sharded_free(&r->sh);
     free(r);
@@ -85,6 +88,11 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         if (ds->seq[i] > DGM_AA_GAP)
             return dgm_errf(err, DGM_ERR_ARG, "%s: sequence %zu has letter index %d", ds->source,
                             i / ds->d + 1, ds->seq[i]);
+    dgm_status s = dgm__fit_check_labels(m, ds, "a conditional MADE", err);
+    if (!s && p->C && !rows->resumed)
+        s = dgm__fit_class_prior(m, ds, rows, err);
+    if (s)
+        return s;
     made_run *r = calloc(1, sizeof *r);
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
@@ -104,9 +112,13 @@ static dgm_status made_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     if (r->n_val) {
         r->val_x = dgm_malloc_array(r->n_val, p->Din * sizeof(float));
         r->val_ll = dgm_malloc_array(r->n_val, sizeof(double));
+        if (p->C && (r->val_y = dgm_malloc_array(r->n_val, sizeof(int32_t))))
+            for (size_t i = 0; i < r->n_val; i++)
+                r->val_y[i] = ds->y[rows->val[i]];
     }
-    dgm_status s = dgm__made_reserve(p, r->B, err);
-    if (!s && (!r->x || !r->dscale || (r->n_val && (!r->val_x || !r->val_ll))))
+    s = dgm__made_reserve(p, r->B, err);
+    if (!s && (!r->x || !r->dscale ||
+               (r->n_val && (!r->val_x || !r->val_ll || (p->C && !r->val_y)))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
     /* collective: every rank gets there, failed or not */
     if (!(s = dgm__par_agree(s, err)))
@@ -130,8 +142,8 @@ static void shard_rows(void *ctx, size_t r0, size_t r1)
     made_run *r = ctx;
     dgm__made *p = r->p;
     dgm__made_forward_backward(p, p->ll + r0, r->x + r0 * p->Din,
-                               p->letters ? p->letters + r0 * p->V : NULL, r->dscale + r0,
-                               r1 - r0);
+                               p->letters ? p->letters + r0 * p->V : NULL,
+                               p->C ? p->y + r0 : NULL, r->dscale + r0, r1 - r0);
 }
 
 static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t b,
@@ -144,6 +156,8 @@ static dgm_status made_step(void *state, dgm_model *m, const size_t *idx, size_t
     dgm_rng bin_r;
     dgm_rng_fork(&bin_r, step_rng, 0);
     make_batch(r->x, p->letters, r->ds, idx, b, &bin_r);
+    for (size_t i = 0; p->C && i < b; i++)
+        p->y[i] = r->ds->y[idx[i]];
     /* the loss: (1/b) sum_i w_i (-log p_k(x_i)), w_i the weight over the training mean */
     for (size_t i = 0; i < b; i++) {
         double w = r->ds->weights ? r->ds->weights[idx[i]] * r->wscale : 1.0;
@@ -172,7 +186,7 @@ static dgm_status made_validate(void *state, dgm_model *m, double *val, dgm_err 
     *val = NAN;
     if (!r->n_val)
         return DGM_OK;
-    dgm_status s = dgm_model_log_prob(m, NULL, r->val_ll, r->val_x, NULL, r->n_val, 1, err);
+    dgm_status s = dgm_model_log_prob(m, NULL, r->val_ll, r->val_x, r->val_y, r->n_val, 1, err);
     if (s)
         return s;
     double sv = 0;

@@ -52,29 +52,6 @@ static void run_free(void *p)
     free(r);
 }
 
-/* p(y) from the training label frequencies; every class must occur */
-static dgm_status set_prior(dgm_model *m, const dgm_dataset *ds, const dgm__fit_rows *rows,
-                            dgm_err *err)
-{
-    int C = dgm_model_n_classes(m);
-    double *lp = calloc((size_t)C, sizeof(double));
-    if (!lp)
-        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < rows->n_train; i++)
-        lp[ds->y[rows->train[i]]] += 1.0;
-    for (int k = 0; k < C; k++) {
-        if (lp[k] == 0) {
-            free(lp);
-            return dgm_errf(err, DGM_ERR_ARG, "%s: class %d has no training examples",
-                            ds->source, k);
-        }
-        lp[k] = log(lp[k] / (double)rows->n_train);
-    }
-    dgm_status s = dgm_model_set_log_prior(m, lp, err);
-    free(lp);
-    return s;
-}
-
 static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
                             const dgm_fit_cfg *c, const dgm__fit_rows *rows, dgm_err *err)
 {
@@ -83,14 +60,12 @@ static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     int conditional = cfg->n_classes > 0;
     if (ds->kind != DGM_DATA_REAL)
         return dgm_errf(err, DGM_ERR_FORMAT, "%s: the image VAE needs numeric data", ds->source);
-    if (conditional && (!ds->y || ds->n_classes < 1))
-        return dgm_errf(err, DGM_ERR_ARG, "%s: a cvae needs labels (give --labels)", ds->source);
+    dgm_status s = dgm__fit_check_labels(m, ds, "a cvae", err);
+    if (s)
+        return s;
     if (cfg->dim != ds->d)
         return dgm_errf(err, DGM_ERR_SHAPE, "%s: examples have %zu values but the model "
                         "expects %zu", ds->source, ds->d, cfg->dim);
-    if (conditional && ds->n_classes > cfg->n_classes)
-        return dgm_errf(err, DGM_ERR_ARG, "%s: labels go up to %d but the model has %d classes",
-                        ds->source, ds->n_classes - 1, cfg->n_classes);
     int bern = cfg->likelihood == DGM_LIK_BERNOULLI;
     size_t n = rows->n_train + rows->n_val;
     for (size_t i = 0; bern && ds->x && i < n * ds->d; i++) /* 8-bit levels are in [0, 1] */
@@ -102,7 +77,7 @@ static dgm_status vae_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         return dgm_errf(err, DGM_ERR_ARG, "%s: the discretised logistic decoder models 8-bit "
                         "pixels, and these values are not levels k/255 (use --decoder gaussian "
                         "for other data)", ds->source);
-    dgm_status s = conditional && !rows->resumed ? set_prior(m, ds, rows, err) : DGM_OK;
+    s = conditional && !rows->resumed ? dgm__fit_class_prior(m, ds, rows, err) : DGM_OK;
     if (s)
         return s;
     vae_run *r = calloc(1, sizeof *r);
