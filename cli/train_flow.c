@@ -29,6 +29,7 @@ int cli_train_flow(int argc, char **argv)
     const char *model = "realnvp";
     long couplings = 8, layers = 5, micro = 0;
     double alpha = 0.05;
+    int conditional = 0;
     cli_common c;
     cli_common_defaults(&c);
     cli_fit_opts fo;
@@ -41,6 +42,7 @@ int cli_train_flow(int argc, char **argv)
         {"--couplings", OPT_LONG, &couplings, "K", "realnvp: affine coupling layers (alternating masks)", 1, 64},
         {"--layers", OPT_LONG, &layers, "K", "maf: autoregressive layers (orderings alternate)", 1, 64},
         {"--hidden", OPT_STR, &hidden, "W[,W...]", "conditioner (realnvp) or MADE (maf) hidden widths (1 to 4 layers, ReLU)", 1, 0},
+        {"--conditional", OPT_FLAG, &conditional, NULL, "learn p(x | y) from the data's labels: a class-conditional flow, which samples given a class and classifies by Bayes' rule (dgm classify)", 1, 0},
         {"--alpha", OPT_DOUBLE, &alpha, "A", "logit transform logit(A + (1 - 2A) x) for dequantised 8-bit data; 0: data on R^D, no transform", 0, 0.49},
         CLI_FIT_OPTS(&fo, "examples held out for validation (exact NLL after each epoch)"),
         {"--log", OPT_STR, &log, "PATH", "append JSON lines, one per step and one per epoch (train_loss is -log p in nats; val_neg_elbo the exact validation NLL)", 1, 0},
@@ -90,7 +92,10 @@ int cli_train_flow(int argc, char **argv)
         cfg.dim = ds.d, cfg.height = ds.height, cfg.width = ds.width;
         cfg.kind = maf ? DGM_FLOW_MAF : DGM_FLOW_REALNVP;
         cfg.n_couplings = (int)(maf ? layers : couplings), cfg.alpha = alpha;
-        if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 4, hidden, 65536)) < 1)
+        cfg.n_classes = conditional ? ds.n_classes : 0;
+        if (conditional && (!ds.y || ds.n_classes < 1))
+            rc = cli_fail(CMD, "%s: --conditional needs labelled data (give --labels)", ds.source);
+        else if ((cfg.n_hidden = cli_parse_sizes(cfg.hidden, 4, hidden, 65536)) < 1)
             rc = cli_usage(CMD, "--hidden: '%s' is not a list of 1 to 4 widths like 1000", hidden);
         else {
             dgm_rng root, init;
@@ -108,8 +113,9 @@ int cli_train_flow(int argc, char **argv)
     for (int l = 0; l < cfg.n_hidden && w0 < sizeof what; l++)
         w0 += (size_t)snprintf(what + w0, sizeof what - w0, "-%zu", cfg.hidden[l]);
     if (w0 < sizeof what)
-        snprintf(what + w0, sizeof what - w0, "-%zu, %s on %.400s", 2 * cfg.dim,
-                 cfg.alpha > 0 ? "logit of dequantised data" : "continuous", ds.source);
+        snprintf(what + w0, sizeof what - w0, "-%zu, %s%s on %.400s", 2 * cfg.dim,
+                 cfg.alpha > 0 ? "logit of dequantised data" : "continuous",
+                 cfg.n_classes ? ", given the class" : "", ds.source);
     cli_fit_view_init(&view, what);
     view.batch = fc.batch, view.n_params = m ? dgm_model_n_params(m) : 0;
     view.record = log != NULL;

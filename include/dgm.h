@@ -1382,6 +1382,9 @@ typedef struct dgm_flow_cfg {
     int    n_hidden;       /* 1 */
     double alpha;          /* logit transform's alpha (0.05); 0 for data on R^D */
     size_t height, width;  /* image geometry (0: none): the masks are checkerboards */
+    int    n_classes;      /* 0; C > 0: p(x | y), the one-hot label feeding each conditioner's
+                            * first hidden layer ("<k>.cond.weight", H1 x C) and, in MAF,
+                            * each layer's outputs ("<k>.cond_out.weight", 2D x C) */
 } dgm_flow_cfg;
 /* MAF (Papamakarios, Pavlakou, Murray 2017), kind DGM_FLOW_MAF: K autoregressive affine
  * layers z_d = (u_d - m_d(u_<d)) exp(-a_d(u_<d)), a = tanh(.), each a MADE (masked D-H-2D
@@ -1394,12 +1397,13 @@ DGM_API dgm_flow_cfg dgm_flow_defaults(void);
 DGM_API dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cfg,
                                    dgm_err *err);
 DGM_API const dgm_flow_cfg *dgm_flow_config(const dgm_model *m);
-/* z = f(x) (n x D) and logdet[i] = log |det df/dx| at x_i (logdet may be NULL). */
+/* z = f(x) (n x D) and logdet[i] = log |det df/dx| at x_i (logdet may be NULL); y: the n
+ * labels of a class-conditional flow (the map f_y), else NULL. */
 DGM_API dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x,
+                                    const int32_t *y, size_t n, dgm_err *err);
+/* x = f_y^-1(z) (n x D); y as for dgm_flow_forward. */
+DGM_API dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, const int32_t *y,
                                     size_t n, dgm_err *err);
-/* x = f^-1(z) (n x D). */
-DGM_API dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n,
-                                    dgm_err *err);
 
 #ifdef __cplusplus
 }

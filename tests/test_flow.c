@@ -79,6 +79,10 @@ static void test_logit(void)
 // -------------------------------------------------------------------------- models ---
 
 static dgm_flow_kind g_kind; /* the flow under test */
+static int g_C;              /* its classes: 0, or class-conditional */
+static int32_t g_lab[256];   /* row i's label, (i + 2) mod g_C */
+
+static const int32_t *labels_of_rows(void) { return g_C ? g_lab : NULL; }
 
 static dgm_params *params_of(dgm_model *m)
 {
@@ -88,9 +92,9 @@ static dgm_params *params_of(dgm_model *m)
 static void fb(dgm_model *m, double *lp, const float *x, const float *dscale, float *dx, size_t B)
 {
     if (g_kind == DGM_FLOW_MAF)
-        dgm__maf_forward_backward((dgm__maf *)m->impl, lp, x, dscale, dx, B);
+        dgm__maf_forward_backward((dgm__maf *)m->impl, lp, x, labels_of_rows(), dscale, dx, B);
     else
-        dgm__flow_forward_backward(FLOW(m), lp, x, dscale, dx, B);
+        dgm__flow_forward_backward(FLOW(m), lp, x, labels_of_rows(), dscale, dx, B);
 }
 
 static dgm_model *tiny(size_t D, int K, double alpha, uint64_t seed, float scale)
@@ -98,6 +102,9 @@ static dgm_model *tiny(size_t D, int K, double alpha, uint64_t seed, float scale
     dgm_flow_cfg c = dgm_flow_defaults();
     c.kind = g_kind;
     c.dim = D, c.n_couplings = K, c.hidden[0] = 7, c.n_hidden = 1, c.alpha = alpha;
+    c.n_classes = g_C;
+    for (int i = 0; g_C && i < 256; i++)
+        g_lab[i] = (i + 2) % g_C;
     dgm_rng r;
     dgm_rng_init(&r, seed);
     dgm_model *m = NULL;
@@ -162,6 +169,16 @@ static void test_gradient(void)
         dgm_params_zero_grad(pp);
         fb(m, s.lp, x, dsc, dx, B);
         size_t P = dgm_params_count(pp);
+        if (g_C) { /* the labels' weights are among the parameters checked, with gradients */
+            int i0 = dgm_params_find(pp, g_kind == DGM_FLOW_MAF ? "layers.0.cond.weight"
+                                                                 : "couplings.0.cond.weight");
+            CHECK(i0 >= 0);
+            const float *gc = dgm_params_grad(pp) + dgm_params_offset(pp, i0);
+            double nz = 0;
+            for (size_t i = 0; i < dgm_params_numel(pp, i0); i++)
+                nz += fabs(gc[i]);
+            CHECK(nz > 0);
+        }
         float *g = alloc_f(P);
         memcpy(g, dgm_params_grad(pp), P * sizeof *g);
         check_grad(logit ? "flow -log p, parameters (logit)" : "flow -log p, parameters",
@@ -210,15 +227,15 @@ static void test_logdet_and_inverse(void)
         for (int rep = 0; rep < 5; rep++) {
             for (size_t d = 0; d < D; d++)
                 x[d] = logit ? 0.1f + 0.8f * dgm_rng_uniform(&r) : (float)dgm_rng_normal(&r);
-            CHECK(dgm_flow_forward(m, z, &ld, x, 1, &err) == DGM_OK);
+            CHECK(dgm_flow_forward(m, z, &ld, x, labels_of_rows(), 1, &err) == DGM_OK);
             for (size_t j = 0; j < D; j++) {
                 memcpy(xp, x, sizeof x);
                 xp[j] = (float)(x[j] + h);
                 double up = xp[j] - x[j];
-                dgm_flow_forward(m, zp, NULL, xp, 1, &err);
+                dgm_flow_forward(m, zp, NULL, xp, labels_of_rows(), 1, &err);
                 xp[j] = (float)(x[j] - h);
                 double dn = x[j] - xp[j];
-                dgm_flow_forward(m, zm, NULL, xp, 1, &err);
+                dgm_flow_forward(m, zm, NULL, xp, labels_of_rows(), 1, &err);
                 for (size_t i = 0; i < D; i++)
                     J[i * D + j] = ((double)zp[i] - zm[i]) / (up + dn);
             }
@@ -229,16 +246,30 @@ static void test_logdet_and_inverse(void)
         float *xs = alloc_f(n * D), *zs = alloc_f(n * D), *xr = alloc_f(n * D);
         for (size_t i = 0; i < n * D; i++)
             xs[i] = logit ? dgm_rng_uniform(&r) * 0.999f : (float)dgm_rng_normal(&r);
-        CHECK(dgm_flow_forward(m, zs, NULL, xs, n, &err) == DGM_OK);
-        CHECK(dgm_flow_inverse(m, xr, zs, n, &err) == DGM_OK);
+        CHECK(dgm_flow_forward(m, zs, NULL, xs, labels_of_rows(), n, &err) == DGM_OK);
+        CHECK(dgm_flow_inverse(m, xr, zs, labels_of_rows(), n, &err) == DGM_OK);
         double worst = 0;
         for (size_t i = 0; i < n * D; i++)
             worst = fmax(worst, fabs((double)xr[i] - xs[i]));
         CHECK_MSG(worst <= 1e-5, "round trip error %g", worst);
         /* samples: finite, and in [0, 1] for the logit flow */
         dgm_rng_init(&r, 9);
-        CHECK(dgm_model_sample(m, &r, xr, NULL, n, 0, &err) == DGM_OK);
+        CHECK(dgm_model_sample(m, &r, xr, labels_of_rows(), n, 0, &err) == DGM_OK);
         CHECK(dgm_all_finite(xr, n * D));
+        if (g_C) { /* labels are required, and the label moves the map */
+            CHECK(dgm_flow_forward(m, zs, NULL, xs, NULL, n, &err) == DGM_ERR_ARG);
+            CHECK(dgm_flow_inverse(m, xr, zs, NULL, n, &err) == DGM_ERR_ARG);
+            int32_t other[50];
+            for (size_t i = 0; i < n; i++)
+                other[i] = (g_lab[i] + 1) % g_C;
+            float *z2 = alloc_f(n * D);
+            CHECK(dgm_flow_forward(m, z2, NULL, xs, other, n, &err) == DGM_OK);
+            double moved = 0;
+            for (size_t i = 0; i < n * D; i++)
+                moved = fmax(moved, fabs((double)z2[i] - zs[i]));
+            CHECK(moved > 1e-3);
+            free(z2);
+        }
         for (size_t i = 0; logit && i < n * D; i++)
             CHECK(xr[i] >= 0.0f && xr[i] <= 1.0f);
         free(xs), free(zs), free(xr);
@@ -269,9 +300,10 @@ static void test_file(void)
         for (int i = 0; i < 12; i++)
             x[i] = dgm_rng_uniform(&r);
         double a[2], b[2];
-        CHECK(dgm_model_log_prob(m, NULL, a, x, NULL, 2, 1, &err) == DGM_OK);
-        CHECK(dgm_model_log_prob(m2, NULL, b, x, NULL, 2, 1, &err) == DGM_OK);
+        CHECK(dgm_model_log_prob(m, NULL, a, x, labels_of_rows(), 2, 1, &err) == DGM_OK);
+        CHECK(dgm_model_log_prob(m2, NULL, b, x, labels_of_rows(), 2, 1, &err) == DGM_OK);
         CHECK(!memcmp(a, b, sizeof a));
+        CHECK_EQ_INT(dgm_model_n_classes(m2), g_C);
         dgm_st_file *f;
         CHECK(dgm_safetensors_read(&f, path, &err) == DGM_OK);
         const char *pre = g_kind == DGM_FLOW_MAF ? "layers" : "couplings";
@@ -282,6 +314,14 @@ static void test_file(void)
         CHECK(dgm_st_find(f, n0) && dgm_st_find(f, n1));
         const dgm_st_tensor *t = dgm_st_find(f, n2);
         CHECK(t && t->shape[0] == 12 && t->shape[1] == 7);
+        if (g_C) { /* torch.nn.Linear(C, H1 or 2D, bias=False) per layer */
+            snprintf(n0, sizeof n0, "%s.2.cond.weight", pre);
+            t = dgm_st_find(f, n0);
+            CHECK(t && t->shape[0] == 7 && t->shape[1] == (size_t)g_C);
+            snprintf(n0, sizeof n0, "%s.2.cond_out.weight", pre);
+            t = dgm_st_find(f, n0);
+            CHECK(g_kind == DGM_FLOW_MAF ? t && t->shape[0] == 12 : t == NULL);
+        }
         dgm_safetensors_free(f);
         dgm_model_free(m2);
     }
@@ -333,15 +373,67 @@ static void test_bad_data_and_nan(void)
     free(ds.x);
 }
 
+
+/* A class-conditional flow fitted to two classes of 2-D points whose means differ: the
+ * class prior from the labels (a quarter and three quarters), and Bayes' rule separates
+ * them. */
+static void test_conditional_fit(void)
+{
+    size_t n = 400, D = 2;
+    dgm_dataset ds = {0};
+    ds.kind = DGM_DATA_REAL, ds.n = n, ds.d = D, ds.x = alloc_f(n * D);
+    ds.y = malloc(n * sizeof *ds.y), ds.n_classes = 2;
+    snprintf(ds.source, sizeof ds.source, "synthetic");
+    dgm_rng r;
+    dgm_rng_init(&r, 12);
+    for (size_t i = 0; i < n; i++) {
+        ds.y[i] = i % 4 != 0;
+        for (size_t d = 0; d < D; d++)
+            ds.x[i * D + d] = (float)(dgm_rng_normal(&r) * 0.5 + (ds.y[i] ? 2.0 : -2.0));
+    }
+    int C0 = g_C;
+    g_C = 2;
+    dgm_model *m = tiny(D, 2, 0.0, 13, 1.0f);
+    g_C = C0;
+    dgm_fit_data d = {.data = &ds, .data_spec = "synthetic"};
+    dgm_fit_cfg c = dgm_fit_defaults();
+    c.epochs = 20, c.batch = 20, c.seed = 3, c.lr = 1e-2;
+    dgm_err err = {0};
+    CHECK_MSG(dgm_fit(m, &d, &c, NULL, &err) == DGM_OK, "%s", err.msg);
+    CHECK_NEAR(exp(dgm_model_log_prior(m)[0]), 0.25, 0.02);
+    double *post = malloc(n * 2 * sizeof *post);
+    CHECK(dgm_classify(&r, post, m, ds.x, n, 1, &err) == DGM_OK);
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++)
+        right += (post[2 * i + 1] > post[2 * i]) == (ds.y[i] == 1);
+    CHECK_MSG(right >= n - 2, "%zu of %zu classified right", right, n);
+    /* samples given a class land on its side */
+    float s[200 * 2];
+    int32_t ys[200];
+    for (int i = 0; i < 200; i++)
+        ys[i] = i % 2;
+    CHECK(dgm_model_sample(m, &r, s, ys, 200, 0, &err) == DGM_OK);
+    double m0 = 0, m1 = 0;
+    for (int i = 0; i < 200; i++)
+        *(i % 2 ? &m1 : &m0) += (s[2 * i] + s[2 * i + 1]) / 200.0;
+    CHECK_MSG(m0 < -1.0 && m1 > 1.0, "sample means %g and %g", m0, m1);
+    free(post), free(ds.x), free(ds.y);
+    dgm_model_free(m);
+}
+
 int main(void)
 {
     TEST_RUN(test_logit);
     for (int k = 0; k < 2; k++) {
         g_kind = k ? DGM_FLOW_MAF : DGM_FLOW_REALNVP;
-        TEST_RUN(test_gradient);
-        TEST_RUN(test_logdet_and_inverse);
-        TEST_RUN(test_file);
+        for (g_C = 0; g_C <= 3; g_C += 3) { /* unconditional, then 3 classes */
+            TEST_RUN(test_gradient);
+            TEST_RUN(test_logdet_and_inverse);
+            TEST_RUN(test_file);
+        }
+        g_C = 0;
         TEST_RUN(test_bad_data_and_nan);
+        TEST_RUN(test_conditional_fit);
     }
     TEST_MAIN_END("test_flow");
 }

@@ -395,6 +395,35 @@ dgm_status dgm_model_load(dgm_model **out, const char *path, dgm_err *err)
 
 // ------------------------------------------------------------ labels of a fit ---
 
+dgm_status dgm__model_set_classes(dgm_model *m, int C)
+{
+    if (C <= 0)
+        return DGM_OK;
+    double *lp = malloc((size_t)C * sizeof *lp);
+    if (!lp)
+        return DGM_ERR_NOMEM;
+    for (int c = 0; c < C; c++)
+        lp[c] = -log((double)C);
+    free(m->log_prior);
+    m->log_prior = lp;
+    m->n_classes = C;
+    return DGM_OK;
+}
+
+dgm_status dgm__check_labels(int C, const int32_t *y, size_t n, const char *what,
+                             dgm_err *err)
+{
+    if (C <= 0)
+        return DGM_OK;
+    if (!y)
+        return dgm_errf(err, DGM_ERR_ARG, "%s is class-conditional: labels are needed", what);
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= C)
+            return dgm_errf(err, DGM_ERR_ARG, "label %d of example %zu is outside 0..%d",
+                            (int)y[i], i + 1, C - 1);
+    return DGM_OK;
+}
+
 dgm_status dgm__fit_check_labels(const dgm_model *m, const dgm_dataset *ds, const char *what,
                                  dgm_err *err)
 {

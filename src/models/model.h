@@ -74,6 +74,14 @@ typedef struct dgm__fit_ops {
     int mpi;
 } dgm__fit_ops;
 
+/* A class-conditional model's shell: n_classes = C and a uniform log p(y) until a fit sets
+ * the training frequencies or a file its own; DGM_ERR_NOMEM (m unchanged) when out of
+ * memory. C = 0 does nothing. */
+dgm_status dgm__model_set_classes(dgm_model *m, int C);
+/* For a family's own entry points (dgm_made_log_prob_masks, dgm_flow_forward): a model of
+ * C > 0 classes needs n labels y in 0..C-1 (what names it: "a conditional MADE"). */
+dgm_status dgm__check_labels(int C, const int32_t *y, size_t n, const char *what,
+                             dgm_err *err);
 /* For a family's begin: a class-conditional m (what: "a cvae", "a conditional MADE")
  * needs labels in ds, none above its classes; a model without classes takes any data. */
 dgm_status dgm__fit_check_labels(const dgm_model *m, const dgm_dataset *ds, const char *what,

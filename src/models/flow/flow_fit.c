@@ -1,7 +1,8 @@
 /* The flow's hooks for the training driver (dgm_fit's minibatch runs): the data checks
  * (finite values; 8-bit levels for a model over dequantised data), the batch (8-bit images
  * dequantised afresh, (k + u) / 256, one stream per example; continuous data as they are),
- * the step (mean -log p(x), its gradient, the NaN guard, the optimizer) and the validation
+ * the step (mean -log p(x), its gradient, the NaN guard, the optimizer; a class-conditional
+ * flow's labels along with its rows, its p(y) from the training rows) and the validation
  * figure, the exact -log p(x) of held-out rows prepared once. The step's gradient is summed
  * over micro-shards (optim/sharded.h), so it has the same bits at any rank count. */
 #include "models/flow/flow.h"
@@ -17,6 +18,7 @@ typedef struct {
     dgm_prep how;
     size_t B, n_val;
     float *x, *dscale, *val_x;
+    int32_t *y, *val_y;     /* the rows' labels (class-conditional flows), else NULL */
     double *lp, *val_lp;
     dgm__sharded sh;
     dgm_model *m;           /* the run's model, for shard_rows */
@@ -28,6 +30,7 @@ static void run_free(void *q)
     if (!r)
         return;
     dgm_free(r->x), dgm_free(r->dscale), dgm_free(r->val_x), dgm_free(r->lp), dgm_free(r->val_lp);
+    dgm_free(r->y), dgm_free(r->val_y);
     dgm__sharded_free(&r->sh);
     free(r);
 }
@@ -65,6 +68,12 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
         if (!isfinite(ds->x[i]))
             return dgm_errf(err, DGM_ERR_NAN, "%s: value %zu of example %zu is not a finite "
                             "number", ds->source, i % ds->d + 1, i / ds->d + 1);
+    int C = m->n_classes;
+    dgm_status s = dgm__fit_check_labels(m, ds, "a conditional flow", err);
+    if (!s && C && !rows->resumed)
+        s = dgm__fit_class_prior(m, ds, rows, err);
+    if (s)
+        return s;
     flow_run *r = calloc(1, sizeof *r);
     if (!r)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
@@ -73,13 +82,19 @@ static dgm_status flow_begin(void **state, dgm_model *m, const dgm_fit_data *d,
     r->x = dgm_malloc_array(r->B, D * sizeof(float));
     r->dscale = dgm_malloc_array(r->B, sizeof(float));
     r->lp = dgm_malloc_array(r->B, sizeof(double));
+    if (C)
+        r->y = dgm_malloc_array(r->B, sizeof(int32_t));
     if (r->n_val) {
         r->val_x = dgm_malloc_array(r->n_val, D * sizeof(float));
         r->val_lp = dgm_malloc_array(r->n_val, sizeof(double));
+        if (C && (r->val_y = dgm_malloc_array(r->n_val, sizeof(int32_t))))
+            for (size_t i = 0; i < r->n_val; i++)
+                r->val_y[i] = ds->y[rows->val[i]];
     }
-    dgm_status s = m->ops == &dgm__maf_ops ? dgm__maf_reserve(m, r->B, err)
-                                           : dgm__flow_reserve(FLOW(m), r->B, err);
-    if (!s && (!r->x || !r->dscale || !r->lp || (r->n_val && (!r->val_x || !r->val_lp))))
+    s = m->ops == &dgm__maf_ops ? dgm__maf_reserve(m, r->B, err)
+                                : dgm__flow_reserve(FLOW(m), r->B, err);
+    if (!s && (!r->x || !r->dscale || !r->lp || (C && !r->y) ||
+               (r->n_val && (!r->val_x || !r->val_lp || (C && !r->val_y)))))
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for batches of %zu", r->B);
     /* collective: every rank gets there, failed or not */
     if (!(s = dgm__par_agree(s, err)))
@@ -103,10 +118,11 @@ static void shard_rows(void *ctx, size_t r0, size_t r1)
 {
     flow_run *r = ctx;
     size_t D = r->ds->d;
+    const int32_t *y = r->y ? r->y + r0 : NULL;
     if (r->m->ops == &dgm__maf_ops)
-        dgm__maf_step(r->m, r->lp + r0, r->x + r0 * D, r->dscale + r0, r1 - r0);
+        dgm__maf_step(r->m, r->lp + r0, r->x + r0 * D, y, r->dscale + r0, r1 - r0);
     else
-        dgm__flow_forward_backward(FLOW(r->m), r->lp + r0, r->x + r0 * D, r->dscale + r0,
+        dgm__flow_forward_backward(FLOW(r->m), r->lp + r0, r->x + r0 * D, y, r->dscale + r0,
                                    NULL, r1 - r0);
 }
 
@@ -121,8 +137,11 @@ static dgm_status flow_step(void *state, dgm_model *m, const size_t *idx, size_t
     dgm_rng dq;
     dgm_rng_fork(&dq, step_rng, 0);
     make_batch(r->x, r->ds, idx, b, &dq, r->how);
-    for (size_t i = 0; i < b; i++)
+    for (size_t i = 0; i < b; i++) {
         r->dscale[i] = 1.0f / (float)b;
+        if (r->y)
+            r->y[i] = r->ds->y[idx[i]];
+    }
     dgm_status s = dgm__sharded_grad(&r->sh, pp, b, shard_rows, r, r->lp, sizeof *r->lp, err);
     if (s)
         return s;
@@ -148,7 +167,7 @@ static dgm_status flow_validate(void *state, dgm_model *m, double *val, dgm_err 
     *val = NAN;
     if (!r->n_val)
         return DGM_OK;
-    dgm_status s = dgm_model_log_prob(m, NULL, r->val_lp, r->val_x, NULL, r->n_val, 1, err);
+    dgm_status s = dgm_model_log_prob(m, NULL, r->val_lp, r->val_x, r->val_y, r->n_val, 1, err);
     if (s)
         return s;
     double sv = 0;

@@ -3,12 +3,15 @@
  * in u (nn/masked.h), a bounded as tanh, orderings alternating natural and reversed, after
  * the logit transform of realnvp.c; a standard normal base. Density: one pass per layer;
  * sampling: each layer inverted in D passes, batched over the samples. docs/math.md,
- * "MAF". Left out: batch normalisation between layers, the conditional and the MoG-base
- * variants, random hidden degrees (the degrees are j mod (D - 1), MADE's deterministic
+ * "MAF". A class-conditional MAF (the paper's conditional MAF) feeds the label into each
+ * MADE as the class-conditional MADE does: the first hidden layer (layers.<k>.cond.weight)
+ * and the outputs (layers.<k>.cond_out.weight). Left out: batch normalisation between
+ * layers, the MoG-base variant, random hidden degrees (the degrees are j mod (D - 1), MADE's deterministic
  * assignment, so the file needs no mask tables). */
 #include "models/flow/flow.h"
 #include "core/fastmath.h"
 #include "core/par.h"
+#include "nn/label.h"
 #include "nn/masked.h"
 
 #include <math.h>
@@ -42,6 +45,9 @@ typedef struct dgm__maf {
     float *xs, *ys;               /* cap x D, cap x 2D: a layer's input and output in its
                                    * plan's order */
     double *ld;
+    int C, iC[FLOW_MAX_COUPLINGS], iCo[FLOW_MAX_COUPLINGS]; /* classes (0: none); the
+                                   * labels' weights into layer 1 (H1 x C), outputs (2D x C) */
+    float *cols;                  /* K x C x H1: cond.weight's columns in layer 1's plan order */
 } dgm__maf;
 
 #define MAF(m) ((dgm__maf *)(m)->impl)
@@ -66,6 +72,7 @@ static void maf_destroy(void *impl)
     dgm_params_free(p->p);
     free(p->deg);
     dgm_free(p->Wm);
+    dgm_free(p->cols);
     free(p);
 }
 
@@ -88,6 +95,9 @@ dgm_status dgm__maf_new(dgm__maf **out, const dgm_flow_cfg *c, dgm_err *err)
                             c->hidden[l]);
     if (!(c->alpha >= 0 && c->alpha < 0.5))
         return dgm_errf(err, DGM_ERR_ARG, "maf: alpha %g is outside [0, 0.5)", c->alpha);
+    if (c->n_classes < 0 || c->n_classes > 65536)
+        return dgm_errf(err, DGM_ERR_ARG, "maf: %d classes; 0 to 65536 are supported",
+                        c->n_classes);
     dgm__maf *p = calloc(1, sizeof *p);
     if (!p)
         return dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory");
@@ -119,9 +129,20 @@ dgm_status dgm__maf_new(dgm__maf **out, const dgm_flow_cfg *c, dgm_err *err)
             p->wm_off[k][l] = nW;
             nW += p->dims[l + 1] * p->dims[l];
         }
+    p->C = c->n_classes;
+    for (int k = 0; ok && p->C && k < p->K; k++) {
+        char name[96];
+        size_t sh[2] = {p->dims[1], (size_t)p->C}, sho[2] = {2 * D, (size_t)p->C};
+        snprintf(name, sizeof name, "layers.%d.cond.weight", k);
+        ok = (p->iC[k] = dgm_params_add(p->p, name, sh, 2)) >= 0;
+        snprintf(name, sizeof name, "layers.%d.cond_out.weight", k);
+        ok = ok && (p->iCo[k] = dgm_params_add(p->p, name, sho, 2)) >= 0;
+    }
     if (!ok || dgm_params_alloc(p->p, err) ||
         !(p->deg = dgm_malloc_array((size_t)p->K, p->deg_n * sizeof(int32_t))) ||
-        !(p->Wm = dgm_malloc_array(nW, sizeof(float)))) {
+        !(p->Wm = dgm_malloc_array(nW, sizeof(float))) ||
+        (p->C && !(p->cols = dgm_malloc_array((size_t)p->K * (size_t)p->C,
+                                              p->dims[1] * sizeof(float))))) {
         maf_destroy(p);
         return dgm_errf(err, DGM_ERR_NOMEM, "maf: out of memory for the layers");
     }
@@ -162,6 +183,10 @@ static void refresh(dgm__maf *p)
         for (int l = 0; l < p->nl; l++)
             dgm__mlayer_weights(&p->ml[k][l], dgm_params_tensor(p->p, p->iW[k][l]),
                                 dgm_params_tensor(p->p, p->ib[k][l]));
+    for (int k = 0; p->C && k < p->K; k++)
+        dgm__label_columns(p->cols + (size_t)k * (size_t)p->C * p->dims[1],
+                           dgm_params_tensor(p->p, p->iC[k]), p->ml[k][0].po, p->dims[1],
+                           (size_t)p->C);
     p->stale = 0;
 }
 
@@ -218,7 +243,8 @@ static dgm_status maf_reserve(dgm__maf *p, size_t B, dgm_err *err)
 /* The MADE of layer k on B rows of in: the output (m, r) in h[k][nl-1]. The layers run
  * on their plans, the hidden units in the plans' order (h and ha hold them so); the input
  * is permuted in (reversed layers) and the output out. */
-static const float *made_forward(dgm__maf *p, int k, const float *in, size_t B)
+static const float *made_forward(dgm__maf *p, int k, const float *in, const int32_t *lab,
+                                size_t B)
 {
     const int nl = p->nl;
     if (!p->ml[k][0].in_identity) {
@@ -228,6 +254,9 @@ static const float *made_forward(dgm__maf *p, int k, const float *in, size_t B)
     for (int l = 0; l < nl; l++) {
         float *y = l < nl - 1 || p->ml[k][l].out_identity ? p->h[k][l] : p->ys;
         dgm__mlayer_forward(&p->ml[k][l], y, in, B);
+        if (l == 0 && lab) /* + cond.weight[:, y_b] */
+            dgm__label_add(y, p->cols + (size_t)k * (size_t)p->C * p->dims[1], lab, B,
+                           p->dims[1]);
         if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->ha[k][l], p->h[k][l], B * p->dims[l + 1]);
             in = p->ha[k][l];
@@ -235,14 +264,21 @@ static const float *made_forward(dgm__maf *p, int k, const float *in, size_t B)
     }
     if (!p->ml[k][nl - 1].out_identity)
         dgm__mlayer_scatter_out(&p->ml[k][nl - 1], p->h[k][nl - 1], p->ys, B);
+    if (lab) /* + cond_out.weight[:, y_b]: the layer's first coordinate sees no hidden unit */
+        dgm__label_add_w(p->h[k][nl - 1], dgm_params_tensor(p->p, p->iCo[k]), lab, B, 2 * p->D,
+                         (size_t)p->C);
     return p->h[k][nl - 1];
 }
 
 /* Backward through layer k's MADE from dout (B x 2D, overwritten), adding its input
  * gradient into dx (B x D). */
-static void made_backward(dgm__maf *p, int k, float *dout, float *dx, size_t B)
+static void made_backward(dgm__maf *p, int k, float *dout, float *dx, const int32_t *lab,
+                          size_t B)
 {
     const dgm__mlayer *L0 = &p->ml[k][0], *Ll = &p->ml[k][p->nl - 1];
+    if (lab)
+        dgm__label_grad(dgm_params_tensor_grad(p->p, p->iCo[k]), dout, NULL, lab, B, 2 * p->D,
+                        (size_t)p->C);
     float *dz = dout;
     if (!Ll->out_identity) {
         dgm__mlayer_gather_out(Ll, p->ys, dout, B);
@@ -257,6 +293,9 @@ static void made_backward(dgm__maf *p, int k, float *dout, float *dx, size_t B)
         }
         dgm__mlayer_backward(&p->ml[k][l], p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
                              dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz, in, B);
+        if (l == 0 && lab) /* d cond.weight[po[o'], y_b] += dz[b][o'] */
+            dgm__label_grad(dgm_params_tensor_grad(p->p, p->iC[k]), dz, L0->po, lab, B,
+                            p->dims[1], (size_t)p->C);
         if (l == 0) { /* added into dx, in the parameter order */
             for (size_t b = 0; b < B; b++)
                 for (size_t i = 0; i < I; i++)
@@ -269,10 +308,11 @@ static void made_backward(dgm__maf *p, int k, float *dout, float *dx, size_t B)
     }
 }
 
-void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const float *dscale,
-                               float *dx, size_t B)
+void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const int32_t *y,
+                               const float *dscale, float *dx, size_t B)
 {
     size_t D = p->D;
+    const int32_t *lab = p->C ? y : NULL;
     refresh(p);
     if (p->cfg.alpha > 0) {
         dgm__logit_forward(p->u[0], lp, x, B, D, p->cfg.alpha);
@@ -284,7 +324,7 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const fl
     for (size_t b = 0; b < B; b++)
         p->ld[b] = 0;
     for (int k = 0; k < p->K; k++) {
-        const float *mr = made_forward(p, k, p->u[k], B);
+        const float *mr = made_forward(p, k, p->u[k], lab, B);
         const float *u = p->u[k];
         float *z = p->u[k + 1], *a = p->a[k];
         /* rows in parallel, each in one order: the same bits at any thread count */
@@ -332,7 +372,7 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const fl
                 mr[b * 2 * D + d] = dm;
                 mr[b * 2 * D + D + d] = dal * (1.0f - a[i] * a[i]);
             }
-        made_backward(p, k, mr, gn, B);
+        made_backward(p, k, mr, gn, lab, B);
         float *t = g;
         g = gn, gn = t;
     }
@@ -356,8 +396,8 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const fl
 
 #define MAF_CHUNK 256
 
-dgm_status dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float *x, size_t n,
-                            dgm_err *err)
+dgm_status dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float *x,
+                            const int32_t *y, size_t n, dgm_err *err)
 {
     dgm__maf *p = MAF(m);
     size_t D = p->D, chunk = n < MAF_CHUNK ? n : MAF_CHUNK;
@@ -365,7 +405,7 @@ dgm_status dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float 
     double lp[MAF_CHUNK];
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t b = a + chunk < n ? a + chunk : n;
-        dgm__maf_forward_backward(p, lp, x + a * D, NULL, NULL, b - a);
+        dgm__maf_forward_backward(p, lp, x + a * D, p->C && y ? y + a : NULL, NULL, NULL, b - a);
         memcpy(z + a * D, p->u[p->K], (b - a) * D * sizeof *z);
         for (size_t i = a; logdet && i < b; i++) {
             double q = 0;
@@ -381,7 +421,8 @@ dgm_status dgm__maf_forward(dgm_model *m, float *z, double *logdet, const float 
  * layer's order. The MADE's first layer is linear in u and a step sets one coordinate, so
  * its pre-activations are updated by that column of the masked weights (kept transposed,
  * D x H1) times the new value instead of recomputed; the later layers run in full. */
-dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dgm_err *err)
+dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, const int32_t *lab,
+                            size_t n, dgm_err *err)
 {
     dgm__maf *p = MAF(m);
     size_t D = p->D, chunk = n < MAF_CHUNK ? n : MAF_CHUNK, H1 = p->dims[1];
@@ -401,8 +442,13 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
                 for (size_t j = 0; j < D; j++)
                     WT[j * H1 + h] = W0[h * D + j];
             memset(u, 0, B * D * sizeof *u);
+            const int32_t *la = p->C && lab ? lab + a : NULL;
+            const float *Wco = la ? dgm_params_tensor(p->p, p->iCo[k]) : NULL;
             for (size_t b = 0; b < B; b++)
                 memcpy(pre0 + b * H1, b0, H1 * sizeof *pre0);
+            if (la) /* the label's column of cond.weight beside the bias */
+                dgm__label_add_w(pre0, dgm_params_tensor(p->p, p->iC[k]), la, B, H1,
+                                 (size_t)p->C);
             for (size_t t = 0; t < D; t++) {
                 size_t v = k % 2 ? D - 1 - t : t;
                 dgm_act_forward(DGM_ACT_RELU, p->ha[k][0], pre0, B * H1);
@@ -421,6 +467,10 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
                 const float *c = WT + v * H1;
                 for (size_t b = 0; b < B; b++) {
                     double mv = bl[v], rv = bl[D + v];
+                    if (la) {
+                        mv += Wco[v * (size_t)p->C + (size_t)la[b]];
+                        rv += Wco[(D + v) * (size_t)p->C + (size_t)la[b]];
+                    }
                     for (size_t h = 0; h < Hl; h++) {
                         mv += (double)in[b * Hl + h] * Wl[v * Hl + h];
                         rv += (double)in[b * Hl + h] * Wl[(D + v) * Hl + h];
@@ -446,13 +496,14 @@ dgm_status dgm__maf_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
 static dgm_status maf_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                                const int32_t *y, size_t n, int k, dgm_err *err)
 {
-    (void)rng, (void)y, (void)k;
+    (void)rng, (void)k;
     dgm__maf *p = MAF(m);
     size_t chunk = n < MAF_CHUNK ? n : MAF_CHUNK;
     dgm_status s = maf_reserve(p, chunk ? chunk : 1, err);
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t b = a + chunk < n ? a + chunk : n;
-        dgm__maf_forward_backward(p, out + a, x + a * p->D, NULL, NULL, b - a);
+        dgm__maf_forward_backward(p, out + a, x + a * p->D, p->C ? y + a : NULL, NULL, NULL,
+                                  b - a);
     }
     return s;
 }
@@ -460,7 +511,6 @@ static dgm_status maf_log_prob(dgm_model *m, dgm_rng *rng, double *out, const fl
 static dgm_status maf_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
                              size_t n, int mean, dgm_err *err)
 {
-    (void)y;
     size_t D = m->dim;
     float *z = dgm_malloc_array(n ? n : 1, D * sizeof *z);
     if (!z)
@@ -473,7 +523,7 @@ static dgm_status maf_sample(dgm_model *m, dgm_rng *rng, float *out, const int32
         else
             dgm_rng_fill_normal(&r, z + i * D, D);
     }
-    dgm_status s = dgm__maf_inverse(m, out, z, n, err);
+    dgm_status s = dgm__maf_inverse(m, out, z, m->n_classes ? y : NULL, n, err);
     for (size_t i = 0; !s && MAF(m)->cfg.alpha > 0 && i < n * D; i++)
         out[i] = out[i] < 0.0f ? 0.0f : out[i] > 1.0f ? 1.0f : out[i];
     dgm_free(z);
@@ -503,9 +553,10 @@ const dgm__model_ops dgm__maf_ops = {
 /* For flow_fit.c: the parameter store, the step's forward/backward and the update hook. */
 dgm_params *dgm__maf_params(dgm_model *m) { return MAF(m)->p; }
 dgm_status dgm__maf_reserve(dgm_model *m, size_t B, dgm_err *err) { return maf_reserve(MAF(m), B, err); }
-void dgm__maf_step(dgm_model *m, double *lp, const float *x, const float *dscale, size_t B)
+void dgm__maf_step(dgm_model *m, double *lp, const float *x, const int32_t *y,
+                   const float *dscale, size_t B)
 {
-    dgm__maf_forward_backward(MAF(m), lp, x, dscale, NULL, B);
+    dgm__maf_forward_backward(MAF(m), lp, x, y, dscale, NULL, B);
 }
 void dgm__maf_updated(dgm_model *m) { maf_mark(m); }
 const dgm_flow_cfg *dgm__maf_cfg(const dgm_model *m) { return &MAF(m)->cfg; }
@@ -517,6 +568,10 @@ dgm_model *dgm__maf_model(dgm__maf *p, dgm_rng *rng)
             for (int l = 0; l < p->nl; l++)
                 dgm_linear_init(rng, dgm_params_tensor(p->p, p->iW[k][l]),
                                 dgm_params_tensor(p->p, p->ib[k][l]), p->dims[l], p->dims[l + 1]);
+    for (int k = 0; rng && p->C && k < p->K; k++) {
+        dgm_linear_init(rng, dgm_params_tensor(p->p, p->iC[k]), NULL, (size_t)p->C, p->dims[1]);
+        dgm_linear_init(rng, dgm_params_tensor(p->p, p->iCo[k]), NULL, (size_t)p->C, 2 * p->D);
+    }
     dgm_model *m = dgm__model_new(&dgm__maf_ops, p);
     if (!m)
         return NULL;
@@ -527,6 +582,11 @@ dgm_model *dgm__maf_model(dgm__maf *p, dgm_rng *rng)
     m->height = p->cfg.height, m->width = p->cfg.width;
     if (m->height * m->width != m->dim)
         m->height = m->width = 0;
+    if (dgm__model_set_classes(m, p->C)) {
+        m->impl = NULL; /* the caller still owns p */
+        dgm_model_free(m);
+        return NULL;
+    }
     return m;
 }
 

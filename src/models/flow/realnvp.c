@@ -2,12 +2,15 @@
  * Real NVP", ICLR 2017, section 3: affine coupling layers, alternating masks, the logit
  * preprocessing of section 4.1): the layout, the logit transform and its log-determinant,
  * the batched forward with every Jacobian term and its backward, the inverse, exact log p,
- * sampling and the files. docs/math.md, "RealNVP", derives it. Left out: the multi-scale
+ * sampling and the files. docs/math.md, "RealNVP", derives it. A class-conditional flow
+ * adds the label's column of couplings.<k>.cond.weight to each conditioner's first hidden
+ * layer (every transformed coordinate's s and t read those units). Left out: the multi-scale
  * convolutional architecture, batch normalisation and the learned scale on tanh. */
 #include "models/flow/flow.h"
 #include "core/fastmath.h"
 #include "core/assert.h"
 #include "core/par.h"
+#include "nn/label.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,6 +57,7 @@ static void flow_destroy(void *impl)
         }
     dgm_free(p->ys), dgm_free(p->da), dgm_free(p->dz), dgm_free(p->dW);
     dgm_params_free(p->p);
+    dgm_free(p->cols);
     free(p->mask);
     dgm_free(p->g), dgm_free(p->gn), dgm_free(p->gst), dgm_free(p->gx), dgm_free(p->ld);
     free(p);
@@ -79,6 +83,9 @@ static dgm_status flow_new(dgm__flow **out, const dgm_flow_cfg *c, dgm_err *err)
                             c->hidden[l]);
     if (!(c->alpha >= 0 && c->alpha < 0.5))
         return dgm_errf(err, DGM_ERR_ARG, "realnvp: alpha %g is outside [0, 0.5)", c->alpha);
+    if (c->n_classes < 0 || c->n_classes > 65536)
+        return dgm_errf(err, DGM_ERR_ARG, "realnvp: %d classes; 0 to 65536 are supported",
+                        c->n_classes);
     dgm__flow *p = calloc(1, sizeof *p);
     if (!p)
         return dgm_errf(err, DGM_ERR_NOMEM, "realnvp: out of memory");
@@ -97,7 +104,17 @@ static dgm_status flow_new(dgm__flow **out, const dgm_flow_cfg *c, dgm_err *err)
         ok = (p->net[k] = dgm_mlp_create(p->p, prefix, dims, c->n_hidden + 1, DGM_ACT_RELU,
                                           DGM_ACT_IDENTITY)) != NULL;
     }
+    p->C = c->n_classes;
+    for (int k = 0; ok && p->C && k < c->n_couplings; k++) {
+        char name[64];
+        size_t sh[2] = {dims[1], (size_t)p->C};
+        snprintf(name, sizeof name, "couplings.%d.cond.weight", k);
+        ok = (p->iC[k] = dgm_params_add(p->p, name, sh, 2)) >= 0;
+    }
     p->mask = ok ? malloc((size_t)c->n_couplings * D) : NULL;
+    if (ok && p->C)
+        ok = (p->cols = dgm_malloc_array((size_t)c->n_couplings * (size_t)p->C,
+                                         dims[1] * sizeof(float))) != NULL;
     if (!ok || !p->mask || dgm_params_alloc(p->p, err)) {
         flow_destroy(p);
         return dgm_errf(err, DGM_ERR_NOMEM, "realnvp: out of memory for the layers");
@@ -173,6 +190,11 @@ static void refresh(dgm__flow *p)
         for (int l = 0; l < p->nl; l++)
             dgm__mlayer_weights(&p->ml[k][l], dgm_params_tensor(p->p, p->iW[k][l]),
                                 dgm_params_tensor(p->p, p->ib[k][l]));
+    for (int k = 0; p->C && k < p->cfg.n_couplings; k++) {
+        size_t H1 = p->ml[k][0].O;
+        dgm__label_columns(p->cols + (size_t)k * (size_t)p->C * H1,
+                           dgm_params_tensor(p->p, p->iC[k]), p->ml[k][0].po, H1, (size_t)p->C);
+    }
     p->stale = 0;
 }
 
@@ -190,7 +212,6 @@ dgm_status dgm__flow_reserve(dgm__flow *p, size_t B, dgm_err *err)
             dgm_free(p->s[k]);
             ok = ok && (p->xm[k] = dgm_malloc_array(B, D * sizeof(float)));
             ok = ok && (p->s[k] = dgm_malloc_array(B, D * sizeof(float)));
-            ok = ok && !dgm_mlp_reserve(p->net[k], B, err);
             for (int l = 0; l < p->nl - 1; l++) {
                 size_t W = p->ml[k][l].O;
                 dgm_free(p->h[k][l]), dgm_free(p->ha[k][l]);
@@ -258,30 +279,42 @@ void dgm__logit_backward(float *dx, const float *dy, const double *dld, const fl
 
 // ---------------------------------------------------------------- coupling layers ---
 
-/* Coupling k on B rows: y[k+1] = b.y + (1-b).(y exp(s) + t), s = (1-b).tanh(raw), with
- * (raw, t) = net_k(b.y); ld[b] += sum_d s. */
-static void coupling_forward(dgm__flow *p, int k, size_t B)
+/* The conditioner of coupling k on its plans, for B rows of y (the parameter order; it
+ * reads only the coordinates b_k passes through) and labels lab (NULL without classes):
+ * y in the plan's order into xm[k] (the passed-through coordinates first: the only ones
+ * its products read), then the layers, then (raw s, t) back in the parameter order into
+ * gst (free until the backward), which it returns. The density and the inverse both run
+ * it, so they are one function of the weights. */
+static const float *conditioner(dgm__flow *p, int k, const float *y, const int32_t *lab,
+                                size_t B)
 {
-    size_t D = p->D;
-    const uint8_t *bm = p->mask + (size_t)k * D;
-    const float *y = p->y[k];
-    float *xm = p->xm[k], *s = p->s[k], *out = p->y[k + 1];
-    /* the conditioner on its plans: y in the plan's order (the passed-through coordinates
-     * first: the only ones its products read), then the layers, then (raw s, t) back in
-     * the parameter order, into gst (free until the backward) */
     const int nl = p->nl;
-    dgm__mlayer_gather_in(&p->ml[k][0], xm, y, B);
-    const float *in = xm;
+    dgm__mlayer_gather_in(&p->ml[k][0], p->xm[k], y, B);
+    const float *in = p->xm[k];
     for (int l = 0; l < nl; l++) {
         float *z = l < nl - 1 ? p->h[k][l] : p->ys;
         dgm__mlayer_forward(&p->ml[k][l], z, in, B);
+        if (l == 0 && lab) /* + cond.weight[:, y_b] */
+            dgm__label_add(z, p->cols + (size_t)k * (size_t)p->C * p->ml[k][0].O, lab, B,
+                           p->ml[k][0].O);
         if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->ha[k][l], z, B * p->ml[k][l].O);
             in = p->ha[k][l];
         }
     }
-    float *st = p->gst;
-    dgm__mlayer_scatter_out(&p->ml[k][nl - 1], st, p->ys, B);
+    dgm__mlayer_scatter_out(&p->ml[k][nl - 1], p->gst, p->ys, B);
+    return p->gst;
+}
+
+/* Coupling k on B rows: y[k+1] = b.y + (1-b).(y exp(s) + t), s = (1-b).tanh(raw), with
+ * (raw, t) = net_k(b.y, label); ld[b] += sum_d s. */
+static void coupling_forward(dgm__flow *p, int k, const int32_t *lab, size_t B)
+{
+    size_t D = p->D;
+    const uint8_t *bm = p->mask + (size_t)k * D;
+    const float *y = p->y[k];
+    float *s = p->s[k], *out = p->y[k + 1];
+    const float *st = conditioner(p, k, y, lab, B);
 #pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
         double l = 0;
@@ -304,7 +337,7 @@ static void coupling_forward(dgm__flow *p, int k, size_t B)
  *   dL/dt = (1-b) g,  dL/ds = (1-b) (g y e^s + gl),  dL/draw = dL/ds (1 - s^2),
  *   dL/dy = (1-b) g e^s + b (g + net_k^T [dL/draw, dL/dt]). */
 static void coupling_backward(dgm__flow *p, int k, const float *g, const float *gl, float *gn,
-                              size_t B)
+                              const int32_t *lab, size_t B)
 {
     size_t D = p->D;
     const uint8_t *bm = p->mask + (size_t)k * D;
@@ -333,6 +366,9 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
         dgm__mlayer_backward(L, p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
                              dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz,
                              l ? p->ha[k][l - 1] : p->xm[k], B);
+        if (l == 0 && lab) /* d cond.weight[po[o'], y_b] += dz[b][o'] */
+            dgm__label_grad(dgm_params_tensor_grad(p->p, p->iC[k]), dz, L->po, lab, B, L->O,
+                            (size_t)p->C);
         if (l) {
             memset(p->dz, 0, B * L->I * sizeof *p->dz);
             dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->h[k][l - 1], p->ha[k][l - 1],
@@ -349,9 +385,10 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
         }
 }
 
-void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const float *dscale,
-                                float *dx, size_t B)
+void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const int32_t *y,
+                                const float *dscale, float *dx, size_t B)
 {
+    const int32_t *lab = p->C ? y : NULL;
     size_t D = p->D;
     int K = p->cfg.n_couplings;
     double alpha = p->cfg.alpha;
@@ -367,7 +404,7 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
     for (size_t b = 0; b < B; b++)
         p->ld[b] = 0;
     for (int k = 0; k < K; k++)
-        coupling_forward(p, k, B);
+        coupling_forward(p, k, lab, B);
     const float *z = p->y[K];
 #pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
     for (size_t b = 0; b < B; b++) {
@@ -389,7 +426,7 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
             g[b * D + d] = dscale[b] * z[b * D + d];
     }
     for (int k = K - 1; k >= 0; k--) {
-        coupling_backward(p, k, g, glp, gn, B);
+        coupling_backward(p, k, g, glp, gn, lab, B);
         float *t = g;
         g = gn, gn = t;
     }
@@ -415,20 +452,21 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
 
 #define FLOW_CHUNK 256
 
-dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x, size_t n,
-                            dgm_err *err)
+dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float *x,
+                            const int32_t *y, size_t n, dgm_err *err)
 {
-    if (m->ops == &dgm__maf_ops)
-        return dgm__maf_forward(m, z, logdet, x, n, err);
-    if (m->ops != &dgm__flow_ops)
+    if (m->ops != &dgm__flow_ops && m->ops != &dgm__maf_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a flow", m->ops->type);
+    dgm_status s = dgm__check_labels(m->n_classes, y, n, "this flow", err);
+    if (s || m->ops == &dgm__maf_ops)
+        return s ? s : dgm__maf_forward(m, z, logdet, x, y, n, err);
     dgm__flow *p = FLOW(m);
     size_t D = p->D, chunk = n < FLOW_CHUNK ? n : FLOW_CHUNK;
-    dgm_status s = dgm__flow_reserve(p, chunk ? chunk : 1, err);
+    s = dgm__flow_reserve(p, chunk ? chunk : 1, err);
     double lp[FLOW_CHUNK];
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t b = a + chunk < n ? a + chunk : n;
-        dgm__flow_forward_backward(p, lp, x + a * D, NULL, NULL, b - a);
+        dgm__flow_forward_backward(p, lp, x + a * D, y ? y + a : NULL, NULL, NULL, b - a);
         memcpy(z + a * D, p->y[p->cfg.n_couplings], (b - a) * D * sizeof *z);
         for (size_t i = a; logdet && i < b; i++) {
             const float *zi = z + i * D;
@@ -441,28 +479,30 @@ dgm_status dgm_flow_forward(dgm_model *m, float *z, double *logdet, const float 
     return s;
 }
 
-dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n, dgm_err *err)
+dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, const int32_t *lab,
+                            size_t n, dgm_err *err)
 {
-    if (m->ops == &dgm__maf_ops)
-        return dgm__maf_inverse(m, x, z, n, err);
-    if (m->ops != &dgm__flow_ops)
+    if (m->ops != &dgm__flow_ops && m->ops != &dgm__maf_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a flow", m->ops->type);
+    dgm_status s = dgm__check_labels(m->n_classes, lab, n, "this flow", err);
+    if (s || m->ops == &dgm__maf_ops)
+        return s ? s : dgm__maf_inverse(m, x, z, lab, n, err);
     dgm__flow *p = FLOW(m);
     size_t D = p->D, chunk = n < FLOW_CHUNK ? n : FLOW_CHUNK;
-    dgm_status s = dgm__flow_reserve(p, chunk ? chunk : 1, err);
+    s = dgm__flow_reserve(p, chunk ? chunk : 1, err);
     int K = p->cfg.n_couplings;
+    refresh(p);
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t B = (a + chunk < n ? a + chunk : n) - a;
+        const int32_t *la = p->C && lab ? lab + a : NULL;
         float *y = p->y[K];
         memcpy(y, z + a * D, B * D * sizeof *y);
-        /* y_k = b.y' + (1-b).(y' - t) e^-s, (s, t) from b.y' = b.y_k */
+        /* y_k = b.y' + (1-b).(y' - t) e^-s, (s, t) from b.y' = b.y_k: the conditioner reads
+         * only the coordinates b passes through, which y' and y_k share */
         for (int k = K - 1; k >= 0; k--) {
             const uint8_t *bm = p->mask + (size_t)k * D;
-            float *xm = p->xm[k], *prev = p->y[k];
-            for (size_t b = 0; b < B; b++)
-                for (size_t d = 0; d < D; d++)
-                    xm[b * D + d] = bm[d] ? y[b * D + d] : 0.0f;
-            const float *st = dgm_mlp_forward(p->net[k], xm, B);
+            float *prev = p->y[k];
+            const float *st = conditioner(p, k, y, la, B);
             for (size_t b = 0; b < B; b++)
                 for (size_t d = 0; d < D; d++) {
                     size_t i = b * D + d;
@@ -482,13 +522,14 @@ dgm_status dgm_flow_inverse(dgm_model *m, float *x, const float *z, size_t n, dg
 static dgm_status flow_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                                 const int32_t *y, size_t n, int k, dgm_err *err)
 {
-    (void)rng, (void)y, (void)k;
+    (void)rng, (void)k;
     dgm__flow *p = FLOW(m);
     size_t chunk = n < FLOW_CHUNK ? n : FLOW_CHUNK;
     dgm_status s = dgm__flow_reserve(p, chunk ? chunk : 1, err);
     for (size_t a = 0; !s && a < n; a += chunk) {
         size_t b = a + chunk < n ? a + chunk : n;
-        dgm__flow_forward_backward(p, out + a, x + a * p->D, NULL, NULL, b - a);
+        dgm__flow_forward_backward(p, out + a, x + a * p->D, p->C ? y + a : NULL, NULL, NULL,
+                                   b - a);
     }
     return s;
 }
@@ -496,7 +537,6 @@ static dgm_status flow_log_prob(dgm_model *m, dgm_rng *rng, double *out, const f
 static dgm_status flow_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,
                               size_t n, int mean, dgm_err *err)
 {
-    (void)y;
     size_t D = m->dim;
     float *z = dgm_malloc_array(n ? n : 1, D * sizeof *z);
     if (!z)
@@ -509,7 +549,7 @@ static dgm_status flow_sample(dgm_model *m, dgm_rng *rng, float *out, const int3
         else
             dgm_rng_fill_normal(&r, z + i * D, D);
     }
-    dgm_status s = dgm_flow_inverse(m, out, z, n, err);
+    dgm_status s = dgm_flow_inverse(m, out, z, m->n_classes ? y : NULL, n, err);
     /* the logit's inverse reaches [-a/(1-2a), 1 + a/(1-2a)]: images are clamped to [0, 1] */
     for (size_t i = 0; !s && FLOW(m)->cfg.alpha > 0 && i < n * D; i++)
         out[i] = out[i] < 0.0f ? 0.0f : out[i] > 1.0f ? 1.0f : out[i];
@@ -604,6 +644,11 @@ static dgm_model *flow_model(dgm__flow *p)
     m->width = p->cfg.width;
     if (m->height * m->width != m->dim)
         m->height = m->width = 0;
+    if (dgm__model_set_classes(m, p->C)) {
+        m->impl = NULL; /* the caller still owns p */
+        dgm_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -627,6 +672,9 @@ dgm_status dgm_flow_create(dgm_model **out, dgm_rng *rng, const dgm_flow_cfg *cf
         return s;
     for (int k = 0; k < cfg->n_couplings; k++)
         dgm_mlp_init(p->net[k], rng);
+    for (int k = 0; p->C && k < cfg->n_couplings; k++)
+        dgm_linear_init(rng, dgm_params_tensor(p->p, p->iC[k]), NULL, (size_t)p->C,
+                        p->ml[k][0].O);
     dgm_model *m = flow_model(p);
     if (!m) {
         flow_destroy(p);
@@ -691,6 +739,7 @@ dgm_status dgm__flow_load(dgm_model **out, const dgm_st_file *f, const cJSON *co
         c.hidden[l] = (size_t)h->valuedouble;
     }
     c.alpha = al->valuedouble, c.dim = tmp.dim, c.height = tmp.height, c.width = tmp.width;
+    c.n_classes = tmp.n_classes;
     int have_opt = 0;
     dgm_model *m = NULL;
     if (maf) {

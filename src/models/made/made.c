@@ -15,6 +15,7 @@
 #include "models/made/made.h"
 #include "distributions/bernoulli.h"
 #include "distributions/categorical.h"
+#include "nn/label.h"
 #include "nn/masked.h"
 
 #include <math.h>
@@ -267,13 +268,9 @@ void dgm__made_use_mask(dgm__made *p, int k)
     for (int l = 0; l < p->n_layers; l++)
         dgm__mlayer_weights(&p->ml[l], dgm_params_tensor(p->p, p->iW[l]),
                             dgm_params_tensor(p->p, p->ib[l]));
-    if (p->C) { /* condS[c][o'] = cond.weight[po[o'], c] */
-        const float *Wc = dgm_params_tensor(p->p, p->iC);
-        size_t H1 = p->dims[1], C = (size_t)p->C;
-        for (size_t o = 0; o < H1; o++)
-            for (size_t c = 0; c < C; c++)
-                p->condS[c * H1 + o] = Wc[(size_t)p->ml[0].po[o] * C + c];
-    }
+    if (p->C) /* cond.weight's columns in layer 1's sorted order */
+        dgm__label_columns(p->condS, dgm_params_tensor(p->p, p->iC), p->ml[0].po, p->dims[1],
+                           (size_t)p->C);
     p->cur_mask = k;
 }
 
@@ -335,12 +332,8 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
         size_t O = p->dims[l + 1];
         float *z = l < nl - 1 ? p->pre[l] : last->out_identity ? p->act[nl] : p->ys;
         dgm__mlayer_forward(&p->ml[l], z, in, B);
-        for (size_t b = 0; l == 0 && y && b < B; b++) { /* + cond.weight[:, y_b] */
-            const float *c = p->condS + (size_t)y[b] * H1;
-            float *zb = z + b * H1;
-            for (size_t o = 0; o < H1; o++)
-                zb[o] += c[o];
-        }
+        if (l == 0 && y) /* + cond.weight[:, y_b] */
+            dgm__label_add(z, p->condS, y, B, H1);
         if (l < nl - 1) {
             dgm_act_forward(DGM_ACT_RELU, p->act[l + 1], z, B * O);
             in = p->act[l + 1];
@@ -348,16 +341,9 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
     }
     if (!last->out_identity)
         dgm__mlayer_scatter_out(last, p->act[nl], p->ys, B);
-    if (y) { /* + cond_out.weight[:, y_b]: the label reaches even the first variable */
-        const float *Wo = dgm_params_tensor(p->p, p->iCo);
-        size_t C = (size_t)p->C, Do = p->Dout;
-        for (size_t b = 0; b < B; b++) {
-            float *q = p->act[nl] + b * Do;
-            const float *w = Wo + (size_t)y[b];
-            for (size_t j = 0; j < Do; j++)
-                q[j] += w[j * C];
-        }
-    }
+    if (y) /* + cond_out.weight[:, y_b]: the label reaches even the first variable */
+        dgm__label_add_w(p->act[nl], dgm_params_tensor(p->p, p->iCo), y, B, p->Dout,
+                         (size_t)p->C);
     /* per row: log p_k(x_b) and, with dscale, dscale_b d(-log p)/dlogits in place */
     float *lg = p->act[nl];
     const size_t V = p->V, Dout = p->Dout;
@@ -381,16 +367,8 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
     if (!dscale)
         return;
     /* backward through the layers, adding into the parameter gradients */
-    if (y) {
-        float *dWo = dgm_params_tensor_grad(p->p, p->iCo);
-        size_t C = (size_t)p->C;
-        for (size_t b = 0; b < B; b++) {
-            const float *q = lg + b * Dout;
-            float *w = dWo + (size_t)y[b];
-            for (size_t j = 0; j < Dout; j++)
-                w[j * C] += q[j];
-        }
-    }
+    if (y)
+        dgm__label_grad(dgm_params_tensor_grad(p->p, p->iCo), lg, NULL, y, B, Dout, (size_t)p->C);
     float *dz = lg;
     if (!last->out_identity) {
         dgm__mlayer_gather_out(last, p->ys, lg, B);
@@ -402,17 +380,9 @@ void dgm__made_forward_backward(dgm__made *p, double *ll, const float *x, const 
         float *dx = l > 0 ? p->da : NULL;
         dgm__mlayer_backward(&p->ml[l], dx, dgm_params_tensor_grad(p->p, p->iW[l]),
                              dgm_params_tensor_grad(p->p, p->ib[l]), p->dW, dz, a_in, B);
-        if (l == 0 && y) { /* d cond.weight[po[o'], y_b] += dz[b][o'] */
-            float *dC = dgm_params_tensor_grad(p->p, p->iC);
-            const int32_t *po = p->ml[0].po;
-            size_t C = (size_t)p->C;
-            for (size_t b = 0; b < B; b++) {
-                const float *db = dz + b * H1;
-                float *dc = dC + (size_t)y[b];
-                for (size_t o = 0; o < H1; o++)
-                    dc[(size_t)po[o] * C] += db[o];
-            }
-        }
+        if (l == 0 && y) /* d cond.weight[po[o'], y_b] += dz[b][o'] */
+            dgm__label_grad(dgm_params_tensor_grad(p->p, p->iC), dz, p->ml[0].po, y, B, H1,
+                            (size_t)p->C);
         if (l > 0) {
             memset(p->dz, 0, B * I * sizeof *p->dz);
             dgm_act_backward(DGM_ACT_RELU, p->dz, p->da, p->pre[l - 1], p->act[l], B * I);
@@ -431,14 +401,11 @@ dgm_status dgm_made_log_prob_masks(dgm_model *m, double *out, const float *x,
     if (m->ops != &dgm__made_ops)
         return dgm_errf(err, DGM_ERR_ARG, "a %s model is not a MADE", m->ops->type);
     dgm__made *p = MADE(m);
-    if (p->C && !y)
-        return dgm_errf(err, DGM_ERR_ARG, "a class-conditional MADE needs labels");
-    for (size_t i = 0; p->C && i < n; i++)
-        if (y[i] < 0 || y[i] >= p->C)
-            return dgm_errf(err, DGM_ERR_ARG, "label %d of example %zu is outside 0..%d",
-                            (int)y[i], i + 1, p->C - 1);
+    dgm_status s = dgm__check_labels(p->C, y, n, "a conditional MADE", err);
+    if (s)
+        return s;
     size_t M = (size_t)p->cfg.n_masks, chunk = n < MADE_CHUNK ? n : MADE_CHUNK;
-    dgm_status s = dgm__made_reserve(p, chunk ? chunk : 1, err);
+    s = dgm__made_reserve(p, chunk ? chunk : 1, err);
     for (size_t k = 0; !s && k < M; k++) {
         dgm__made_use_mask(p, (int)k);
         for (size_t a = 0; !s && a < n; a += chunk) {
@@ -499,12 +466,9 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, const int32_
     float *pre0 = p->pre[0];
     for (size_t i = 0; i < n; i++) { /* x = 0: the bias alone, and the label's column */
         memcpy(pre0 + i * H1, b0, H1 * sizeof *pre0);
-        if (y) {
-            const float *Wc = dgm_params_tensor(p->p, p->iC);
-            size_t C = (size_t)p->C;
-            for (size_t h = 0; h < H1; h++)
-                pre0[i * H1 + h] += Wc[h * C + (size_t)y[i]];
-        }
+        if (y)
+            dgm__label_add_w(pre0 + i * H1, dgm_params_tensor(p->p, p->iC), y + i, 1, H1,
+                             (size_t)p->C);
     }
     const float *Wl = p->Wm + p->wm_off[nl - 1], *bl = dgm_params_tensor(p->p, p->ib[nl - 1]);
     float *out = p->act[nl];
@@ -746,15 +710,10 @@ static dgm_model *made_model(dgm__made *p)
     snprintf(m->likelihood, sizeof m->likelihood, "%s",
              p->cfg.kind == DGM_MADE_BINARY ? "binary" : "sequence");
     m->n_params = dgm_params_count(p->p);
-    m->n_classes = p->C;
-    if (p->C) { /* uniform until a fit sets the training frequencies */
-        if (!(m->log_prior = malloc((size_t)p->C * sizeof(double)))) {
-            m->impl = NULL; /* the caller still owns p */
-            dgm_model_free(m);
-            return NULL;
-        }
-        for (int c = 0; c < p->C; c++)
-            m->log_prior[c] = -log((double)p->C);
+    if (dgm__model_set_classes(m, p->C)) {
+        m->impl = NULL; /* the caller still owns p */
+        dgm_model_free(m);
+        return NULL;
     }
     m->height = p->cfg.height;
     m->width = p->cfg.width;
