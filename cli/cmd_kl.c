@@ -269,6 +269,10 @@ static int run_models(const cli_common *c, const char *const *paths, const in_ki
     }
     cJSON *x = cJSON_CreateObject();
     cJSON_AddBoolToObject(x, "exact_log_densities", r.exact);
+    int cp = dgm_model_n_classes(in[0].m), cq = dgm_model_n_classes(in[1].m);
+    cJSON_AddStringToObject(x, "over", r.joint ? "joint of (x, y): y ~ P's class prior, then x | y"
+                            : cp || cq ? "x: a class-conditional model's marginal sum_y p(y) p(x|y)"
+                            : "x");
     if (!r.exact)
         cJSON_AddNumberToObject(x, "k", (double)k);
     rc = report(c, bits, "mc", &r, 0, r.exact ? NULL : "log-densities of latent-variable models "

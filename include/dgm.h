@@ -754,6 +754,8 @@ typedef struct dgm_kl_result {
     double ci_low, ci_high;  /* bootstrap percentile interval */
     int    exact;            /* MC: 1 if both log-densities are exact, 0 if estimated */
     size_t n_tied;           /* k-NN: points whose k was raised past exact duplicates */
+    int    joint;            /* MC: 1 for the joint over (x, y) of two class-conditional
+                              * models, 0 for densities over x */
 } dgm_kl_result;
 
 /* Discrete tables of n entries: probabilities or counts, normalised after adding alpha
@@ -782,7 +784,10 @@ DGM_API dgm_status dgm_model_as_dist(const dgm_model *m, dgm_dist *out, dgm_err 
 /* Monte Carlo D(p || q) = E_p[log p(x) - log q(x)] over n samples x ~ p, in batches;
  * log-densities use k importance samples where a model is a latent-variable model (then
  * the estimate carries the bias of that log-likelihood estimator). Both models must share
- * dim and likelihood space, and be unconditional. */
+ * dim and likelihood space. Two class-conditional models of the same classes: the KL of
+ * the joints, D(p(y) p(x|y) || q(y) q(x|y)), with y ~ p(y) drawn first (out->joint = 1).
+ * One class-conditional model beside an unconditional one: its marginal
+ * p(x) = sum_y p(y) p(x|y) stands for it (one evaluation per class). */
 DGM_API dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *q,
                              size_t n, int k, dgm_err *err);
 

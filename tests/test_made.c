@@ -650,6 +650,61 @@ static void test_conditional(void)
     dgm_model_free(m);
 }
 
+/* Monte Carlo KL with class-conditional MADEs against the exact sums over all 2^6 inputs
+ * and 3 classes: the joint of two conditional models, and a conditional model's marginal
+ * against an unconditional one (within 5 standard errors). */
+static void test_kl_conditional(void)
+{
+    size_t N = 64, D = 6, C = 3;
+    dgm_model *p = tiny_c(DGM_MADE_BINARY, D, 2, DGM_MADE_RANDOM, 1, 61, (int)C);
+    dgm_model *q = tiny_c(DGM_MADE_BINARY, D, 1, DGM_MADE_RANDOM, 1, 62, (int)C);
+    dgm_model *u = tiny(DGM_MADE_BINARY, D, 1, DGM_MADE_NATURAL, 1, 63);
+    double pp[3] = {log(0.05), log(0.8), log(0.15)}, pq[3] = {log(0.4), log(0.4), log(0.2)};
+    dgm_err err = {0};
+    CHECK(dgm_model_set_log_prior(p, pp, &err) == DGM_OK);
+    CHECK(dgm_model_set_log_prior(q, pq, &err) == DGM_OK);
+    float *x = alloc_f(N * D);
+    for (size_t i = 0; i < N; i++)
+        for (size_t d = 0; d < D; d++)
+            x[i * D + d] = (float)((i >> d) & 1);
+    double lp[3][64], lq[3][64], lu[64], joint = 0, marg = 0;
+    int32_t y[64];
+    for (size_t c = 0; c < C; c++) {
+        for (size_t i = 0; i < N; i++)
+            y[i] = (int32_t)c;
+        CHECK(dgm_model_log_prob(p, NULL, lp[c], x, y, N, 1, &err) == DGM_OK);
+        CHECK(dgm_model_log_prob(q, NULL, lq[c], x, y, N, 1, &err) == DGM_OK);
+    }
+    CHECK(dgm_model_log_prob(u, NULL, lu, x, NULL, N, 1, &err) == DGM_OK);
+    for (size_t i = 0; i < N; i++) {
+        double m[3];
+        for (size_t c = 0; c < C; c++) {
+            double a = pp[c] + lp[c][i];
+            joint += exp(a) * (a - pq[c] - lq[c][i]);
+            m[c] = a;
+        }
+        double lm = dgm_logsumexp_d(m, C);
+        marg += exp(lm) * (lm - lu[i]);
+    }
+    dgm_rng r;
+    dgm_rng_init(&r, 5);
+    dgm_kl_result res;
+    CHECK_MSG(dgm_kl_mc(&r, &res, p, q, 20000, 1, &err) == DGM_OK, "%s", err.msg);
+    CHECK(res.joint == 1);
+    CHECK_MSG(fabs(res.kl - joint) <= 5 * res.se, "joint KL %g +- %g, exact %g", res.kl, res.se,
+              joint);
+    CHECK_MSG(dgm_kl_mc(&r, &res, p, u, 20000, 1, &err) == DGM_OK, "%s", err.msg);
+    CHECK(res.joint == 0);
+    CHECK_MSG(fabs(res.kl - marg) <= 5 * res.se, "marginal KL %g +- %g, exact %g", res.kl, res.se,
+              marg);
+    CHECK(joint > 0.05 && marg > 0.05); /* the checks compare something */
+    dgm_model *q2 = tiny_c(DGM_MADE_BINARY, D, 1, DGM_MADE_RANDOM, 1, 64, 2);
+    CHECK(dgm_kl_mc(&r, &res, p, q2, 100, 1, &err) == DGM_ERR_ARG);
+    CHECK(strstr(err.msg, "classes") != NULL);
+    free(x);
+    dgm_model_free(p), dgm_model_free(q), dgm_model_free(u), dgm_model_free(q2);
+}
+
 // ------------------------------------------------------------------------- files ---
 
 static void test_file(void)
@@ -784,6 +839,7 @@ int main(void)
     TEST_RUN(test_normalised);
     TEST_RUN(test_sampling);
     TEST_RUN(test_conditional);
+    TEST_RUN(test_kl_conditional);
     TEST_RUN(test_file);
     TEST_RUN(test_bad_config);
     TEST_RUN(test_fit_resume);

@@ -6,7 +6,10 @@
  * biased low (Burda et al. 2016), so the KL estimate inherits that bias (docs/math.md).
  * Reference: the plain Monte Carlo KL, e.g. torch.distributions' kl_divergence fallback
  * people write as (p.log_prob(x) - q.log_prob(x)).mean() with x = p.sample().
- * Left out: class-conditional models (the joint over labels needs p(y)); control variates. */
+ * Class-conditional models: two of the same classes give the KL of the joints over (x, y),
+ * log p(y) + log p(x|y) against log q(y) + log q(x|y) with y ~ p(y) drawn first; beside
+ * an unconditional model, a conditional one's marginal log sum_y p(y) p(x|y) (docs/math.md,
+ * "Monte Carlo KL"). Left out: control variates. */
 #include "models/model.h"
 
 #include <math.h>
@@ -24,6 +27,43 @@ dgm_status dgm_model_as_dist(const dgm_model *m, dgm_dist *out, dgm_err *err)
     return m->ops->as_dist(m, out, err);
 }
 
+/* log p(x_i) of a class-conditional model's marginal, logsumexp_c [log p(c) + log p(x_i|c)],
+ * for n rows: one pass per class, each with the same noise r (as dgm_classify). y, t: n. */
+static dgm_status log_marginal(dgm_model *m, const dgm_rng *r, double *out, const float *x,
+                               size_t n, int k, int32_t *y, double *t, dgm_err *err)
+{
+    int C = dgm_model_n_classes(m);
+    const double *lpy = dgm_model_log_prior(m);
+    for (size_t i = 0; i < n; i++)
+        out[i] = -INFINITY;
+    for (int c = 0; c < C; c++) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = c;
+        dgm_rng rc = *r;
+        dgm_status s = dgm_model_log_prob(m, &rc, t, x, y, n, k, err);
+        if (s)
+            return s;
+        for (size_t i = 0; i < n; i++) {
+            double a = out[i], b = lpy[c] + t[i], hi = a > b ? a : b;
+            out[i] = hi == -INFINITY ? hi : hi + log(exp(a - hi) + exp(b - hi));
+        }
+    }
+    return DGM_OK;
+}
+
+/* y[0..n) ~ the class prior lpy (C entries), one uniform each from r */
+static void draw_labels(int32_t *y, size_t n, const double *lpy, int C, dgm_rng *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        double u = dgm_rng_uniform_d(r), cum = 0;
+        int c = 0;
+        for (; c < C - 1; c++)
+            if (u < (cum += exp(lpy[c])))
+                break;
+        y[i] = c;
+    }
+}
+
 dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *q,
                      size_t n, int k, dgm_err *err)
 {
@@ -34,9 +74,10 @@ dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *
     if (strcmp(dgm_model_likelihood(p), dgm_model_likelihood(q)))
         return dgm_errf(err, DGM_ERR_ARG, "the models are densities over different spaces: p is "
                         "%s, q is %s", dgm_model_likelihood(p), dgm_model_likelihood(q));
-    if (dgm_model_n_classes(p) || dgm_model_n_classes(q))
-        return dgm_errf(err, DGM_ERR_UNSUPPORTED, "Monte Carlo KL between class-conditional "
-                        "models is not supported");
+    int Cp = dgm_model_n_classes(p), Cq = dgm_model_n_classes(q), joint = Cp > 0 && Cq > 0;
+    if (joint && Cp != Cq)
+        return dgm_errf(err, DGM_ERR_ARG, "the models have different classes: p %d, q %d", Cp,
+                        Cq);
     if (n < 2)
         return dgm_errf(err, DGM_ERR_ARG, "Monte Carlo KL needs at least 2 samples (got %zu)", n);
     if (k < 1)
@@ -44,8 +85,12 @@ dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *
     size_t B = n < MC_BATCH ? n : MC_BATCH;
     float *x = dgm_malloc_array(B, D * sizeof *x);
     double *lp = dgm_malloc_array(B, sizeof *lp), *lq = dgm_malloc_array(B, sizeof *lq);
+    double *t = dgm_malloc_array(B, sizeof *t);
+    int32_t *y = dgm_malloc_array(B, sizeof *y), *yc = dgm_malloc_array(B, sizeof *yc);
     dgm_status s = DGM_OK;
-    if (!x || !lp || !lq) {
+    dgm_rng ylab; /* the labels' streams, apart from the three of each batch */
+    dgm_rng_fork(&ylab, rng, UINT64_MAX);
+    if (!x || !lp || !lq || !t || !y || !yc) {
         s = dgm_errf(err, DGM_ERR_NOMEM, "out of memory for a batch of %zu samples", B);
         goto done;
     }
@@ -58,10 +103,27 @@ dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *
         dgm_rng_fork(&rs, rng, 3 * b);
         dgm_rng_fork(&rp, rng, 3 * b + 1);
         dgm_rng_fork(&rq, rng, 3 * b + 2);
-        if ((s = dgm_model_sample(p, &rs, x, NULL, nb, 0, err)) ||
-            (s = dgm_model_log_prob(p, &rp, lp, x, NULL, nb, k, err)) ||
-            (s = dgm_model_log_prob(q, &rq, lq, x, NULL, nb, k, err)))
+        if (Cp) {
+            dgm_rng ry;
+            dgm_rng_fork(&ry, &ylab, b);
+            draw_labels(y, nb, dgm_model_log_prior(p), Cp, &ry);
+        }
+        if ((s = dgm_model_sample(p, &rs, x, Cp ? y : NULL, nb, 0, err)))
             goto done;
+        if (joint) { /* log p(y) + log p(x|y) against log q(y) + log q(x|y) */
+            if ((s = dgm_model_log_prob(p, &rp, lp, x, y, nb, k, err)) ||
+                (s = dgm_model_log_prob(q, &rq, lq, x, y, nb, k, err)))
+                goto done;
+            for (size_t i = 0; i < nb; i++) {
+                lp[i] += dgm_model_log_prior(p)[y[i]];
+                lq[i] += dgm_model_log_prior(q)[y[i]];
+            }
+        } else if ((s = Cp ? log_marginal(p, &rp, lp, x, nb, k, yc, t, err)
+                           : dgm_model_log_prob(p, &rp, lp, x, NULL, nb, k, err)) ||
+                   (s = Cq ? log_marginal(q, &rq, lq, x, nb, k, yc, t, err)
+                           : dgm_model_log_prob(q, &rq, lq, x, NULL, nb, k, err))) {
+            goto done;
+        }
         for (size_t i = 0; i < nb; i++) {
             if (!isfinite(lp[i]) || isnan(lq[i]) || lq[i] == INFINITY) {
                 s = dgm_errf(err, DGM_ERR_NAN, "sample %zu drawn from p has log p = %g and log q "
@@ -84,7 +146,9 @@ dgm_status dgm_kl_mc(dgm_rng *rng, dgm_kl_result *out, dgm_model *p, dgm_model *
     out->n = n;
     out->ci_low = out->ci_high = NAN;
     out->exact = dgm_model_exact(p) && dgm_model_exact(q);
+    out->joint = joint;
 done:
     free(x), free(lp), free(lq);
+    dgm_free(t), dgm_free(y), dgm_free(yc);
     return s;
 }
