@@ -65,6 +65,8 @@ ranks "3" "CVAE trained on the IWAE bound, k = 3" --model cvae --objective iwae 
 ranks "2 3" "binary MADE, 2 masks, a batch of 100 in shards of 32 (32, 32, 32, 4)" --model made --hidden 64 --masks 2 --limit 700 --val 100 --epochs 2 --micro-batch 32
 ranks "2 3" "RealNVP, 4 couplings, shards of 32" --model realnvp --couplings 4 --hidden 64 --limit 700 --val 100 --epochs 1 --micro-batch 32
 ranks "2" "MAF, 3 layers, shards of 50" --model maf --layers 3 --hidden 64 --limit 700 --epochs 1 --micro-batch 50
+ranks "2" "class-conditional MADE, shards of 32 (the labels travel with the rows)" --model made --conditional --hidden 64 --limit 700 --val 100 --epochs 1 --micro-batch 32
+ranks "2" "class-conditional MAF, 2 layers, shards of 50" --model maf --conditional --layers 2 --hidden 32 --limit 700 --epochs 1 --micro-batch 50
 
 # EM: the E-steps' rows split over the ranks, the rest alike on every rank
 ranks "1 2 3" "GMM, diagonal covariances" --model gmm --covariance diag --components 5 --limit 1500
