@@ -19,6 +19,9 @@ if ! "$dgm" train --data "$data" --limit 2000 --epochs 1 --hidden 32 --latent 3 
 fi
 OMP_NUM_THREADS=1 /usr/bin/python3 "$(dirname "$0")/py/torch_interop.py" "$dgm" "$tmp/m.safetensors" "$tmp"
 
+# Class-conditional RealNVP and MAF both ways, exactly, on data on R^D (no Fashion-MNIST)
+OMP_NUM_THREADS=1 /usr/bin/python3 "$(dirname "$0")/py/flow_interop.py" "$dgm" "$tmp"
+
 # A class-conditional MADE trained by its PyTorch twin (bench/made_torch.py), classified by
 # dgm from the file: the same accuracy and mean log p(y|x) as PyTorch's own Bayes' rule
 # (two independent evaluations of the same weights, cond.weight and cond_out.weight named

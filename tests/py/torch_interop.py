@@ -12,38 +12,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 from vae_torch import VAE  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
 
 dgm, model, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def ok(cond, name):
     print(("ok - " if cond else "not ok - ") + name)
-
-
-def load_file(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    head = json.loads(b[8:8 + n])
-    meta = head.pop("__metadata__", {})
-    out = {}
-    for k, v in head.items():
-        assert v["dtype"] == "F32", v["dtype"]
-        a, e = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(b[8 + n + a:8 + n + e], dtype="<f4").reshape(v["shape"]).copy())
-    return out, meta
-
-
-def save_file(tensors, path, meta):
-    head, blobs, off = {"__metadata__": meta}, [], 0
-    for k, t in tensors.items():
-        raw = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        head[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(head).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def torch_elbo(net, x, eps):
