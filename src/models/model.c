@@ -139,16 +139,10 @@ size_t dgm_model_n_params(const dgm_model *m) { return m->n_params; }
 dgm_status dgm_model_log_prob(dgm_model *m, dgm_rng *rng, double *out, const float *x,
                               const int32_t *y, size_t n, int k, dgm_err *err)
 {
-    if (m->n_classes > 0 && y) {
-        for (size_t i = 0; i < n; i++)
-            if (y[i] < 0 || y[i] >= m->n_classes)
-                return dgm_errf(err, DGM_ERR_ARG, "label %d of example %zu is outside 0..%d",
-                                (int)y[i], i, m->n_classes - 1);
-    }
-    if (m->n_classes > 0 && !y)
-        return dgm_errf(err, DGM_ERR_ARG, "a %s model is class-conditional: labels are needed",
-                        m->ops->type);
-    return m->ops->log_prob(m, rng, out, x, y, n, k, err);
+    char what[48];
+    snprintf(what, sizeof what, "a %s model", m->ops->type);
+    dgm_status s = dgm__check_labels(m->n_classes, y, n, what, err);
+    return s ? s : m->ops->log_prob(m, rng, out, x, y, n, k, err);
 }
 
 dgm_status dgm_model_sample(dgm_model *m, dgm_rng *rng, float *out, const int32_t *y,

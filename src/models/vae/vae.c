@@ -137,20 +137,14 @@ dgm_status dgm__vae_build(dgm_model **out, const dgm_vae_cfg *cfg, dgm_err *err)
         return dgm_errf(err, DGM_ERR_NOMEM, "out of memory building the VAE");
     }
     m->dim = D;
-    m->n_classes = cfg->n_classes;
     m->exact = 0;
     snprintf(m->likelihood, sizeof m->likelihood, "%s", scaled ? "dequantized" : "binary");
     m->n_params = dgm_params_count(v->p);
     m->height = cfg->height;
     m->width = cfg->width;
-    if (C) {
-        m->log_prior = malloc(C * sizeof(double));
-        if (!m->log_prior) {
-            dgm_model_free(m);
-            return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
-        }
-        for (size_t c = 0; c < C; c++)
-            m->log_prior[c] = -log((double)C);
+    if (dgm__model_set_classes(m, cfg->n_classes)) {
+        dgm_model_free(m);
+        return dgm_errf(err, DGM_ERR_NOMEM, "out of memory");
     }
     *out = m;
     return DGM_OK;
@@ -319,8 +313,6 @@ dgm_status dgm__vae_load(dgm_model **out, const dgm_st_file *f, const cJSON *con
     dgm_model *m;
     if ((s = dgm__vae_build(&m, &c, err)))
         return s; /* dgm_model_load puts the path in front */
-    free(m->log_prior);
-    m->log_prior = NULL;
     if ((s = dgm__model_read_common(m, config, path, err))) {
         dgm_model_free(m);
         return s;
