@@ -464,12 +464,10 @@ static void sample_group(dgm__made *p, int k, float *x, dgm_rng *r, const int32_
         for (size_t j = 0; j < Din; j++)
             WT[j * H1 + h] = W0[h * Din + j];
     float *pre0 = p->pre[0];
-    for (size_t i = 0; i < n; i++) { /* x = 0: the bias alone, and the label's column */
+    for (size_t i = 0; i < n; i++) /* x = 0: the bias alone, and the label's column */
         memcpy(pre0 + i * H1, b0, H1 * sizeof *pre0);
-        if (y)
-            dgm__label_add_w(pre0 + i * H1, dgm_params_tensor(p->p, p->iC), y + i, 1, H1,
-                             (size_t)p->C);
-    }
+    if (y)
+        dgm__label_add_w(pre0, dgm_params_tensor(p->p, p->iC), y, n, H1, (size_t)p->C);
     const float *Wl = p->Wm + p->wm_off[nl - 1], *bl = dgm_params_tensor(p->p, p->ib[nl - 1]);
     float *out = p->act[nl];
     const float *Wo = y ? dgm_params_tensor(p->p, p->iCo) : NULL;
