@@ -88,12 +88,11 @@ dgm_status dgm__plm_init(dgm__plm *p, const uint8_t *seq, const double *w, size_
     size_t *order = chain_order(seq, n, L);
     p->cseq = dgm_malloc_array(n, L);
     p->cw = dgm_malloc_array(n, sizeof(float));
-    if (order && p->cseq && p->cw)
-        for (size_t k = 0; k < n; k++) {
-            memcpy(p->cseq + k * L, seq + order[k] * L, L);
-            p->cw[k] = w ? (float)w[order[k]] : 1.0f;
-        }
     int ok = order && p->cseq && p->cw; /* the copies in chain order are all the loop reads */
+    for (size_t k = 0; ok && k < n; k++) {
+        memcpy(p->cseq + k * L, seq + order[k] * L, L);
+        p->cw[k] = w ? (float)w[order[k]] : 1.0f;
+    }
     free(order);
     if (!p->K || !p->dK || !p->site_f || !p->dh || !ok || change_lists(p)) {
         dgm__plm_free(p);
