@@ -42,6 +42,8 @@ typedef struct {
     int32_t *po, *pi;       /* sorted position -> output unit (O), input unit (I) */
     int32_t *pref;          /* O: sorted output o' keeps sorted inputs [0, pref[o']) */
     int in_identity, out_identity;
+    int tails_zero;         /* Ws's masked-out tails are zero for this order: _weights
+                             * then copies the prefixes alone */
     float *Ws, *bs;         /* O x I sorted masked weights, O sorted biases */
     uint64_t *key;          /* max(O, I): scratch of the sort */
 } dgm__mlayer;

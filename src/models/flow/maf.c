@@ -271,7 +271,7 @@ static const float *made_forward(dgm__maf *p, int k, const float *in, const int3
 }
 
 /* Backward through layer k's MADE from dout (B x 2D, overwritten), adding its input
- * gradient into dx (B x D). */
+ * gradient into dx (B x D; NULL: not computed). */
 static void made_backward(dgm__maf *p, int k, float *dout, float *dx, const int32_t *lab,
                           size_t B)
 {
@@ -291,13 +291,14 @@ static void made_backward(dgm__maf *p, int k, float *dout, float *dx, const int3
             dgm__mlayer_gather_in(L0, p->xs, p->u[k], B);
             in = p->xs;
         }
-        dgm__mlayer_backward(&p->ml[k][l], p->da, dgm_params_tensor_grad(p->p, p->iW[k][l]),
+        dgm__mlayer_backward(&p->ml[k][l], l || dx ? p->da : NULL,
+                             dgm_params_tensor_grad(p->p, p->iW[k][l]),
                              dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz, in, B);
         if (l == 0 && lab) /* d cond.weight[po[o'], y_b] += dz[b][o'] */
             dgm__label_grad(dgm_params_tensor_grad(p->p, p->iC[k]), dz, L0->po, lab, B,
                             p->dims[1], (size_t)p->C);
         if (l == 0) { /* added into dx, in the parameter order */
-            for (size_t b = 0; b < B; b++)
+            for (size_t b = 0; dx && b < B; b++)
                 for (size_t i = 0; i < I; i++)
                     dx[b * I + (size_t)L0->pi[i]] += p->da[b * I + i];
         } else {
@@ -372,7 +373,9 @@ void dgm__maf_forward_backward(dgm__maf *p, double *lp, const float *x, const in
                 mr[b * 2 * D + d] = dm;
                 mr[b * 2 * D + D + d] = dal * (1.0f - a[i] * a[i]);
             }
-        made_backward(p, k, mr, gn, lab, B);
+        /* the first layer's input gradient only when the data's is asked for: training
+         * skips that product */
+        made_backward(p, k, mr, k > 0 || dx ? gn : NULL, lab, B);
         float *t = g;
         g = gn, gn = t;
     }
