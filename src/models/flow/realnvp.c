@@ -333,11 +333,11 @@ static void coupling_forward(dgm__flow *p, int k, const int32_t *lab, size_t B)
 }
 
 /* Given g = dL/dy[k+1] (B x D) and dL/d ld_b = gl[b], adds the parameter gradients and
- * writes dL/dy[k] into gn unless need_gn is 0 (docs/math.md, "RealNVP"):
+ * writes dL/dy[k] into gn unless gn is NULL (docs/math.md, "RealNVP"):
  *   dL/dt = (1-b) g,  dL/ds = (1-b) (g y e^s + gl),  dL/draw = dL/ds (1 - s^2),
  *   dL/dy = (1-b) g e^s + b (g + net_k^T [dL/draw, dL/dt]). */
 static void coupling_backward(dgm__flow *p, int k, const float *g, const float *gl, float *gn,
-                              const int32_t *lab, int need_gn, size_t B)
+                              const int32_t *lab, size_t B)
 {
     size_t D = p->D;
     const uint8_t *bm = p->mask + (size_t)k * D;
@@ -363,7 +363,7 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
     float *dz = p->ys;
     for (int l = nl - 1; l >= 0; l--) {
         const dgm__mlayer *L = &p->ml[k][l];
-        dgm__mlayer_backward(L, l || need_gn ? p->da : NULL,
+        dgm__mlayer_backward(L, l || gn ? p->da : NULL,
                              dgm_params_tensor_grad(p->p, p->iW[k][l]),
                              dgm_params_tensor_grad(p->p, p->ib[k][l]), p->dW, dz,
                              l ? p->ha[k][l - 1] : p->xm[k], B);
@@ -377,7 +377,7 @@ static void coupling_backward(dgm__flow *p, int k, const float *g, const float *
             dz = p->dz;
         }
     }
-    if (!need_gn)
+    if (!gn)
         return;
     dgm__mlayer_scatter_in(&p->ml[k][0], p->gx, p->da, B);
 #pragma omp parallel for schedule(static) if (B * D >= DGM__PAR_MIN)
@@ -431,7 +431,7 @@ void dgm__flow_forward_backward(dgm__flow *p, double *lp, const float *x, const 
     for (int k = K - 1; k >= 0; k--) {
         /* the data's gradient only when asked for: the first coupling's input gradient
          * (a product of its first layer) is skipped in training */
-        coupling_backward(p, k, g, glp, gn, lab, k > 0 || dx, B);
+        coupling_backward(p, k, g, glp, k > 0 || dx ? gn : NULL, lab, B);
         float *t = g;
         g = gn, gn = t;
     }
