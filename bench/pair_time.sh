@@ -50,7 +50,7 @@ while [ $i -lt "$pairs" ]; do
     rm -f "$out/dt.jsonl"
     # shellcheck disable=SC2086
     "$build/dgm" train $dt --epochs 1 --limit "$limit" --threads "$threads" \
-        -o "$out/t.safetensors" --log "$out/dt.jsonl" --json >"$out/dt.json" 2>/dev/null
+        -o "$out/t.safetensors" --log "$out/dt.jsonl" >/dev/null 2>&1
     # shellcheck disable=SC2086
     "$build/dgm" eval "$out/t.safetensors" --data fashion-mnist:test --limit "$ne" $de \
         --threads "$threads" --json >"$out/de.json"
